@@ -1,0 +1,3 @@
+from safemil.cli import main
+
+main()

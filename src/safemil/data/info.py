@@ -1,0 +1,60 @@
+"""What a dataset looks like: counts, return/cost quantiles, share under cost limits, a plot."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from safemil.data.dataset import Dataset
+
+QUANTILES = (0.0, 0.05, 0.25, 0.5, 0.75, 0.95, 1.0)
+DEFAULT_LIMITS = (10.0, 20.0, 25.0, 40.0, 75.0, 80.0)
+
+
+def dataset_info(ds: Dataset, limits: tuple[float, ...] = DEFAULT_LIMITS) -> dict:
+    idx = ds.index
+    ret = ds.trajectory_returns()
+    cost = ds.trajectory_costs()
+    q = {f"q{int(p * 100):02d}": p for p in QUANTILES}
+    return {
+        "task": ds.task,
+        "n_transitions": len(ds),
+        "n_trajectories": len(idx),
+        "obs_dim": ds.obs_dim,
+        "act_dim": ds.act_dim,
+        "length": {"min": int(idx.lengths.min()), "mean": float(idx.lengths.mean()), "max": int(idx.lengths.max())},
+        "n_terminals": int(ds.terminals.sum()),
+        "return": {"mean": float(ret.mean()), **{k: float(np.quantile(ret, p)) for k, p in q.items()}},
+        "cost": {"mean": float(cost.mean()), **{k: float(np.quantile(cost, p)) for k, p in q.items()}},
+        "frac_cost_le": {f"{lim:g}": float((cost <= lim).mean()) for lim in limits},
+        "frac_cost_ge": {f"{lim:g}": float((cost >= lim).mean()) for lim in limits},
+    }
+
+
+def plot_dataset(ds: Dataset, out: str | Path, cost_limit: float | None = 25.0) -> Path:
+    """Return-vs-cost scatter (one dot per trajectory) and a cost histogram."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ret, cost = ds.trajectory_returns(), ds.trajectory_costs()
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4))
+    a.scatter(cost, ret, s=6, alpha=0.6)
+    a.set_xlabel("trajectory cost")
+    a.set_ylabel("trajectory return")
+    b.hist(cost, bins=50)
+    b.set_xlabel("trajectory cost")
+    b.set_ylabel("trajectories")
+    if cost_limit is not None:
+        for ax in (a, b):
+            ax.axvline(cost_limit, color="red", ls="--", lw=1, label=f"limit {cost_limit:g}")
+        a.legend()
+    fig.suptitle(f"{ds.task or 'dataset'}: {len(ret)} trajectories")
+    fig.tight_layout()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out

@@ -1,0 +1,24 @@
+"""Online evaluation: rollouts, DSRL-normalised metrics, CVaR and bootstrap CIs."""
+
+from safemil.eval.evaluator import EpisodeResults, evaluate, rollout
+from safemil.eval.metrics import (
+    bootstrap_ci,
+    cvar,
+    normalized_cost,
+    normalized_return,
+    summarize_episodes,
+)
+from safemil.eval.policies import Policy, RandomPolicy
+
+__all__ = [
+    "EpisodeResults",
+    "evaluate",
+    "rollout",
+    "bootstrap_ci",
+    "cvar",
+    "normalized_cost",
+    "normalized_return",
+    "summarize_episodes",
+    "Policy",
+    "RandomPolicy",
+]

@@ -1,0 +1,105 @@
+"""Roll a policy out on a task, many environments stepped in lock-step with one batched policy call.
+
+We step a list of plain envs ourselves rather than use gymnasium's vector envs:
+gymnasium 1.x autoresets a finished sub-env on the *next* step, a step that
+must never be counted, and it draws reset seeds we do not control. Here each
+episode ``i`` is reset with seed ``seed + i`` and recorded the moment it ends,
+so results do not depend on how many envs run at once, and no phantom step
+exists to leak into a return, cost or length.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from safemil.eval.metrics import summarize_episodes
+from safemil.eval.policies import Policy
+from safemil.tasks import get_task
+
+
+@dataclass(frozen=True)
+class EpisodeResults:
+    returns: np.ndarray
+    costs: np.ndarray
+    lengths: np.ndarray
+    seeds: np.ndarray
+
+
+def rollout(
+    policy: Policy,
+    task: str,
+    episodes: int = 10,
+    seed: int = 0,
+    num_envs: int = 8,
+    deterministic: bool = True,
+    progress: bool = True,
+    max_steps: int | None = None,
+) -> EpisodeResults:
+    """Run ``episodes`` full episodes; per-episode return, cost (sum of ``info['cost']``), length."""
+    if episodes < 1:
+        raise ValueError(f"episodes must be >= 1, got {episodes}")
+    spec = get_task(task)
+    n_envs = max(1, min(num_envs, episodes))
+    envs = [spec.make_env() for _ in range(n_envs)]
+    limit = max_steps or spec.max_episode_steps
+    returns = np.zeros(episodes)
+    costs = np.zeros(episodes)
+    lengths = np.zeros(episodes, dtype=np.int64)
+    slot_episode = np.full(n_envs, -1)
+    obs = np.zeros((n_envs, spec.obs_dim), dtype=np.float32)
+    next_episode = 0
+
+    def start(slot: int) -> None:
+        nonlocal next_episode
+        if next_episode >= episodes:
+            slot_episode[slot] = -1
+            return
+        o, _ = envs[slot].reset(seed=seed + next_episode)
+        obs[slot] = o
+        slot_episode[slot] = next_episode
+        next_episode += 1
+
+    for s in range(n_envs):
+        start(s)
+    bar = tqdm(total=episodes, desc=f"eval {spec.name}", unit="ep", disable=not progress, leave=False)
+    try:
+        while (slot_episode >= 0).any():
+            active = np.flatnonzero(slot_episode >= 0)
+            actions = np.asarray(policy.act(obs[active], deterministic=deterministic))
+            for j, s in enumerate(active):
+                ep = slot_episode[s]
+                o, r, terminated, truncated, info = envs[s].step(actions[j])
+                returns[ep] += r
+                costs[ep] += info["cost"]
+                lengths[ep] += 1
+                obs[s] = o
+                if terminated or truncated or lengths[ep] >= limit:
+                    bar.update(1)
+                    start(s)
+    finally:
+        bar.close()
+        for e in envs:
+            e.close()
+    return EpisodeResults(returns, costs, lengths, seed + np.arange(episodes))
+
+
+def evaluate(
+    policy: Policy,
+    task: str,
+    episodes: int = 10,
+    seed: int = 0,
+    cost_limit: float = 25.0,
+    num_envs: int = 8,
+    deterministic: bool = True,
+    progress: bool = True,
+) -> dict:
+    """Roll out and summarise: normalised return/cost, CVaR@{10,20,50}%, 95% bootstrap CIs."""
+    res = rollout(policy, task, episodes, seed, num_envs, deterministic, progress)
+    out = summarize_episodes(res.returns, res.costs, res.lengths, task, cost_limit, seed=seed)
+    out["episode_returns"] = res.returns.tolist()
+    out["episode_costs"] = res.costs.tolist()
+    out["episode_lengths"] = res.lengths.tolist()
+    return out

@@ -1,0 +1,152 @@
+"""A run directory: everything needed to inspect, reproduce and resume one training run.
+
+Layout::
+
+    RUN_DIR/config.yaml      resolved config (algorithm, task, seed, every hyperparameter)
+    RUN_DIR/metrics.jsonl    one JSON object per logged step
+    RUN_DIR/tb/              TensorBoard events
+    RUN_DIR/checkpoint.pt    latest checkpoint, replaced atomically (temp file + rename)
+    RUN_DIR/eval.json        final evaluation metrics
+
+Writes go through a temp file and ``os.replace`` so a kill -9 at any moment
+leaves either the old file or the new one, never a torn one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from safemil.errors import SafemilError
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode())
+
+
+class RunDir:
+    CONFIG = "config.yaml"
+    METRICS = "metrics.jsonl"
+    CHECKPOINT = "checkpoint.pt"
+    EVAL = "eval.json"
+
+    def __init__(self, path: str | os.PathLike, create: bool = True):
+        self.path = Path(path)
+        if create:
+            self.path.mkdir(parents=True, exist_ok=True)
+        elif not self.path.is_dir():
+            raise SafemilError(f"run directory not found: {self.path}")
+        self._tb = None
+
+    # -- config -----------------------------------------------------------------
+    def write_config(self, config: dict) -> None:
+        from safemil.config import save_yaml
+
+        save_yaml(config, self.path / self.CONFIG)
+
+    def read_config(self) -> dict:
+        from safemil.config import load_yaml
+
+        p = self.path / self.CONFIG
+        if not p.exists():
+            raise SafemilError(f"{self.path} has no {self.CONFIG}: not a safemil run directory")
+        return load_yaml(p)
+
+    # -- metrics ----------------------------------------------------------------
+    def log(self, step: int, metrics: dict[str, Any]) -> None:
+        """Append one JSON line and mirror scalars to TensorBoard."""
+        row = {"step": int(step), **{k: _jsonable(v) for k, v in metrics.items()}}
+        with open(self.path / self.METRICS, "a") as f:
+            f.write(json.dumps(row) + "\n")
+        tb = self.tensorboard()
+        for k, v in metrics.items():
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                tb.add_scalar(k, v, step)
+
+    def read_metrics(self) -> list[dict]:
+        p = self.path / self.METRICS
+        if not p.exists():
+            return []
+        rows = []
+        for line in p.read_text().splitlines():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                break  # a line torn by a kill: everything after it is not trusted
+        return rows
+
+    def truncate_metrics(self, after_step: int) -> None:
+        """Drop rows logged after ``after_step`` (they will be re-logged on resume)."""
+        rows = [r for r in self.read_metrics() if r["step"] <= after_step]
+        atomic_write_text(self.path / self.METRICS, "".join(json.dumps(r) + "\n" for r in rows))
+
+    def tensorboard(self):
+        if self._tb is None:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self._tb = SummaryWriter(log_dir=str(self.path / "tb"))
+        return self._tb
+
+    def close(self) -> None:
+        if self._tb is not None:
+            self._tb.close()
+            self._tb = None
+
+    # -- checkpoints --------------------------------------------------------------
+    def save_checkpoint(self, state: dict, name: str = CHECKPOINT) -> None:
+        import io
+
+        import torch
+
+        buf = io.BytesIO()
+        torch.save(state, buf)
+        atomic_write_bytes(self.path / name, buf.getvalue())
+
+    def load_checkpoint(self, name: str = CHECKPOINT) -> dict | None:
+        import torch
+
+        p = self.path / name
+        if not p.exists():
+            return None
+        try:
+            return torch.load(p, map_location="cpu", weights_only=False)
+        except Exception as e:  # a checkpoint we cannot read must not be silently ignored
+            raise SafemilError(f"cannot read checkpoint {p}: {e}") from None
+
+    # -- evaluation ---------------------------------------------------------------
+    def write_eval(self, metrics: dict) -> None:
+        atomic_write_text(self.path / self.EVAL, json.dumps(_jsonable(metrics), indent=2))
+
+    def read_eval(self) -> dict | None:
+        p = self.path / self.EVAL
+        return json.loads(p.read_text()) if p.exists() else None
+
+
+def _jsonable(x: Any) -> Any:
+    if isinstance(x, dict):
+        return {k: _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if hasattr(x, "item") and callable(x.item) and getattr(x, "ndim", 0) == 0:
+        return x.item()
+    if hasattr(x, "tolist"):
+        return x.tolist()
+    return x

@@ -1,0 +1,37 @@
+"""DSRL normalisation constants, shipped as package data (copied from the dsrl package)."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+
+@dataclass(frozen=True)
+class DsrlReference:
+    task: str
+    max_episode_reward: float
+    min_episode_reward: float
+    max_episode_cost: float
+    min_episode_cost: float
+    max_episode_steps: int
+    dataset_file: str
+
+
+@cache
+def dsrl_references() -> dict[str, DsrlReference]:
+    text = resources.files("safemil.tasks").joinpath("dsrl_reference.csv").read_text()
+    rows = csv.DictReader(text.splitlines())
+    out = {}
+    for r in rows:
+        out[r["task"]] = DsrlReference(
+            task=r["task"],
+            max_episode_reward=float(r["max_episode_reward"]),
+            min_episode_reward=float(r["min_episode_reward"]),
+            max_episode_cost=float(r["max_episode_cost"]),
+            min_episode_cost=float(r["min_episode_cost"]),
+            max_episode_steps=int(r["max_episode_steps"]),
+            dataset_file=r["dataset_file"],
+        )
+    return out
