@@ -108,8 +108,8 @@ def make_split(dataset: Dataset, config: SplitConfig | None = None) -> Split:
         unsafe = rest[costs[rest] >= hi]
         safe = rest[costs[rest] < config.cost_limit]
         for name, have, need in (
-            ("unsafe (cost >= %g)" % hi, len(unsafe), config.n_unlabeled_unsafe),
-            ("safe (cost < %g)" % config.cost_limit, len(safe), config.n_unlabeled_safe),
+            (f"unsafe (cost >= {hi:g})", len(unsafe), config.n_unlabeled_unsafe),
+            (f"safe (cost < {config.cost_limit:g})", len(safe), config.n_unlabeled_safe),
         ):
             if have < need:
                 raise DatasetError(f"mixture split needs {need} {name} trajectories for D_U, found {have}")
