@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm.auto import tqdm
 
+from safemil.data.dataset import Dataset
 from safemil.eval.metrics import summarize_episodes
 from safemil.eval.policies import Policy
 from safemil.tasks import get_task
@@ -26,6 +27,7 @@ class EpisodeResults:
     costs: np.ndarray
     lengths: np.ndarray
     seeds: np.ndarray
+    dataset: Dataset | None = None  # the transitions, when rollout(record=True)
 
 
 def rollout(
@@ -37,8 +39,13 @@ def rollout(
     deterministic: bool = True,
     progress: bool = True,
     max_steps: int | None = None,
+    record: bool = False,
 ) -> EpisodeResults:
-    """Run ``episodes`` full episodes; per-episode return, cost (sum of ``info['cost']``), length."""
+    """Run ``episodes`` full episodes; per-episode return, cost (sum of ``info['cost']``), length.
+
+    With ``record=True`` the transitions are also returned as a DSRL-style `Dataset`
+    (episodes in order; ``timeouts`` marks an episode cut by the step limit).
+    """
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
     spec = get_task(task)
@@ -51,6 +58,7 @@ def rollout(
     slot_episode = np.full(n_envs, -1)
     obs = np.zeros((n_envs, spec.obs_dim), dtype=np.float32)
     next_episode = 0
+    buffers: list[list[tuple]] = [[] for _ in range(episodes)]
 
     def start(slot: int) -> None:
         nonlocal next_episode
@@ -72,6 +80,11 @@ def rollout(
             for j, s in enumerate(active):
                 ep = slot_episode[s]
                 o, r, terminated, truncated, info = envs[s].step(actions[j])
+                if record:
+                    done_by_limit = truncated or lengths[ep] + 1 >= limit
+                    buffers[ep].append(
+                        (obs[s].copy(), o, actions[j], r, info["cost"], terminated, done_by_limit and not terminated)
+                    )
                 returns[ep] += r
                 costs[ep] += info["cost"]
                 lengths[ep] += 1
@@ -83,7 +96,24 @@ def rollout(
         bar.close()
         for e in envs:
             e.close()
-    return EpisodeResults(returns, costs, lengths, seed + np.arange(episodes))
+    dataset = _to_dataset(buffers, spec.name) if record else None
+    return EpisodeResults(returns, costs, lengths, seed + np.arange(episodes), dataset)
+
+
+def _to_dataset(buffers: list[list[tuple]], task: str) -> Dataset:
+    rows = [t for ep in buffers for t in ep]
+    cols = list(zip(*rows, strict=True))
+    f32 = lambda x: np.asarray(x, dtype=np.float32)  # noqa: E731
+    return Dataset(
+        observations=f32(cols[0]),
+        next_observations=f32(cols[1]),
+        actions=f32(cols[2]),
+        rewards=f32(cols[3]),
+        costs=f32(cols[4]),
+        terminals=np.asarray(cols[5], dtype=bool),
+        timeouts=np.asarray(cols[6], dtype=bool),
+        task=task,
+    )
 
 
 def evaluate(
