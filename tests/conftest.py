@@ -1,0 +1,39 @@
+"""Shared fixtures: tiny datasets generated on the fly (no downloads, seconds to build)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from safemil.data import Dataset
+
+
+def synthetic_dataset(
+    n_traj: int = 40, obs_dim: int = 8, act_dim: int = 2, seed: int = 0, task: str | None = "SwimmerVelocity",
+    min_len: int = 5, max_len: int = 30,
+) -> Dataset:
+    """Random trajectories whose per-step cost rate varies by trajectory (so costs spread out)."""
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(min_len, max_len + 1, size=n_traj)
+    n = int(lengths.sum())
+    rate = np.repeat(rng.uniform(0, 1, size=n_traj), lengths)
+    ends = np.cumsum(lengths) - 1
+    terminals = np.zeros(n, dtype=bool)
+    timeouts = np.zeros(n, dtype=bool)
+    timeouts[ends] = True
+    obs = rng.normal(size=(n, obs_dim)).astype(np.float32)
+    return Dataset(
+        observations=obs,
+        next_observations=(obs + 0.1).astype(np.float32),
+        actions=rng.uniform(-1, 1, size=(n, act_dim)).astype(np.float32),
+        rewards=rng.normal(size=n).astype(np.float32),
+        costs=(rng.uniform(size=n) < rate).astype(np.float32),
+        terminals=terminals,
+        timeouts=timeouts,
+        task=task,
+    )
+
+
+@pytest.fixture
+def tiny_dataset() -> Dataset:
+    return synthetic_dataset()

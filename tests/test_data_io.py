@@ -1,0 +1,111 @@
+import h5py
+import numpy as np
+import pytest
+
+from safemil.data import read_dsrl, write_dsrl
+from safemil.data.hdf5 import REQUIRED_KEYS
+from safemil.errors import DatasetError
+from tests.conftest import synthetic_dataset
+
+
+def test_round_trip_is_bit_identical(tmp_path, tiny_dataset):
+    p = write_dsrl(tiny_dataset, tmp_path / "d.hdf5")
+    back = read_dsrl(p)
+    for k in REQUIRED_KEYS:
+        a, b = getattr(tiny_dataset, k), getattr(back, k)
+        assert a.dtype == b.dtype and a.shape == b.shape
+        assert np.array_equal(a, b), k
+    assert back.task == "SwimmerVelocity" or back.task is None
+
+
+def test_layout_matches_dsrl(tmp_path, tiny_dataset):
+    p = write_dsrl(tiny_dataset, tmp_path / "d.hdf5")
+    with h5py.File(p) as f:
+        assert set(REQUIRED_KEYS) <= set(f.keys())
+        for k in ("observations", "next_observations", "actions", "rewards", "costs"):
+            assert f[k].dtype == np.float32
+            assert f[k].compression == "gzip"
+        assert f["rewards"].ndim == 1
+
+
+def test_reads_n_by_1_columns_and_float_flags(tmp_path, tiny_dataset):
+    p = tmp_path / "u.hdf5"
+    with h5py.File(p, "w") as f:
+        for k in REQUIRED_KEYS:
+            a = getattr(tiny_dataset, k)
+            if k in ("rewards", "costs", "terminals", "timeouts"):
+                a = a.astype(np.float32)[:, None]
+            f.create_dataset(k, data=a)
+        f.create_dataset("infos/extra", data=np.zeros(3))
+    ds = read_dsrl(p)
+    assert ds.rewards.shape == (len(ds),)
+    assert ds.terminals.dtype == bool
+    assert len(ds.index) == len(tiny_dataset.index)
+
+
+def _write_raw(path, arrays):
+    with h5py.File(path, "w") as f:
+        for k, v in arrays.items():
+            f.create_dataset(k, data=v)
+    return path
+
+
+def _arrays(ds):
+    return {k: getattr(ds, k) for k in REQUIRED_KEYS}
+
+
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda a: a.pop("costs"), "missing key 'costs'"),
+        (lambda a: a.__setitem__("actions", a["actions"][:-1]), "'actions' has"),
+        (lambda a: a["observations"].__setitem__((7, 2), np.nan), "NaN or inf value at row 7"),
+        (lambda a: a["rewards"].__setitem__(3, np.inf), "'rewards' has a NaN or inf value at row 3"),
+        (lambda a: (a["terminals"].fill(False), a["timeouts"].fill(False)), "no trajectory ends"),
+        (lambda a: a.__setitem__("next_observations", a["next_observations"][:, :3]), "'next_observations' has shape"),
+        (lambda a: a.__setitem__("rewards", a["rewards"][:, None].repeat(2, 1)), "'rewards' must be 1-D"),
+    ],
+)
+def test_validation_errors_name_the_problem(tmp_path, tiny_dataset, mutate, message):
+    arrays = {k: v.copy() for k, v in _arrays(tiny_dataset).items()}
+    mutate(arrays)
+    p = _write_raw(tmp_path / "bad.hdf5", arrays)
+    with pytest.raises(DatasetError, match=message.replace("(", r"\(").replace("[", r"\[")):
+        read_dsrl(p)
+
+
+def test_missing_empty_and_non_hdf5_files(tmp_path):
+    with pytest.raises(DatasetError, match="not found"):
+        read_dsrl(tmp_path / "nope.hdf5")
+    (tmp_path / "empty.hdf5").write_bytes(b"")
+    with pytest.raises(DatasetError, match="empty"):
+        read_dsrl(tmp_path / "empty.hdf5")
+    (tmp_path / "text.hdf5").write_text("hello, not hdf5")
+    with pytest.raises(DatasetError, match="not an HDF5 file"):
+        read_dsrl(tmp_path / "text.hdf5")
+    with h5py.File(tmp_path / "nokeys.hdf5", "w"):
+        pass
+    with pytest.raises(DatasetError, match="none of the DSRL keys"):
+        read_dsrl(tmp_path / "nokeys.hdf5")
+
+
+def test_zero_rows_and_wrong_task_dims(tmp_path, tiny_dataset):
+    arrays = {k: v[:0] for k, v in _arrays(tiny_dataset).items()}
+    with pytest.raises(DatasetError, match="0 rows"):
+        read_dsrl(_write_raw(tmp_path / "zero.hdf5", arrays))
+    p = write_dsrl(tiny_dataset, tmp_path / "ok.hdf5")
+    with pytest.raises(DatasetError, match="task HalfCheetahVelocity expects 17"):
+        read_dsrl(p, task="HalfCheetahVelocity")
+    assert read_dsrl(p, task="SwimmerVelocity").task == "SwimmerVelocity"
+
+
+def test_trajectory_index_matches_ends():
+    ds = synthetic_dataset(n_traj=7, seed=3)
+    idx = ds.index
+    assert len(idx) == 7
+    assert idx.n_steps == len(ds)
+    ends = idx.starts + idx.lengths - 1
+    assert (ds.timeouts[ends]).all()
+    assert np.array_equal(idx.rows(np.array([2, 0])), np.r_[idx.starts[2] : ends[2] + 1, 0 : ends[0] + 1])
+    costs = ds.trajectory_costs()
+    assert np.allclose(costs, [ds.costs[s : s + n].sum() for s, n in zip(idx.starts, idx.lengths, strict=True)])
