@@ -16,6 +16,7 @@ import sys
 import time
 
 import torch
+from tqdm.auto import tqdm
 
 from safemil.config import apply_overrides, to_dict
 from safemil.costs.diagnostics import learned_cost_auroc
@@ -63,7 +64,7 @@ def main() -> None:
             te = time.perf_counter()
             au = learned_cost_auroc(model.cost_numpy, unl, split.config.cost_limit)
             eval_s += time.perf_counter() - te
-            print(
+            tqdm.write(
                 f"step {step}: bt_loss={metrics['bt_loss']:.4f} gap={metrics['score_gap']:.3f} {au}"
             )
 
