@@ -223,7 +223,8 @@ def test_the_canaries_do_fire_when_code_runs(canaries, monkeypatch):
     import importlib
 
     builtins.safemil_canary()
-    importlib.import_module(CANARY_MOD)
-    monkeypatch.delitem(sys.modules, CANARY_MOD)
+    with pytest.raises(AssertionError, match="exec called"):  # running a module goes through exec
+        importlib.import_module(CANARY_MOD)
+    monkeypatch.delitem(sys.modules, CANARY_MOD, raising=False)
     fired = canaries()
-    assert "canary called" in fired and "canary module imported" in fired
+    assert "canary called" in fired and any(f.startswith("exec") for f in fired)
