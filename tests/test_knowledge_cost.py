@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 
 import numpy as np
 import pytest
@@ -47,6 +48,8 @@ def test_is_a_cost_model_and_round_trips_through_state_dict_and_file(tmp_path):
     assert torch.equal(loaded.cost(x, None), cost.cost(x, None))
     assert loaded.config == cost.config and loaded.provenance == {"backend": "static"}
     assert json.loads(path.read_text())["check"] == {"flagged_fraction": 0.5}
+    clone = pickle.loads(pickle.dumps(cost))  # worker processes get a working copy
+    assert torch.equal(clone(x), cost(x)) and clone.provenance == cost.provenance
     other = KnowledgeCost(TASK, "x_velocity < 0")
     other.load_state_dict(cost.state_dict())
     assert torch.equal(other(x), cost(x)) and other.config.margin == 0.05

@@ -235,6 +235,9 @@ def test_extraction_rules():
     assert extract_expression("x_velocity > 1") == "x_velocity > 1"
     assert extract_expression("Reasoning...\nExpression: x_velocity > 1\n") == "x_velocity > 1"
     assert extract_expression("```\nx_velocity > 1\n```") == "x_velocity > 1"
+    assert extract_expression("Use ```x_velocity > 1``` here.") == "x_velocity > 1"
+    assert extract_expression("<think>maybe ```x > 2```</think>\n```expr\nx_velocity > 1\n```") == "x_velocity > 1"
+    assert extract_expression("Answer: `x_velocity > 1`") == "x_velocity > 1"
     with pytest.raises(ExpressionError, match="2 code blocks"):
         extract_expression("```expr\nx_velocity > 1\n```\nor\n```expr\nx_velocity > 2\n```")
     with pytest.raises(ExpressionError, match="no expression found"):

@@ -77,10 +77,13 @@ class _NumpyOps:
         return 0.5 * (1.0 + np.tanh(0.5 * a))  # overflow-free logistic
 
     def finish(self, r, x, numeric: bool):
-        r = np.broadcast_to(np.asarray(r, dtype=x.dtype), x.shape[:-1])
+        r = np.asarray(r)
+        if r.shape != x.shape[:-1]:
+            r = np.broadcast_to(r, x.shape[:-1])
+        r = r.astype(x.dtype)  # always a fresh, writable array
         if numeric:
-            r = np.clip(np.nan_to_num(r, nan=1.0, posinf=1.0, neginf=0.0), 0.0, 1.0)
-        return np.array(r, dtype=x.dtype)
+            r = np.clip(np.nan_to_num(r, nan=1.0, posinf=1.0, neginf=0.0, copy=False), 0.0, 1.0, out=r)
+        return r
 
 
 class _TorchOps:

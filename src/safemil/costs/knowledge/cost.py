@@ -89,6 +89,13 @@ class KnowledgeCost:
         other = KnowledgeCost(**_config_kwargs(state, "state_dict"))
         self.__dict__.update({k: v for k, v in other.__dict__.items() if k != "provenance"})
 
+    def __getstate__(self) -> dict:
+        """Pickle the definition, not the compiled closures (for worker processes)."""
+        return {"config": asdict(self.config), "provenance": self.provenance}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(**state["config"], provenance=state["provenance"])
+
     # -- files -----------------------------------------------------------------------------------
     def to_dict(self, check: dict | None = None) -> dict:
         out = {"format": FILE_FORMAT, "version": FILE_VERSION, **asdict(self.config), "canonical": self.canonical}

@@ -61,7 +61,8 @@ def repair_message(error: str) -> Message:
     }
 
 
-_FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[ \t]*\n?(.*?)```", re.DOTALL)
+_FENCE = re.compile(r"```(?:[ \t]*[A-Za-z0-9_+-]*[ \t]*\n)?(.*?)```", re.DOTALL)
+_THINK = re.compile(r"<think>.*?</think>", re.DOTALL | re.IGNORECASE)  # reasoning models' scratchpad
 _LABEL = re.compile(r"^\s*(?:expression|expr|cost|answer)\s*[:=]\s*(.+?)\s*$", re.IGNORECASE | re.MULTILINE)
 
 
@@ -74,7 +75,8 @@ def extract_expression(answer: str) -> str:
         raise ExpressionError("the answer is empty")
     if len(answer) > 20 * MAX_CHARS:
         raise ExpressionError(f"the answer is too long ({len(answer)} characters)")
-    blocks = [b.strip() for _, b in _FENCE.findall(answer) if b.strip()]
+    answer = _THINK.sub("", answer)
+    blocks = [b.strip() for b in _FENCE.findall(answer) if b.strip()]
     if len(blocks) > 1:
         raise ExpressionError(f"the answer has {len(blocks)} code blocks; give exactly one expression")
     if blocks:
