@@ -19,6 +19,7 @@ import json
 import os
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from pathlib import Path
 from safemil.costs.knowledge.errors import LLMError
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
+_LOOPBACK = {"localhost", "127.0.0.1", "::1"}
 _RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
 
 Message = dict[str, str]
@@ -133,6 +135,10 @@ class ChatClient:
         self.config = (config or LLMConfig()).resolve(env)
         self.cache = AnswerCache(self.config.cache_dir) if self.config.use_cache else None
         self._sleep = sleep
+        host = urllib.parse.urlsplit(self.config.base_url).hostname or ""
+        # A local server (llama.cpp, vLLM, Ollama) must not be sent through an http_proxy from the env.
+        handlers = [urllib.request.ProxyHandler({})] if host in _LOOPBACK else []
+        self._opener = urllib.request.build_opener(*handlers)
 
     @property
     def url(self) -> str:
@@ -166,7 +172,7 @@ class ChatClient:
             last_retry_after = None
             req = urllib.request.Request(self.url, data=body, headers=headers, method="POST")
             try:
-                with urllib.request.urlopen(req, timeout=c.timeout_s) as resp:
+                with self._opener.open(req, timeout=c.timeout_s) as resp:
                     raw = resp.read()
             except urllib.error.HTTPError as e:
                 detail = _error_detail(e)
