@@ -162,3 +162,29 @@ def test_cli_default_rule_and_rejection(tmp_path, capsys, monkeypatch):
     assert not (tmp_path / "b.json").exists()
     code, _, err = run_cli(["cost", "ground", "--task", TASK, "--backend", "magic"], capsys)
     assert code == 2 and "unknown backend 'magic'" in err
+
+
+def _agreement_bench():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "knowledge_agreement.py"
+    spec = importlib.util.spec_from_file_location("knowledge_agreement", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.mark.parametrize("task", [t.name for t in list_tasks()])
+def test_residual_disagreement_is_the_step_average_gap(task):
+    """On crossing data, the shipped rule mostly agrees; the mid-step velocity agrees almost always."""
+    bench = _agreement_bench()
+    spec = get_task(task)
+    ds, v_step = bench.standin(spec, episodes=30, steps=50, seed=1)
+    viol = ds.costs > 0
+    assert 0.02 < viol.mean() < 0.98
+    np.testing.assert_array_equal(viol, v_step > spec.cost_threshold)  # the label is the step-average speed
+    rep = check_cost(KnowledgeCost(task, default_rule(task).expression), ds)
+    assert rep.agreement >= 0.9, rep.lines()
+    v_mid = bench.obs_speed(spec, 0.5 * (ds.observations + ds.next_observations))
+    assert ((v_mid > spec.cost_threshold) == viol).mean() >= max(0.98, rep.agreement)
