@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
@@ -59,7 +60,9 @@ def ground_cmd(
         d = default_rule(spec.name)
         rule = d.expression if backend == "static" else d.rule
     llm = LLMConfig(base_url=base_url, model=model, timeout_s=timeout, max_retries=retries, use_cache=not no_cache)
-    res = ground(spec.name, rule, backend, llm=llm, max_repairs=max_repairs, margin=margin, softness=softness)
+    with console.status(f"asking the model ({backend})...", spinner="dots") if backend != "static" and not as_json \
+            else contextlib.nullcontext():
+        res = ground(spec.name, rule, backend, llm=llm, max_repairs=max_repairs, margin=margin, softness=softness)
     report, data_path = _check(res.cost, spec.name, dataset, states)
     path = res.cost.save(out or default_cost_path(spec.name), check=report.to_dict() if report else None)
     if as_json:
