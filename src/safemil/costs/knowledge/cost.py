@@ -46,9 +46,9 @@ class KnowledgeCost:
         provenance: dict[str, Any] | None = None,
     ):
         self.spec = get_task(task)
-        self.config = KnowledgeCostConfig(self.spec.name, expression, float(margin), float(softness))
         self.parsed: Parsed = parse_expression(expression, self.spec.schema)
-        self._compiled = CompiledCost(self.parsed, self.spec.obs_dim, margin, softness)
+        self._compiled = CompiledCost(self.parsed, self.spec.obs_dim, margin, softness)  # checks the options
+        self.config = KnowledgeCostConfig(self.spec.name, self.parsed.source, float(margin), float(softness))
         self.provenance: dict[str, Any] = dict(provenance or {})
 
     # -- evaluation ------------------------------------------------------------------------------
