@@ -124,7 +124,8 @@ def test_success_sends_schema_and_rule_and_builds_the_cost(server, make_client):
     x = np.zeros((2, 17), np.float32)
     x[:, 8] = [3.0, 3.3]
     np.testing.assert_array_equal(res.cost(x), [0, 1])
-    assert res.cost.provenance["model"] == "test-model"
+    assert res.cost.provenance["model"] == "test-model" and res.cost.provenance["answer"] == fenced("x_velocity > 3.2096")
+    assert len(res.cost.provenance["prompt_key"]) == 64
 
 
 def test_malformed_answer_is_sent_back_and_fixed(server, make_client):

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from safemil.costs.knowledge.cost import KnowledgeCost
 from safemil.costs.knowledge.errors import ExpressionError, GroundingError
 from safemil.costs.knowledge.language import MAX_CHARS, parse_expression
-from safemil.costs.knowledge.llm import ChatClient, LLMConfig, Message
+from safemil.costs.knowledge.llm import AnswerCache, ChatClient, LLMConfig, Message
 from safemil.errors import ConfigError
 from safemil.tasks import TaskSpec, get_task
 
@@ -160,7 +160,13 @@ def ground(
             messages = [*messages, {"role": "assistant", "content": reply.text}, repair_message(str(e))]
             continue
         attempts.append(Attempt(reply.text, expr, None, reply.cached))
-        cost.provenance = {**prov, "model": client.config.model, "answers": len(attempts)}
+        cost.provenance = {
+            **prov,
+            "model": client.config.model,
+            "answers": len(attempts),
+            "answer": reply.text,
+            "prompt_key": AnswerCache.key(client.config.model, build_prompt(spec, rule)),
+        }
         return GroundingResult(cost, backend, rule.strip(), client.config.model, attempts)
     raise GroundingError(
         f"the model gave no acceptable expression in {len(attempts)} answers; last error: {attempts[-1].error}"
