@@ -91,6 +91,7 @@ HOSTILE = [
     "1e309 > x_velocity",
     "x_velocity > 10000001",
     "x_velocity > " + "9" * 1000,
+    "z_position > 1e6 * 2",
     "sqrt(-1) < x_velocity",
     # deep nesting, too big, too long
     "-(" * 40 + "x_velocity" + ")" * 40 + " > 1",

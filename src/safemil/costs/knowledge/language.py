@@ -365,8 +365,8 @@ class _Translator:
                 raise self.reject(a, "argument unpacking")
         lo, hi = FUNCTIONS[fn]
         if not lo <= len(n.args) <= hi:
-            want = str(lo) if lo == hi else f"{lo} to {hi}"
-            raise ExpressionError(f"{fn}() takes {want} arguments, got {len(n.args)}: {self.seg(n)!r}")
+            want = f"{lo} argument{'s' if lo > 1 else ''}" if lo == hi else f"{lo} to {hi} arguments"
+            raise ExpressionError(f"{fn}() takes {want}, got {len(n.args)}: {self.seg(n)!r}")
         if fn == "where":
             test = self.expect(self.node(n.args[0], depth), BOOL, n.args[0], "first argument of where()")
             a, b = self.node(n.args[1], depth), self.node(n.args[2], depth)
@@ -423,8 +423,8 @@ def _fold(node: Node, tr: _Translator, where: ast.AST) -> Node:
         v = _const_eval(node)
     except (ZeroDivisionError, OverflowError, ValueError) as e:
         raise ExpressionError(f"constant part {tr.seg(where)!r} cannot be evaluated: {e}") from None
-    if isinstance(v, float) and not math.isfinite(v):
-        raise ExpressionError(f"constant part {tr.seg(where)!r} is not a finite number")
+    if isinstance(v, float) and not (math.isfinite(v) and abs(v) <= MAX_CONSTANT):
+        raise ExpressionError(f"constant part {tr.seg(where)!r} is too large (limit {MAX_CONSTANT:g})")
     return Const(v)
 
 
