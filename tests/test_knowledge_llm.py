@@ -247,6 +247,20 @@ def test_extraction_rules():
         extract_expression("```python\nimport os\nos.system('x')\n```")
 
 
+def test_extraction_is_fast_on_crafted_answers():
+    """Answers are untrusted: no input may make extraction slow (regex backtracking)."""
+    import time
+
+    for text in ["\n" * 39990 + "x", " \n" * 19990 + "y", "<think>" * 5700, "```" * 13000,
+                 "expression:" + " " * 39000 + "x", "```" + "a" * 39000, "`" * 39000, "Expression: " * 3000]:
+        t0 = time.perf_counter()
+        try:
+            extract_expression(text)
+        except ExpressionError:
+            pass
+        assert time.perf_counter() - t0 < 0.5, repr(text[:20])
+
+
 def test_prompt_lists_every_field():
     spec = get_task("AntVelocity")
     msgs = build_prompt(spec, "rule")

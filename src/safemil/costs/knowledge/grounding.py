@@ -62,8 +62,22 @@ def repair_message(error: str) -> Message:
 
 
 _FENCE = re.compile(r"```(?:[ \t]*[A-Za-z0-9_+-]*[ \t]*\n)?(.*?)```", re.DOTALL)
-_THINK = re.compile(r"<think>.*?</think>", re.DOTALL | re.IGNORECASE)  # reasoning models' scratchpad
-_LABEL = re.compile(r"^\s*(?:expression|expr|cost|answer)\s*[:=]\s*(.+?)\s*$", re.IGNORECASE | re.MULTILINE)
+_LABEL = re.compile(r"[ \t]*(?:expression|expr|cost|answer)[ \t]*[:=]", re.IGNORECASE)
+# Answers are untrusted and may be long: everything here is linear in their length
+# (no regex whose backtracking could be quadratic on crafted input).
+
+
+def _drop_think(answer: str) -> str:
+    """Remove reasoning models' <think>...</think> scratchpads."""
+    low, out, i = answer.lower(), [], 0
+    while True:
+        s = low.find("<think>", i)
+        e = low.find("</think>", s) if s >= 0 else -1
+        if e < 0:
+            out.append(answer[i:])
+            return "".join(out)
+        out.append(answer[i:s])
+        i = e + len("</think>")
 
 
 def extract_expression(answer: str) -> str:
@@ -75,15 +89,15 @@ def extract_expression(answer: str) -> str:
         raise ExpressionError("the answer is empty")
     if len(answer) > 20 * MAX_CHARS:
         raise ExpressionError(f"the answer is too long ({len(answer)} characters)")
-    answer = _THINK.sub("", answer)
+    answer = _drop_think(answer)
     blocks = [b.strip() for b in _FENCE.findall(answer) if b.strip()]
     if len(blocks) > 1:
         raise ExpressionError(f"the answer has {len(blocks)} code blocks; give exactly one expression")
     if blocks:
         text = blocks[0]
     else:
-        labelled = _LABEL.findall(answer)
-        lines = [ln.strip() for ln in answer.strip().splitlines() if ln.strip()]
+        lines = [ln.strip() for ln in answer.splitlines() if ln.strip()]
+        labelled = [ln[m.end() :].strip() for ln in lines if (m := _LABEL.match(ln)) and ln[m.end() :].strip()]
         if len(labelled) == 1:
             text = labelled[0]
         elif len(lines) == 1:
