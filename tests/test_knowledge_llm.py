@@ -188,6 +188,12 @@ def test_malformed_response_body(server, make_client):
         make_client().complete([{"role": "user", "content": "hi"}])
 
 
+def test_oversized_response_is_refused(server, make_client):
+    server.script = [("ok", "x" * (2 << 20))]
+    with pytest.raises(LLMError, match="larger than 1048576 bytes"):
+        make_client().complete([{"role": "user", "content": "hi"}])
+
+
 def test_unreachable_endpoint(make_client):
     import socket
 

@@ -28,6 +28,7 @@ from pathlib import Path
 from safemil.costs.knowledge.errors import LLMError
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
+MAX_RESPONSE_BYTES = 1 << 20  # a chat answer is a few hundred bytes; refuse floods
 _LOOPBACK = {"localhost", "127.0.0.1", "::1"}
 _RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
 
@@ -173,7 +174,7 @@ class ChatClient:
             req = urllib.request.Request(self.url, data=body, headers=headers, method="POST")
             try:
                 with self._opener.open(req, timeout=c.timeout_s) as resp:
-                    raw = resp.read()
+                    raw = resp.read(MAX_RESPONSE_BYTES + 1)
             except urllib.error.HTTPError as e:
                 detail = _error_detail(e)
                 if e.code not in _RETRY_STATUS:
@@ -194,6 +195,8 @@ class ChatClient:
             except (ConnectionError, http.client.HTTPException, OSError) as e:
                 last = f"connection failed ({type(e).__name__}: {e})"
                 continue
+            if len(raw) > MAX_RESPONSE_BYTES:
+                raise LLMError(f"response from {self.url} is larger than {MAX_RESPONSE_BYTES} bytes")
             return _parse_reply(raw, self.url), attempt + 1
         raise LLMError(f"LLM endpoint {self.url} failed after {c.max_retries + 1} attempts: {last}")
 
