@@ -48,6 +48,8 @@ def test_is_a_cost_model_and_round_trips_through_state_dict_and_file(tmp_path):
     assert torch.equal(loaded.cost(x, None), cost.cost(x, None))
     assert loaded.config == cost.config and loaded.provenance == {"backend": "static"}
     assert json.loads(path.read_text())["check"] == {"flagged_fraction": 0.5}
+    assert torch.equal(cost.transition_cost(x, x), cost(x))
+    np.testing.assert_array_equal(cost.transition_cost(x.numpy(), -x.numpy()), cost(np.zeros((50, 17), np.float32)))
     clone = pickle.loads(pickle.dumps(cost))  # worker processes get a working copy
     assert torch.equal(clone(x), cost(x)) and clone.provenance == cost.provenance
     other = KnowledgeCost(TASK, "x_velocity < 0")
@@ -188,3 +190,5 @@ def test_residual_disagreement_is_the_step_average_gap(task):
     assert rep.agreement >= 0.9, rep.lines()
     v_mid = bench.obs_speed(spec, 0.5 * (ds.observations + ds.next_observations))
     assert ((v_mid > spec.cost_threshold) == viol).mean() >= max(0.98, rep.agreement)
+    mid = check_cost(KnowledgeCost(task, default_rule(task).expression), ds, states="midpoint")
+    assert mid.agreement == pytest.approx(((v_mid > spec.cost_threshold) == viol).mean(), abs=1e-3)

@@ -49,7 +49,7 @@ def ground_cmd(
     timeout: float = typer.Option(60.0, "--timeout", help="Seconds per HTTP request."),
     retries: int = typer.Option(3, "--retries", min=0, help="Retries on transient HTTP failures."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Ask the model even if this exact prompt is cached."),
-    states: str = typer.Option("next_observations", "--states", help="Which states to check: next_observations or observations."),
+    states: str = typer.Option("next_observations", "--states", help="Which states to check: next_observations, observations, or midpoint (mean of the two, per transition)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Turn a rule into a cost expression, check it against data, and save it."""

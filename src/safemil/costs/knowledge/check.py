@@ -16,7 +16,7 @@ from safemil.costs.knowledge.cost import KnowledgeCost
 from safemil.data.dataset import Dataset, LabelledView, LearnerView
 from safemil.errors import ConfigError, DatasetError
 
-STATE_KEYS = ("next_observations", "observations")
+STATE_KEYS = ("next_observations", "observations", "midpoint")
 _CHUNK = 1 << 18
 
 
@@ -66,11 +66,15 @@ def check_cost(
     """Score ``states`` of ``data`` with ``cost`` and compare with labels when there are any.
 
     ``next_observations`` by default: a step's cost is about where the step ends up.
+    ``midpoint`` scores each transition with `KnowledgeCost.transition_cost`.
     """
     if states not in STATE_KEYS:
         raise ConfigError(f"states must be one of {', '.join(STATE_KEYS)}, got {states!r}")
     view = data.learner if isinstance(data, LabelledView) else data
-    obs = np.asarray(getattr(view, states))
+    if states == "midpoint":
+        obs = 0.5 * (np.asarray(view.observations) + np.asarray(view.next_observations))
+    else:
+        obs = np.asarray(getattr(view, states))
     if obs.ndim != 2 or obs.shape[1] != cost.spec.obs_dim:
         raise DatasetError(
             f"{states} have shape {obs.shape}, but task {cost.task} needs (N, {cost.spec.obs_dim})"

@@ -56,6 +56,16 @@ class KnowledgeCost:
         """Costs of a batch ``(..., obs_dim)``; numpy in -> numpy out, torch in -> torch out."""
         return self._compiled(obs)
 
+    def transition_cost(self, obs, next_obs):
+        """Cost of a transition, scored at the mean of its start and end observations.
+
+        An approximation for rules on velocities: a per-step cost defined by the
+        position change over the step (the velocity tasks') is the step-average
+        velocity, which the mean of the start and end velocities estimates better
+        than either alone. Same in/out types as ``__call__``.
+        """
+        return self._compiled(0.5 * (obs + next_obs))
+
     @property
     def expression(self) -> str:
         return self.parsed.source
