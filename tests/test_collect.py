@@ -11,7 +11,13 @@ import h5py
 import numpy as np
 import pytest
 
-from safemil.collect import GenerateConfig, SpeedActor, generate_dataset, generate_to_file, load_behaviour_policy
+from safemil.collect import (
+    GenerateConfig,
+    SpeedActor,
+    generate_dataset,
+    generate_to_file,
+    load_behaviour_policy,
+)
 from safemil.collect.actor import PolicyFileError
 from safemil.collect.generate import episode_plan
 from safemil.collect.tracking import tracking_table

@@ -6,7 +6,9 @@ Only the behaviour-policy trainer uses it. Reward per step:
 end on a fall (Hopper, Walker2d, Ant), else 0; the clip keeps the per-step
 reward of a living robot non-negative, so ending an episode early never pays.
 Penalising the instantaneous error (not the mean) favours smooth gaits, which
-keeps slow commands cost-free.
+keeps slow commands cost-free. ``velocity_ema < 1`` tracks an exponential
+moving average of the speed instead: Swimmer's tip speed swings within every
+stroke, so its instantaneous error punishes any gait that moves at all.
 """
 
 from __future__ import annotations
@@ -25,11 +27,14 @@ class SpeedCommandEnv(gym.Env):
 
     metadata = {"render_modes": []}
 
-    def __init__(self, task: str, commands: CommandRange = CommandRange(), ctrl_weight: float = 0.05):
+    def __init__(self, task: str, commands: CommandRange = CommandRange(), ctrl_weight: float = 0.05,
+                 velocity_ema: float = 1.0):
         self.spec_ = get_task(task)
         self.env = self.spec_.make_env()
         self.commands = commands
         self.ctrl_weight = ctrl_weight
+        self.velocity_ema = velocity_ema
+        self.v_avg = 0.0
         self.alive = _ALIVE.get(self.spec_.name, 0.0)
         inner = self.env.observation_space
         low = np.append(np.full(inner.shape, -np.inf), 0.0).astype(np.float32)
@@ -49,15 +54,17 @@ class SpeedCommandEnv(gym.Env):
             self.rng = np.random.default_rng(seed)
         obs, info = self.env.reset(seed=None if seed is None else int(seed))
         self._new_command()
+        self.v_avg = 0.0
         return augment(obs, self.ratio), info
 
     def step(self, action):
         obs, _, terminated, truncated, info = self.env.step(action)
         thr = self.spec_.cost_threshold
         a = np.asarray(action, dtype=np.float64)
+        self.v_avg += self.velocity_ema * (info["velocity"] - self.v_avg)
         reward = (
             self.alive
-            + max(-1.0, 1.0 - abs(info["velocity"] - self.ratio * thr) / thr)
+            + max(-1.0, 1.0 - abs(self.v_avg - self.ratio * thr) / thr)
             - self.ctrl_weight * float(np.sum(a * a))
         )
         info["command_ratio"] = self.ratio

@@ -45,6 +45,7 @@ class CollectTrainConfig:
     command_high: float = 1.6
     command_mean_hold: float = 300.0
     ctrl_weight: float = 0.05
+    velocity_ema: float = 1.0  # 1 = track the instantaneous speed; smaller = a moving average
     chunk: int = 50_000  # steps between checkpoints
     threads: int = 1
 
@@ -60,11 +61,11 @@ class CollectTrainConfig:
 
 # Per-task training settings used for the shipped policies (Swimmer needs a long horizon).
 TASK_TRAIN_DEFAULTS: dict[str, dict] = {
-    "SwimmerVelocity": {"steps": 1_000_000, "gamma": 0.9999},
+    "SwimmerVelocity": {"steps": 1_000_000, "gamma": 0.9999, "velocity_ema": 0.05, "ctrl_weight": 0.01},
     "HopperVelocity": {"steps": 1_000_000},
-    "HalfCheetahVelocity": {"steps": 1_500_000},
-    "Walker2dVelocity": {"steps": 1_500_000},
-    "AntVelocity": {"steps": 1_500_000},
+    "HalfCheetahVelocity": {"steps": 1_200_000},
+    "Walker2dVelocity": {"steps": 1_200_000},
+    "AntVelocity": {"steps": 1_200_000},
 }
 
 
@@ -95,7 +96,7 @@ def _make_vec(cfg: CollectTrainConfig):
 
     def factory(i: int):
         def f():
-            env = Monitor(SpeedCommandEnv(cfg.task, cr, cfg.ctrl_weight))
+            env = Monitor(SpeedCommandEnv(cfg.task, cr, cfg.ctrl_weight, cfg.velocity_ema))
             env.reset(seed=cfg.seed * 1000 + i)
             return env
         return f
@@ -165,7 +166,8 @@ def train_behaviour(cfg: CollectTrainConfig, workdir: str | os.PathLike, progres
     state_path = workdir / "state.json"
     cfg_path = workdir / "config.json"
     if cfg_path.exists():
-        old = json.loads(cfg_path.read_text())
+        # keys added to the config after a run started take their defaults
+        old = {**to_dict(CollectTrainConfig()), **json.loads(cfg_path.read_text())}
         old["net"] = tuple(old["net"])
         if {k: v for k, v in old.items() if k != "steps"} != {k: v for k, v in to_dict(cfg).items() if k != "steps"}:
             raise ConfigError(f"{workdir} holds a run with a different config; use another --workdir")
