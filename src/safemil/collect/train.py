@@ -29,7 +29,7 @@ class CollectTrainConfig:
     """Everything that defines one behaviour-policy training run."""
 
     task: str = "SwimmerVelocity"
-    algo: str = "ppo"  # "ppo" or "sac" (PPO measured cheaper per CPU-second here)
+    algo: str = "ppo"  # "ppo", "sac" or "ars" (sb3-contrib; PPO measured cheaper than SAC here)
     steps: int = 1_000_000
     seed: int = 0
     net: tuple[int, ...] = (64, 64)
@@ -41,6 +41,8 @@ class CollectTrainConfig:
     train_freq: int = 1  # SAC only
     gradient_steps: int = 1  # SAC only
     ppo_n_steps: int = 256  # PPO rollout length per env
+    ars_n_delta: int = 8  # ARS: random directions per update
+    ars_delta_std: float = 0.05  # ARS: exploration noise on the weights
     command_low: float = 0.3
     command_high: float = 1.6
     command_mean_hold: float = 300.0
@@ -51,8 +53,8 @@ class CollectTrainConfig:
 
     def validate(self) -> None:
         get_task(self.task)
-        if self.algo not in ("sac", "ppo"):
-            raise ConfigError(f"algo must be 'sac' or 'ppo', got {self.algo!r}")
+        if self.algo not in ("sac", "ppo", "ars"):
+            raise ConfigError(f"algo must be 'ppo', 'sac' or 'ars', got {self.algo!r}")
         if self.steps < 1 or self.chunk < 1:
             raise ConfigError("steps and chunk must be >= 1")
         if not 0 < self.command_low < self.command_high:
@@ -77,9 +79,22 @@ def default_train_config(task: str, **overrides) -> CollectTrainConfig:
     return CollectTrainConfig(**kw)
 
 
-def _require_sb3():
+def _algo_class(algo: str):
+    from stable_baselines3 import PPO, SAC
+
+    if algo == "ars":
+        from sb3_contrib import ARS
+
+        return ARS
+    return SAC if algo == "sac" else PPO
+
+
+def _require_sb3(algo: str = "ppo"):
     try:
         import stable_baselines3  # noqa: F401
+
+        if algo == "ars":
+            import sb3_contrib  # noqa: F401
     except ImportError:
         raise SafemilError(
             "retraining behaviour policies needs stable-baselines3: pip install 'safemil[collect]'"
@@ -115,6 +130,15 @@ def _new_model(cfg: CollectTrainConfig, venv):
             train_freq=cfg.train_freq, gradient_steps=cfg.gradient_steps,
             policy_kwargs={"net_arch": list(cfg.net)}, seed=cfg.seed, device="cpu", verbose=0,
         ), venv
+    if cfg.algo == "ars":
+        from sb3_contrib import ARS
+
+        venv = VecNormalize(venv, norm_obs=True, norm_reward=False, gamma=cfg.gamma)
+        return ARS(
+            "MlpPolicy", venv, n_delta=cfg.ars_n_delta, delta_std=cfg.ars_delta_std,
+            learning_rate=cfg.learning_rate, policy_kwargs={"net_arch": list(cfg.net)},
+            seed=cfg.seed, device="cpu", verbose=0,
+        ), venv
     venv = VecNormalize(venv, norm_obs=True, norm_reward=True, gamma=cfg.gamma)
     return PPO(
         "MlpPolicy", venv, learning_rate=cfg.learning_rate, n_steps=cfg.ppo_n_steps,
@@ -139,8 +163,12 @@ def export_actor(model, venv, task: str) -> SpeedActor:
         std = np.ones(spec.obs_dim + 1, np.float32)
         clip = 1e9
     else:
-        mods = list(model.policy.mlp_extractor.policy_net) + [model.policy.action_net]
-        activation, squash = "tanh", "clip"
+        if hasattr(model.policy, "mlp_extractor"):  # PPO
+            mods = list(model.policy.mlp_extractor.policy_net) + [model.policy.action_net]
+            activation, squash = "tanh", "clip"
+        else:  # ARS MLP: ReLU layers, tanh-squashed output
+            mods = list(model.policy.action_net)
+            activation, squash = "relu", "tanh" if model.policy.squash_output else "clip"
         rms = venv.obs_rms
         mean = rms.mean.astype(np.float32)
         std = np.sqrt(rms.var + venv.epsilon).astype(np.float32)
@@ -154,9 +182,8 @@ def export_actor(model, venv, task: str) -> SpeedActor:
 def train_behaviour(cfg: CollectTrainConfig, workdir: str | os.PathLike, progress: bool = True) -> dict:
     """Train (or resume) in ``workdir``; returns the state dict (steps, wall time)."""
     cfg.validate()
-    _require_sb3()
+    _require_sb3(cfg.algo)
     import torch
-    from stable_baselines3 import PPO, SAC
     from stable_baselines3.common.vec_env import VecNormalize
     from tqdm.auto import tqdm
 
@@ -176,8 +203,8 @@ def train_behaviour(cfg: CollectTrainConfig, workdir: str | os.PathLike, progres
     venv = _make_vec(cfg)
     ckpt = workdir / "model.zip"
     if ckpt.exists():
-        cls = SAC if cfg.algo == "sac" else PPO
-        if cfg.algo == "ppo":
+        cls = _algo_class(cfg.algo)
+        if cfg.algo != "sac":
             venv = VecNormalize.load(str(workdir / "vecnormalize.pkl"), venv)
         model = cls.load(str(ckpt), env=venv, device="cpu")
         if cfg.algo == "sac" and (workdir / "replay.pkl").exists():
