@@ -28,7 +28,7 @@ from safemil.tasks import get_task
 class GenerateConfig:
     """How episodes are drawn. Ratios are commanded speed / cost threshold."""
 
-    episodes: int = 600
+    episodes: int = 500
     seed: int = 0
     num_envs: int = 16
     center_low: float = 0.3  # per-episode centre command, uniform in [center_low, center_high]
@@ -55,7 +55,9 @@ class GenerateConfig:
 
 
 # Per-task defaults: the command/noise mix that gives each task's dataset the target shape.
-TASK_DEFAULTS: dict[str, dict] = {}
+TASK_DEFAULTS: dict[str, dict] = {
+    "HopperVelocity": {"center_low": 0.2, "center_high": 1.5},
+}
 
 
 def default_config(task: str, **overrides) -> GenerateConfig:

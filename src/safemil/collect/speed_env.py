@@ -28,12 +28,16 @@ class SpeedCommandEnv(gym.Env):
     metadata = {"render_modes": []}
 
     def __init__(self, task: str, commands: CommandRange = CommandRange(), ctrl_weight: float = 0.05,
-                 velocity_ema: float = 1.0):
+                 velocity_ema: float = 1.0, schedule: tuple[float, ...] = ()):
         self.spec_ = get_task(task)
         self.env = self.spec_.make_env()
         self.commands = commands
         self.ctrl_weight = ctrl_weight
         self.velocity_ema = velocity_ema
+        # A fixed command sequence (equal shares of the episode) instead of random commands:
+        # every episode then asks the same thing, which random-search learners (ARS) need.
+        self.schedule = tuple(schedule)
+        self.t = 0
         self.v_avg = 0.0
         self.alive = _ALIVE.get(self.spec_.name, 0.0)
         inner = self.env.observation_space
@@ -46,6 +50,12 @@ class SpeedCommandEnv(gym.Env):
         self.until_change = 0
 
     def _new_command(self) -> None:
+        if self.schedule:
+            seg = self.spec_.max_episode_steps // len(self.schedule)
+            k = min(self.t // seg, len(self.schedule) - 1)
+            self.ratio = float(self.schedule[k])
+            self.until_change = seg - self.t % seg
+            return
         self.ratio = float(self.commands.sample(self.rng))
         self.until_change = int(self.commands.hold(self.rng))
 
@@ -53,6 +63,7 @@ class SpeedCommandEnv(gym.Env):
         if seed is not None:
             self.rng = np.random.default_rng(seed)
         obs, info = self.env.reset(seed=None if seed is None else int(seed))
+        self.t = 0
         self._new_command()
         self.v_avg = 0.0
         return augment(obs, self.ratio), info
@@ -68,6 +79,7 @@ class SpeedCommandEnv(gym.Env):
             - self.ctrl_weight * float(np.sum(a * a))
         )
         info["command_ratio"] = self.ratio
+        self.t += 1
         self.until_change -= 1
         if self.until_change <= 0:
             self._new_command()

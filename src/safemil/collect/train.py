@@ -48,6 +48,7 @@ class CollectTrainConfig:
     command_mean_hold: float = 300.0
     ctrl_weight: float = 0.05
     velocity_ema: float = 1.0  # 1 = track the instantaneous speed; smaller = a moving average
+    command_schedule: tuple[float, ...] = ()  # fixed per-episode command sequence (ARS); () = random
     chunk: int = 50_000  # steps between checkpoints
     threads: int = 1
 
@@ -111,7 +112,7 @@ def _make_vec(cfg: CollectTrainConfig):
 
     def factory(i: int):
         def f():
-            env = Monitor(SpeedCommandEnv(cfg.task, cr, cfg.ctrl_weight, cfg.velocity_ema))
+            env = Monitor(SpeedCommandEnv(cfg.task, cr, cfg.ctrl_weight, cfg.velocity_ema, cfg.command_schedule))
             env.reset(seed=cfg.seed * 1000 + i)
             return env
         return f
@@ -196,6 +197,7 @@ def train_behaviour(cfg: CollectTrainConfig, workdir: str | os.PathLike, progres
         # keys added to the config after a run started take their defaults
         old = {**to_dict(CollectTrainConfig()), **json.loads(cfg_path.read_text())}
         old["net"] = tuple(old["net"])
+        old["command_schedule"] = tuple(old["command_schedule"])
         if {k: v for k, v in old.items() if k != "steps"} != {k: v for k, v in to_dict(cfg).items() if k != "steps"}:
             raise ConfigError(f"{workdir} holds a run with a different config; use another --workdir")
     cfg_path.write_text(json.dumps(to_dict(cfg), indent=2))
