@@ -35,9 +35,10 @@ def target_shape(ds: Dataset, random_return: float, cost_limit: float = 25.0) ->
     safe, unsafe = cost <= cost_limit, cost > cost_limit
     safe_ret = float(ret[safe].mean()) if safe.any() else float("nan")
     unsafe_ret = float(ret[unsafe].mean()) if unsafe.any() else float("nan")
-    # "clearly above random": the safe trajectories' mean return beats random by 25% of random's |return|
-    # plus a margin of 10% of the dataset's return spread.
-    margin = 0.25 * abs(random_return) + 0.1 * float(np.ptp(ret))
+    # "clearly above random": at least 0.05 higher in DSRL-normalised return (5% of the
+    # task's reference return range), e.g. 12 on Swimmer, 140 on HalfCheetah.
+    ref = get_task(ds.task).reference if ds.task else None
+    margin = 0.05 * (ref.max_episode_reward - ref.min_episode_reward) if ref else 0.05 * float(np.ptp(ret))
     checks = {
         "n_trajectories >= 500": (int(len(ret)), len(ret) >= 500),
         "share cost <= 25 >= 25%": (float(safe.mean()), safe.mean() >= 0.25),

@@ -255,45 +255,75 @@ def _save_checkpoint(model, venv, workdir: Path, algo: str) -> None:
     shutil.rmtree(tmp, ignore_errors=True)
 
 
-def install_policy(task: str, workdir: str | os.PathLike, dest: str | os.PathLike | None = None,
-                   command: str = "", episodes: int = 2) -> dict:
+def install_policy(task: str, workdir: str | os.PathLike | list, dest: str | os.PathLike | None = None,
+                   command: str = "", episodes: int = 2,
+                   command_map: tuple[float, float] | list | None = None,
+                   bounds: list[float] | None = None) -> dict:
     """Copy a trained actor to ``dest`` (default: the shipped-policy folder) with its record.
 
     The record (``<task>.json`` and ``<task>.md``) holds the algorithm, steps,
     wall time, the config and the commanded-vs-achieved speed table.
+    ``command_map=(offset, scale)`` makes the network see ``offset + scale * command``
+    (a calibration chosen from a measured tracking table; recorded). Several
+    workdirs with ``bounds`` build a `SwitchedActor`: part ``k`` serves the
+    commands between ``bounds[k-1]`` and ``bounds[k]`` (one command map per part).
     """
-    from safemil.collect.actor import shipped_policy_path
+    from safemil.collect.actor import SwitchedActor, shipped_policy_path
     from safemil.collect.tracking import format_table, tracking_table
 
     spec = get_task(task)
-    workdir = Path(workdir)
-    actor = SpeedActor.load(workdir / "actor.npz")
-    state = json.loads((workdir / "state.json").read_text())
-    cfg = json.loads((workdir / "config.json").read_text())
+    workdirs = [Path(w) for w in (workdir if isinstance(workdir, list) else [workdir])]
+    bounds = list(bounds or [])
+    if len(workdirs) != len(bounds) + 1:
+        raise ConfigError(f"{len(workdirs)} workdirs need {len(workdirs) - 1} switch bounds, got {len(bounds)}")
+    maps = command_map if isinstance(command_map, list) else [command_map] * len(workdirs)
+    if len(maps) != len(workdirs):
+        raise ConfigError("give one command map per workdir")
+    parts, infos = [], []
+    for wd, cmap in zip(workdirs, maps, strict=True):
+        actor = SpeedActor.load(wd / "actor.npz")
+        if cmap is not None:
+            actor.command_offset, actor.command_scale = map(float, cmap)
+        state = json.loads((wd / "state.json").read_text())
+        cfg = json.loads((wd / "config.json").read_text())
+        parts.append(actor)
+        infos.append({
+            "algorithm": cfg["algo"].upper() + (" (sb3-contrib)" if cfg["algo"] == "ars" else " (stable-baselines3)"),
+            "steps": state["steps"], "wall_time_s": round(state["wall_s"], 1), "threads": cfg["threads"],
+            "config": cfg, "command_map": {"offset": actor.command_offset, "scale": actor.command_scale},
+        })
+    final = parts[0] if len(parts) == 1 else SwitchedActor(bounds, parts)
     dest = Path(dest) if dest is not None else shipped_policy_path(spec.name).parent
     dest.mkdir(parents=True, exist_ok=True)
-    rows = tracking_table(actor, spec.name, episodes=episodes)
+    rows = tracking_table(final, spec.name, episodes=episodes)
     record = {
         "task": spec.name,
-        "algorithm": cfg["algo"].upper() + " (stable-baselines3)",
-        "steps": state["steps"],
-        "wall_time_s": round(state["wall_s"], 1),
-        "threads": cfg["threads"],
+        "algorithm": " + ".join(i["algorithm"] for i in infos),
+        "steps": sum(i["steps"] for i in infos),
+        "wall_time_s": round(sum(i["wall_time_s"] for i in infos), 1),
         "command": command,
-        "config": cfg,
         "cost_threshold": spec.cost_threshold,
+        "switch_bounds": bounds,
+        "parts": infos,
         "tracking": rows,
     }
-    shutil.copyfile(workdir / "actor.npz", dest / f"{spec.name}.npz")
+    final.save(dest / f"{spec.name}.npz")
     _atomic_write(dest / f"{spec.name}.json", json.dumps(record, indent=2))
-    md = [
-        f"# Behaviour policy: {spec.name}",
-        "",
-        f"- algorithm: {record['algorithm']}, {state['steps']} env steps, "
-        f"{state['wall_s'] / 60:.1f} min wall time on {cfg['threads']} CPU thread(s)",
-        f"- network: MLP {tuple(cfg['net'])}, gamma {cfg['gamma']}, commands {cfg['command_low']}-"
-        f"{cfg['command_high']} x threshold ({spec.cost_threshold} m/s)",
-        f"- trained with: `{command}`",
+    md = [f"# Behaviour policy: {spec.name}", ""]
+    if bounds:
+        md += [f"A switched actor: part k serves commands between bounds {bounds} (x threshold).", ""]
+    for k, i in enumerate(infos):
+        c = i["config"]
+        label = f"part {k}: " if bounds else ""
+        md += [
+            f"- {label}{i['algorithm']}, {i['steps']} env steps, {i['wall_time_s'] / 60:.1f} min wall time "
+            f"on {i['threads']} CPU thread(s); MLP {tuple(c['net'])}, gamma {c['gamma']}, "
+            f"speed EMA {c.get('velocity_ema', 1.0)}, command schedule {c.get('command_schedule') or 'random'}; "
+            f"network sees {i['command_map']['offset']:g} + {i['command_map']['scale']:g} x command",
+        ]
+    md += [
+        f"- cost threshold {spec.cost_threshold} m/s; commands 0.3-1.6 x threshold",
+        f"- made with: `{command}`",
         "",
         f"Commanded vs achieved speed ({episodes} episodes per command, constant command, "
         "speed averaged after step 100; cost = steps above the threshold per episode):",
