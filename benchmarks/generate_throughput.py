@@ -5,7 +5,7 @@ policy, lock-stepped envs, batched numpy actor, noise, recording) against
 steps/s of the plain gymnasium env stepped with uniform random actions. The
 last line is ``ratio=<worst task>``; the goal is >= 0.5 on every task.
 
-    PYTHONPATH=src python benchmarks/generate_throughput.py [--episodes 16] [--tasks ...]
+    PYTHONPATH=src python benchmarks/generate_throughput.py [--episodes 48] [--tasks ...]
 """
 
 from __future__ import annotations
@@ -50,14 +50,14 @@ def generate_steps_per_s(task: str, episodes: int) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--episodes", type=int, default=16)
+    ap.add_argument("--episodes", type=int, default=48)
     ap.add_argument("--tasks", nargs="*", default=[t.name for t in list_tasks()])
     args = ap.parse_args()
     ratios = []
     print(f"{'task':22s} {'generate steps/s':>17s} {'raw env steps/s':>16s} {'ratio':>6s}")
     for task in args.tasks:
         gen = generate_steps_per_s(task, args.episodes)
-        raw = raw_steps_per_s(task, steps=16_000)
+        raw = raw_steps_per_s(task, steps=20_000)
         ratios.append(gen / raw)
         print(f"{task:22s} {gen:17.0f} {raw:16.0f} {gen / raw:6.2f}", flush=True)
     print(f"ratio={min(ratios):.3f}")

@@ -64,7 +64,14 @@ class CollectTrainConfig:
 
 # Per-task training settings used for the shipped policies (Swimmer needs a long horizon).
 TASK_TRAIN_DEFAULTS: dict[str, dict] = {
-    "SwimmerVelocity": {"steps": 1_000_000, "gamma": 0.9999, "velocity_ema": 0.05, "ctrl_weight": 0.01},
+    # Swimmer: PPO (1M steps) never left the spot; ARS with a linear policy and a fixed command
+    # schedule learned a fast gait. The shipped actor switches to a second, gentle ARS run for
+    # slow commands (see policies/SwimmerVelocity.md for both commands).
+    "SwimmerVelocity": {
+        "algo": "ars", "steps": 648_000, "gamma": 0.9999, "velocity_ema": 0.01, "ctrl_weight": 0.01,
+        "net": (), "n_envs": 1, "learning_rate": 0.02, "ars_n_delta": 4, "ars_delta_std": 0.02,
+        "command_schedule": (0.3, 1.6, 0.8, 1.2), "chunk": 24_000,
+    },
     "HopperVelocity": {"steps": 1_000_000},
     "HalfCheetahVelocity": {"steps": 1_200_000},
     "Walker2dVelocity": {"steps": 1_200_000},
@@ -236,6 +243,19 @@ def train_behaviour(cfg: CollectTrainConfig, workdir: str | os.PathLike, progres
     return state
 
 
+def _train_command(cfg: dict, steps: int, workdir: Path) -> str:
+    """The `safemil collect train` line that reproduces a run's config (non-default keys only)."""
+    defaults = to_dict(default_train_config(cfg["task"]))
+    sets = []
+    for k, v in cfg.items():
+        d = defaults.get(k)
+        same = (list(v) == list(d)) if isinstance(v, (list, tuple)) and isinstance(d, (list, tuple)) else v == d
+        if k not in ("task", "steps", "seed") and not same:
+            sets.append(f"--set '{k}={json.dumps(v)}'")
+    return " ".join([f"safemil collect train --task {cfg['task']} --steps {steps} --seed {cfg['seed']}",
+                     f"--workdir {workdir}", *sets])
+
+
 def _atomic_write(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(text)
@@ -291,6 +311,7 @@ def install_policy(task: str, workdir: str | os.PathLike | list, dest: str | os.
             "algorithm": cfg["algo"].upper() + (" (sb3-contrib)" if cfg["algo"] == "ars" else " (stable-baselines3)"),
             "steps": state["steps"], "wall_time_s": round(state["wall_s"], 1), "threads": cfg["threads"],
             "config": cfg, "command_map": {"offset": actor.command_offset, "scale": actor.command_scale},
+            "train_command": _train_command(cfg, state["steps"], wd),
         })
     final = parts[0] if len(parts) == 1 else SwitchedActor(bounds, parts)
     dest = Path(dest) if dest is not None else shipped_policy_path(spec.name).parent
@@ -320,6 +341,7 @@ def install_policy(task: str, workdir: str | os.PathLike | list, dest: str | os.
             f"on {i['threads']} CPU thread(s); MLP {tuple(c['net'])}, gamma {c['gamma']}, "
             f"speed EMA {c.get('velocity_ema', 1.0)}, command schedule {c.get('command_schedule') or 'random'}; "
             f"network sees {i['command_map']['offset']:g} + {i['command_map']['scale']:g} x command",
+            f"  - trained with: `{i['train_command']}`",
         ]
     md += [
         f"- cost threshold {spec.cost_threshold} m/s; commands 0.3-1.6 x threshold",
