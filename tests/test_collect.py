@@ -155,3 +155,20 @@ def test_train_checkpoints_and_resumes(tmp_path):
     assert SpeedActor.load(tmp_path / "actor.npz").task == "SwimmerVelocity"
     with pytest.raises(ConfigError, match="different config"):
         train_behaviour(CollectTrainConfig(task="SwimmerVelocity", steps=512, gamma=0.5), tmp_path, progress=False)
+
+
+def test_switched_actor_routes_by_command_and_roundtrips(tmp_path):
+    from safemil.collect.actor import SwitchedActor
+
+    a, b = random_actor("SwimmerVelocity", 1), random_actor("SwimmerVelocity", 2)
+    b.command_offset, b.command_scale = -0.4, 0.875
+    sw = SwitchedActor([0.8], [a, b])
+    obs = np.random.default_rng(0).normal(size=(4, 8)).astype(np.float32)
+    ratio = np.array([0.3, 0.79, 0.8, 1.5], np.float32)
+    out = sw.act(obs, ratio)
+    np.testing.assert_array_equal(out[:2], a.act(obs[:2], ratio[:2]))
+    np.testing.assert_array_equal(out[2:], b.act(obs[2:], ratio[2:]))
+    sw.save(tmp_path / "sw.npz")
+    back = SpeedActor.load(tmp_path / "sw.npz")
+    assert isinstance(back, SwitchedActor)
+    np.testing.assert_array_equal(back.act(obs, ratio), out)
