@@ -73,6 +73,8 @@ TASK_TRAIN_DEFAULTS: dict[str, dict] = {
         "command_schedule": (0.3, 1.6, 0.8, 1.2), "chunk": 24_000,
     },
     "HopperVelocity": {"steps": 1_000_000},
+    # HalfCheetah and Ant: 1.2M PPO steps give one slow gait whatever the command (records);
+    # SAC (128x128, 80-90k steps) had not started to move. Both need a bigger budget.
     "HalfCheetahVelocity": {"steps": 1_200_000},
     "Walker2dVelocity": {"steps": 1_200_000},
     "AntVelocity": {"steps": 1_200_000},
