@@ -57,6 +57,8 @@ class GenerateConfig:
 # Per-task defaults: the command/noise mix that gives each task's dataset the target shape.
 TASK_DEFAULTS: dict[str, dict] = {
     "HopperVelocity": {"center_low": 0.2, "center_high": 1.5},
+    # HalfCheetah: more action noise slows the gait down (fewer unsafe episodes).
+    "HalfCheetahVelocity": {"noise_high": 0.2, "center_low": 0.5, "center_high": 1.7},
     # Swimmer's gentle gait (commands < 0.8) only stays under the threshold with little noise.
     "SwimmerVelocity": {"center_low": 0.0, "center_high": 1.6, "spread": 0.1, "noise_high": 0.08},
 }
