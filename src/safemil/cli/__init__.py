@@ -11,6 +11,7 @@ import sys
 
 import typer
 
+from safemil.cli import collect as collect_cli
 from safemil.cli import cost as cost_cli
 from safemil.cli import data as data_cli
 from safemil.cli import evaluate as evaluate_cli
@@ -26,6 +27,7 @@ app = typer.Typer(
 app.command("tasks")(tasks_cli.tasks)
 app.add_typer(data_cli.app, name="data")
 app.add_typer(cost_cli.app, name="cost")
+app.add_typer(collect_cli.app, name="collect")
 app.command("evaluate")(evaluate_cli.evaluate)
 app.command("quickstart")(evaluate_cli.quickstart)
 

@@ -57,3 +57,51 @@ def print_info(info: dict) -> None:
     c.print(t2)
     if "plot" in info:
         c.print(f"plot: {info['plot']}")
+
+
+@app.command("generate")
+def generate(
+    task: str = typer.Option(..., "--task", help="Task name, e.g. SwimmerVelocity."),
+    episodes: int | None = typer.Option(None, "--episodes", help="Trajectories to generate (default: the task's)."),
+    seed: int = typer.Option(0, "--seed", help="Same seed, same file."),
+    out: Path | None = typer.Option(None, "--out", help="Output HDF5 (default: the task's default dataset path)."),
+    num_envs: int | None = typer.Option(None, "--num-envs", help="Envs stepped in lock-step."),
+    policy: Path | None = typer.Option(None, "--policy", help="Behaviour-policy .npz (default: the shipped one)."),
+    overrides: list[str] = typer.Option([], "--set", help="Generation config override key=value (repeatable)."),
+) -> None:
+    """Roll out the task's behaviour policy and write a DSRL-layout dataset."""
+    import time
+
+    from safemil.collect import default_config, generate_to_file, load_behaviour_policy
+    from safemil.config import apply_overrides
+    from safemil.tasks import get_task
+
+    name = get_task(task).name
+    cfg = apply_overrides(default_config(name, episodes=episodes, seed=seed, num_envs=num_envs), overrides)
+    actor = load_behaviour_policy(name, policy)
+    t0 = time.perf_counter()
+    path = generate_to_file(name, cfg, out, actor)
+    console.print(f"wrote {path} ({cfg.episodes} trajectories, {time.perf_counter() - t0:.1f} s)")
+
+
+@app.command("report")
+def report(
+    tasks: list[str] = typer.Argument(None, help="Tasks (default: all five velocity tasks)."),
+    doc: Path = typer.Option(Path("docs/datasets.md"), "--doc", help="Markdown page to write."),
+    img_dir: Path = typer.Option(Path("docs/img"), "--img-dir", help="Folder for the plots."),
+) -> None:
+    """Write the datasets page: `data info` tables, target-shape checks and return-vs-cost plots."""
+    import shlex
+    import sys
+
+    from safemil.collect.report import write_datasets_doc
+    from safemil.tasks import list_tasks
+
+    names = tasks or [t.name for t in list_tasks()]
+    argv = sys.argv[sys.argv.index("report") + 1:] if "report" in sys.argv else []
+    command = "safemil data report " + " ".join(shlex.quote(a) for a in argv)
+    out = write_datasets_doc(names, doc, img_dir, command.strip())
+    for name, r in out.items():
+        bad = [k for k, v in r["target"].items() if not v["pass"]]
+        console.print(f"{name}: " + ("target shape met" if not bad else "MISSED: " + "; ".join(bad)))
+    console.print(f"wrote {doc}")

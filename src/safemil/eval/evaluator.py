@@ -16,6 +16,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from safemil.data.dataset import Dataset
+from safemil.eval.lockstep import Lockstep
 from safemil.eval.metrics import summarize_episodes
 from safemil.eval.policies import Policy
 from safemil.tasks import get_task
@@ -46,56 +47,30 @@ def rollout(
     With ``record=True`` the transitions are also returned as a DSRL-style `Dataset`
     (episodes in order; ``timeouts`` marks an episode cut by the step limit).
     """
-    if episodes < 1:
-        raise ValueError(f"episodes must be >= 1, got {episodes}")
     spec = get_task(task)
-    n_envs = max(1, min(num_envs, episodes))
-    envs = [spec.make_env() for _ in range(n_envs)]
-    limit = max_steps or spec.max_episode_steps
+    ls = Lockstep(spec, episodes, seed, num_envs, max_steps)
     returns = np.zeros(episodes)
     costs = np.zeros(episodes)
     lengths = np.zeros(episodes, dtype=np.int64)
-    slot_episode = np.full(n_envs, -1)
-    obs = np.zeros((n_envs, spec.obs_dim), dtype=np.float32)
-    next_episode = 0
     buffers: list[list[tuple]] = [[] for _ in range(episodes)]
-
-    def start(slot: int) -> None:
-        nonlocal next_episode
-        if next_episode >= episodes:
-            slot_episode[slot] = -1
-            return
-        o, _ = envs[slot].reset(seed=seed + next_episode)
-        obs[slot] = o
-        slot_episode[slot] = next_episode
-        next_episode += 1
-
-    for s in range(n_envs):
-        start(s)
     bar = tqdm(total=episodes, desc=f"eval {spec.name}", unit="ep", disable=not progress, leave=False)
     try:
-        while (slot_episode >= 0).any():
-            active = np.flatnonzero(slot_episode >= 0)
-            actions = np.asarray(policy.act(obs[active], deterministic=deterministic))
-            for j, s in enumerate(active):
-                ep = slot_episode[s]
-                o, r, terminated, truncated, info = envs[s].step(actions[j])
-                if record:
-                    done_by_limit = truncated or lengths[ep] + 1 >= limit
-                    buffers[ep].append(
-                        (obs[s].copy(), o, actions[j], r, info["cost"], terminated, done_by_limit and not terminated)
-                    )
-                returns[ep] += r
-                costs[ep] += info["cost"]
-                lengths[ep] += 1
-                obs[s] = o
-                if terminated or truncated or lengths[ep] >= limit:
-                    bar.update(1)
-                    start(s)
+        while not ls.done():
+            active = ls.active()
+            obs = ls.obs[active].copy()
+            actions = np.asarray(policy.act(obs, deterministic=deterministic))
+            res = ls.step(active, actions)
+            returns[res.episodes] += res.rewards
+            costs[res.episodes] += res.costs
+            lengths[res.episodes] += 1
+            if record:
+                for j, ep in enumerate(res.episodes):
+                    buffers[ep].append((obs[j], res.next_obs[j], actions[j], res.rewards[j], res.costs[j],
+                                        res.terminated[j], res.timeout[j]))
+            bar.update(int((res.terminated | res.timeout).sum()))
     finally:
         bar.close()
-        for e in envs:
-            e.close()
+        ls.close()
     dataset = _to_dataset(buffers, spec.name) if record else None
     return EpisodeResults(returns, costs, lengths, seed + np.arange(episodes), dataset)
 

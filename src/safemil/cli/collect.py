@@ -1,0 +1,72 @@
+"""`safemil collect`: (re)train the behaviour policies that generate the datasets."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from pathlib import Path
+
+import platformdirs
+import typer
+
+from safemil.config import apply_overrides
+from safemil.errors import ConfigError
+
+app = typer.Typer(help="Train the speed-conditioned behaviour policies (needs the 'collect' extra).",
+                  no_args_is_help=True)
+
+
+@app.command("train")
+def train(
+    task: str = typer.Option(..., "--task", help="Task name, e.g. SwimmerVelocity."),
+    steps: int | None = typer.Option(None, "--steps", help="Env steps (default: the task's shipped setting)."),
+    seed: int = typer.Option(0, "--seed"),
+    workdir: Path | None = typer.Option(None, "--workdir", help="Checkpoints; rerun the same command to resume."),
+    install: bool = typer.Option(False, "--install", help="Copy the actor + record into the shipped-policy folder."),
+    dest: Path | None = typer.Option(None, "--dest", help="Install into this folder instead."),
+    overrides: list[str] = typer.Option([], "--set", help="Config override key=value (repeatable)."),
+    command_map: str | None = typer.Option(
+        None, "--command-map", help="OFFSET,SCALE: the network sees OFFSET + SCALE x command (calibration)."),
+) -> None:
+    """Train (or resume) one task's policy; export its actor to a plain weight file."""
+    from safemil.collect.train import default_train_config, install_policy, train_behaviour
+    from safemil.tasks import get_task
+
+    name = get_task(task).name
+    cfg = apply_overrides(default_train_config(name, steps=steps, seed=seed), overrides)
+    wd = workdir or Path(platformdirs.user_cache_dir("safemil")) / "collect" / f"{name}-{cfg.algo}-s{seed}"
+    state = train_behaviour(cfg, wd)
+    print(f"trained {name}: {state['steps']} steps, {state['wall_s']:.0f} s; actor: {wd / 'actor.npz'}")
+    if install or dest is not None:
+        cmd = "safemil collect train " + " ".join(shlex.quote(a) for a in sys.argv[sys.argv.index("train") + 1:])
+        rec = install_policy(name, wd, dest, command=cmd, command_map=_parse_map(command_map))
+        print(json.dumps(rec["tracking"], indent=1))
+
+
+@app.command("install")
+def install(
+    task: str = typer.Option(..., "--task", help="Task name."),
+    workdirs: list[Path] = typer.Option(..., "--workdir", help="Training workdir (repeat for a switched actor)."),
+    bounds: list[float] = typer.Option([], "--bound", help="Command bound between consecutive workdirs."),
+    command_maps: list[str] = typer.Option([], "--command-map", help="OFFSET,SCALE per workdir ('-' = none)."),
+    dest: Path | None = typer.Option(None, "--dest", help="Install here instead of the shipped-policy folder."),
+) -> None:
+    """Install trained actor(s) with a record; several workdirs make a command-switched actor."""
+    from safemil.collect.train import install_policy
+    from safemil.tasks import get_task
+
+    maps = [_parse_map(m) for m in command_maps] if command_maps else None
+    cmd = "safemil collect install " + " ".join(shlex.quote(a) for a in sys.argv[sys.argv.index("install") + 1:])
+    rec = install_policy(get_task(task).name, list(workdirs), dest, command=cmd, command_map=maps, bounds=bounds)
+    print(json.dumps(rec["tracking"], indent=1))
+
+
+def _parse_map(text: str | None) -> tuple[float, float] | None:
+    if text is None or text == "-":
+        return None
+    try:
+        off, scale = (float(x) for x in text.split(","))
+    except ValueError:
+        raise ConfigError(f"--command-map must be OFFSET,SCALE, got {text!r}") from None
+    return off, scale

@@ -1,0 +1,167 @@
+"""Generate a DSRL-layout dataset by rolling out a task's speed-conditioned behaviour policy.
+
+Each episode draws, from its own seeded generator, a centre command (a ratio of
+the cost threshold), a schedule of commands scattered around that centre that
+changes at random times, and an action-noise level. Slow, quiet episodes stay
+under the cost limit; fast or noisy ones cross it, and in between the
+per-trajectory cost spreads continuously. Episode ``i`` only depends on
+``(seed, i)``, and the envs step in lock-step with one batched actor call.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from safemil.collect.actor import SpeedActor, load_behaviour_policy
+from safemil.data import Dataset, default_dataset_path, write_dsrl
+from safemil.errors import ConfigError
+from safemil.eval.lockstep import Lockstep
+from safemil.tasks import get_task
+
+
+@dataclass
+class GenerateConfig:
+    """How episodes are drawn. Ratios are commanded speed / cost threshold."""
+
+    episodes: int = 500
+    seed: int = 0
+    num_envs: int = 16
+    center_low: float = 0.3  # per-episode centre command, uniform in [center_low, center_high]
+    center_high: float = 1.6
+    spread: float = 0.15  # std of each segment's command around the centre
+    mean_hold: float = 250.0  # mean steps between command changes
+    noise_low: float = 0.0  # per-episode action-noise std, uniform in [noise_low, noise_high]
+    noise_high: float = 0.3
+    max_steps: int | None = None  # episode length cap (default: the task's 1000)
+
+    def validate(self) -> None:
+        if self.episodes < 1:
+            raise ConfigError(f"episodes must be >= 1, got {self.episodes}")
+        if self.num_envs < 1:
+            raise ConfigError(f"num_envs must be >= 1, got {self.num_envs}")
+        if not 0 <= self.center_low <= self.center_high:
+            raise ConfigError(f"need 0 <= center_low <= center_high, got {self.center_low}, {self.center_high}")
+        if not 0 <= self.noise_low <= self.noise_high:
+            raise ConfigError(f"need 0 <= noise_low <= noise_high, got {self.noise_low}, {self.noise_high}")
+        if self.spread < 0 or self.mean_hold < 1:
+            raise ConfigError("spread must be >= 0 and mean_hold >= 1")
+        if self.max_steps is not None and self.max_steps < 1:
+            raise ConfigError(f"max_steps must be >= 1, got {self.max_steps}")
+
+
+# Per-task defaults: the command/noise mix that gives each task's dataset the target shape.
+TASK_DEFAULTS: dict[str, dict] = {
+    "HopperVelocity": {"center_low": 0.2, "center_high": 1.5},
+    # HalfCheetah: more action noise slows the gait down (fewer unsafe episodes).
+    "HalfCheetahVelocity": {"noise_high": 0.2, "center_low": 0.5, "center_high": 1.7},
+    # Swimmer's gentle gait (commands < 0.8) only stays under the threshold with little noise.
+    "SwimmerVelocity": {"center_low": 0.0, "center_high": 1.6, "spread": 0.1, "noise_high": 0.08},
+}
+
+
+def default_config(task: str, **overrides) -> GenerateConfig:
+    """The default generation config of ``task`` with ``overrides`` applied."""
+    kw = dict(TASK_DEFAULTS.get(get_task(task).name, {}))
+    kw.update({k: v for k, v in overrides.items() if v is not None})
+    return GenerateConfig(**kw)
+
+
+def episode_plan(cfg: GenerateConfig, episode: int, limit: int, act_dim: int) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Per-step command ratios (limit,), action noise (limit, act_dim) and a summary for episode ``episode``."""
+    rng = np.random.default_rng([cfg.seed, episode])
+    center = rng.uniform(cfg.center_low, cfg.center_high)
+    sigma = rng.uniform(cfg.noise_low, cfg.noise_high)
+    ratios = np.empty(limit, dtype=np.float32)
+    t = 0
+    while t < limit:
+        hold = 1 + int(rng.geometric(1.0 / cfg.mean_hold))
+        ratios[t:t + hold] = max(0.05, center + cfg.spread * rng.standard_normal())
+        t += hold
+    noise = (sigma * rng.standard_normal((limit, act_dim))).astype(np.float32)
+    return ratios, noise, {"center": float(center), "noise": float(sigma)}
+
+
+def generate_dataset(task: str, cfg: GenerateConfig | None = None, actor: SpeedActor | None = None,
+                     progress: bool = True) -> Dataset:
+    """Roll out the behaviour policy for ``cfg.episodes`` episodes; transitions in episode order."""
+    spec = get_task(task)
+    cfg = cfg or default_config(spec.name)
+    cfg.validate()
+    actor = actor or load_behaviour_policy(spec.name)
+    ls = Lockstep(spec, cfg.episodes, cfg.seed, cfg.num_envs, cfg.max_steps)
+    limit, n, od, ad = ls.limit, ls.n, spec.obs_dim, spec.act_dim
+    # Per-slot buffers for the running episode; finished episodes are moved to `done`.
+    buf_obs = np.zeros((n, limit + 1, od), np.float32)
+    buf_act = np.zeros((n, limit, ad), np.float32)
+    buf_rew = np.zeros((n, limit), np.float32)
+    buf_cost = np.zeros((n, limit), np.float32)
+    plan_ratio = np.zeros((n, limit), np.float32)
+    plan_noise = np.zeros((n, limit, ad), np.float32)
+    done: dict[int, tuple] = {}
+    low, high = actor.low, actor.high
+
+    def begin(started: list[tuple[int, int]]) -> None:
+        for s, ep in started:
+            plan_ratio[s], plan_noise[s], _ = episode_plan(cfg, ep, limit, ad)
+            buf_obs[s, 0] = ls.obs[s]
+
+    begin(ls.take_started())
+    bar = tqdm(total=cfg.episodes, desc=f"generate {spec.name}", unit="ep", disable=not progress)
+    try:
+        while not ls.done():
+            slots = ls.active()
+            t = ls.t[slots]
+            acts = actor.act(ls.obs[slots], plan_ratio[slots, t])
+            acts = np.clip(acts + plan_noise[slots, t], low, high).astype(np.float32)
+            res = ls.step(slots, acts)
+            buf_act[slots, t] = acts
+            buf_rew[slots, t] = res.rewards
+            buf_cost[slots, t] = res.costs
+            buf_obs[slots, t + 1] = res.next_obs
+            for j in np.flatnonzero(res.terminated | res.timeout):
+                s, length = slots[j], t[j] + 1
+                done[int(res.episodes[j])] = (
+                    buf_obs[s, :length + 1].copy(), buf_act[s, :length].copy(), buf_rew[s, :length].copy(),
+                    buf_cost[s, :length].copy(), bool(res.terminated[j]),
+                )
+                bar.update(1)
+            begin(res.started)
+    finally:
+        bar.close()
+        ls.close()
+    return _assemble([done[i] for i in range(cfg.episodes)], spec.name)
+
+
+def _assemble(episodes: list[tuple], task: str) -> Dataset:
+    lengths = [len(e[1]) for e in episodes]
+    terminals = np.zeros(sum(lengths), bool)
+    timeouts = np.zeros(sum(lengths), bool)
+    ends = np.cumsum(lengths) - 1
+    for e, end in zip(episodes, ends, strict=True):
+        (terminals if e[4] else timeouts)[end] = True
+    return Dataset(
+        observations=np.concatenate([e[0][:-1] for e in episodes]),
+        next_observations=np.concatenate([e[0][1:] for e in episodes]),
+        actions=np.concatenate([e[1] for e in episodes]),
+        rewards=np.concatenate([e[2] for e in episodes]),
+        costs=np.concatenate([e[3] for e in episodes]),
+        terminals=terminals,
+        timeouts=timeouts,
+        task=task,
+    )
+
+
+def generate_to_file(task: str, cfg: GenerateConfig | None = None, out: str | os.PathLike | None = None,
+                     actor: SpeedActor | None = None, progress: bool = True) -> Path:
+    """Generate and write atomically (default: the task's default dataset path)."""
+    spec = get_task(task)
+    cfg = cfg or default_config(spec.name)
+    ds = generate_dataset(spec.name, cfg, actor, progress)
+    path = Path(out) if out is not None else default_dataset_path(spec.name)
+    attrs = {"generator": "safemil.collect", "seed": cfg.seed, "episodes": cfg.episodes}
+    return write_dsrl(ds, path, attrs=attrs)

@@ -1,0 +1,183 @@
+"""Behaviour policies and dataset generation (tiny: a few short episodes)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+
+import h5py
+import numpy as np
+import pytest
+
+from safemil.collect import (
+    GenerateConfig,
+    SpeedActor,
+    generate_dataset,
+    generate_to_file,
+    load_behaviour_policy,
+)
+from safemil.collect.actor import PolicyFileError
+from safemil.collect.generate import episode_plan
+from safemil.collect.tracking import tracking_table
+from safemil.data import read_dsrl
+from safemil.errors import ConfigError
+from safemil.tasks import get_task, list_tasks
+
+
+def random_actor(task: str, seed: int = 0) -> SpeedActor:
+    spec = get_task(task)
+    rng = np.random.default_rng(seed)
+    dims = [spec.obs_dim + 1, 16, spec.act_dim]
+    layers = [(rng.normal(0, 0.5, (a, b)), rng.normal(0, 0.1, b)) for a, b in zip(dims[:-1], dims[1:], strict=True)]
+    one = np.ones(spec.act_dim, np.float32)
+    return SpeedActor(layers, "tanh", "tanh", np.zeros(dims[0]), np.ones(dims[0]), 10.0, -one, one, spec.name)
+
+
+def small_cfg(**kw) -> GenerateConfig:
+    base = dict(episodes=4, seed=3, num_envs=2, max_steps=60)
+    base.update(kw)
+    return GenerateConfig(**base)
+
+
+def sha(path) -> str:
+    return hashlib.sha256(open(path, "rb").read()).hexdigest()
+
+
+def test_same_seed_same_file_and_other_seed_differs(tmp_path):
+    actor = random_actor("HopperVelocity")
+    a = generate_to_file("HopperVelocity", small_cfg(), tmp_path / "a.hdf5", actor, progress=False)
+    b = generate_to_file("HopperVelocity", small_cfg(), tmp_path / "b.hdf5", actor, progress=False)
+    c = generate_to_file("HopperVelocity", small_cfg(seed=4), tmp_path / "c.hdf5", actor, progress=False)
+    assert sha(a) == sha(b)
+    assert sha(a) != sha(c)
+
+
+def test_dsrl_layout_and_episode_structure(tmp_path):
+    actor = random_actor("HopperVelocity")
+    path = generate_to_file("HopperVelocity", small_cfg(), tmp_path / "d.hdf5", actor, progress=False)
+    with h5py.File(path, "r") as f:
+        keys = set(f.keys())
+        assert {"observations", "next_observations", "actions", "rewards", "costs", "terminals", "timeouts"} <= keys
+        for k in ("observations", "next_observations", "actions", "rewards", "costs"):
+            assert f[k].dtype == np.float32 and f[k].compression == "gzip"
+        for k in ("terminals", "timeouts"):
+            assert f[k].dtype == bool and f[k].compression == "gzip"
+        assert f["observations"].shape[1] == 11 and f["actions"].shape[1] == 3
+    ds = read_dsrl(path, task="HopperVelocity")
+    idx = ds.index
+    assert len(idx) == 4
+    assert (idx.lengths <= 60).all()
+    # next_observations of a step is the observation of the following step inside a trajectory
+    for s, n in zip(idx.starts, idx.lengths, strict=True):
+        np.testing.assert_array_equal(ds.next_observations[s:s + n - 1], ds.observations[s + 1:s + n])
+    assert set(np.unique(ds.costs)) <= {0.0, 1.0}
+    assert (np.abs(ds.actions) <= 1).all()
+
+
+def test_episodes_do_not_depend_on_env_count():
+    actor = random_actor("SwimmerVelocity")
+    a = generate_dataset("SwimmerVelocity", small_cfg(num_envs=1), actor, progress=False)
+    b = generate_dataset("SwimmerVelocity", small_cfg(num_envs=3), actor, progress=False)
+    np.testing.assert_allclose(a.observations, b.observations, atol=1e-4)
+    np.testing.assert_array_equal(a.timeouts, b.timeouts)
+
+
+def test_episode_plan_mixes_commands_and_noise():
+    cfg = GenerateConfig(seed=0, mean_hold=100)
+    ratios, noise, info = episode_plan(cfg, 0, 1000, 2)
+    assert len(np.unique(ratios)) > 1  # the command changes within the episode
+    assert noise.shape == (1000, 2)
+    centers = [episode_plan(cfg, i, 1000, 2)[2]["center"] for i in range(50)]
+    assert min(centers) < 0.6 and max(centers) > 1.3
+
+
+def test_bad_config_and_policy_file_errors(tmp_path):
+    with pytest.raises(ConfigError, match="episodes"):
+        generate_dataset("SwimmerVelocity", small_cfg(episodes=0), random_actor("SwimmerVelocity"))
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not a zip")
+    with pytest.raises(PolicyFileError, match="bad.npz"):
+        load_behaviour_policy("SwimmerVelocity", bad)
+    actor = random_actor("HopperVelocity")
+    actor.save(tmp_path / "hop.npz")
+    with pytest.raises(PolicyFileError, match="HopperVelocity"):
+        load_behaviour_policy("SwimmerVelocity", tmp_path / "hop.npz")
+
+
+def test_actor_save_load_roundtrip(tmp_path):
+    actor = random_actor("AntVelocity")
+    actor.save(tmp_path / "ant.npz")
+    back = SpeedActor.load(tmp_path / "ant.npz")
+    obs = np.random.default_rng(0).normal(size=(5, 27)).astype(np.float32)
+    np.testing.assert_array_equal(actor.act(obs, 1.0), back.act(obs, 1.0))
+
+
+def test_cli_generate_missing_policy_is_one_line_error(tmp_path):
+    r = subprocess.run(
+        [sys.executable, "-m", "safemil", "data", "generate", "--task", "SwimmerVelocity",
+         "--episodes", "2", "--out", str(tmp_path / "x.hdf5"), "--policy", str(tmp_path / "none.npz")],
+        capture_output=True, text=True, env={**__import__("os").environ, "PYTHONPATH": "src"},
+    )
+    assert r.returncode == 2
+    assert "none.npz" in r.stderr and "Traceback" not in r.stderr
+
+
+# The shipped Ant policy (PPO, 1.2M steps) runs at one speed whatever the command (see its
+# record): known, reported, and flagged here until it is retrained.
+_NOT_CONDITIONED = {"AntVelocity"}
+
+
+@pytest.mark.parametrize("task", [
+    pytest.param(t.name, marks=pytest.mark.xfail(strict=True, reason="policy ignores its command"))
+    if t.name in _NOT_CONDITIONED else t.name
+    for t in list_tasks()
+])
+def test_shipped_policy_higher_command_is_faster(task):
+    actor = load_behaviour_policy(task)
+    rows = tracking_table(actor, task, ratios=(0.4, 1.4), episodes=2, steps=300, warmup=100)
+    slow, fast = rows[0]["achieved_speed"], rows[1]["achieved_speed"]
+    assert fast > slow + 0.2 * get_task(task).cost_threshold, rows
+
+
+@pytest.mark.parametrize("task", [t.name for t in list_tasks()])
+def test_shipped_policy_has_record(task):
+    actor = load_behaviour_policy(task)
+    path = __import__("safemil.collect.actor", fromlist=["x"]).shipped_policy_path(task)
+    rec = json.loads(path.with_suffix(".json").read_text())
+    assert rec["task"] == task and rec["steps"] > 0 and rec["wall_time_s"] > 0
+    assert len(rec["tracking"]) >= 5
+    assert actor.in_dim == get_task(task).obs_dim + 1
+
+
+def test_train_checkpoints_and_resumes(tmp_path):
+    pytest.importorskip("stable_baselines3")
+    from safemil.collect.train import CollectTrainConfig, train_behaviour
+
+    cfg = CollectTrainConfig(task="SwimmerVelocity", steps=256, n_envs=2, ppo_n_steps=64, batch_size=64, chunk=128)
+    st = train_behaviour(cfg, tmp_path, progress=False)
+    assert st["steps"] == 256 and (tmp_path / "model.zip").exists()
+    cfg.steps = 512
+    st2 = train_behaviour(cfg, tmp_path, progress=False)
+    assert st2["steps"] == 512 and st2["wall_s"] > st["wall_s"]
+    assert SpeedActor.load(tmp_path / "actor.npz").task == "SwimmerVelocity"
+    with pytest.raises(ConfigError, match="different config"):
+        train_behaviour(CollectTrainConfig(task="SwimmerVelocity", steps=512, gamma=0.5), tmp_path, progress=False)
+
+
+def test_switched_actor_routes_by_command_and_roundtrips(tmp_path):
+    from safemil.collect.actor import SwitchedActor
+
+    a, b = random_actor("SwimmerVelocity", 1), random_actor("SwimmerVelocity", 2)
+    b.command_offset, b.command_scale = -0.4, 0.875
+    sw = SwitchedActor([0.8], [a, b])
+    obs = np.random.default_rng(0).normal(size=(4, 8)).astype(np.float32)
+    ratio = np.array([0.3, 0.79, 0.8, 1.5], np.float32)
+    out = sw.act(obs, ratio)
+    np.testing.assert_array_equal(out[:2], a.act(obs[:2], ratio[:2]))
+    np.testing.assert_array_equal(out[2:], b.act(obs[2:], ratio[2:]))
+    sw.save(tmp_path / "sw.npz")
+    back = SpeedActor.load(tmp_path / "sw.npz")
+    assert isinstance(back, SwitchedActor)
+    np.testing.assert_array_equal(back.act(obs, ratio), out)
