@@ -109,3 +109,12 @@ def test_trajectory_index_matches_ends():
     assert np.array_equal(idx.rows(np.array([2, 0])), np.r_[idx.starts[2] : ends[2] + 1, 0 : ends[0] + 1])
     costs = ds.trajectory_costs()
     assert np.allclose(costs, [ds.costs[s : s + n].sum() for s, n in zip(idx.starts, idx.lengths, strict=True)])
+
+
+def test_task_attribute_is_read_back(tmp_path, tiny_dataset):
+    p = write_dsrl(tiny_dataset, tmp_path / "d.hdf5")
+    assert read_dsrl(p).task == "SwimmerVelocity"
+    with h5py.File(p, "a") as f:
+        f.attrs["task"] = "HalfCheetahVelocity"
+    with pytest.raises(DatasetError, match="expects 17"):
+        read_dsrl(p)

@@ -47,10 +47,21 @@ def read_dsrl(path: str | os.PathLike, task: str | None = None) -> Dataset:
                 if not isinstance(f[k], h5py.Dataset):
                     raise DatasetError(f"{path}: {k!r} is a group, expected an array")
                 arrays[k] = f[k][()]
+            stored_task = f.attrs.get("task")
     except DatasetError:
         raise
     except (OSError, KeyError, ValueError) as e:
         raise DatasetError(f"{path}: cannot read HDF5 contents ({e})") from None
+    if task is None and isinstance(stored_task, (str, bytes)):
+        # files we wrote carry their task: use it (and check dimensions against it)
+        name = stored_task.decode() if isinstance(stored_task, bytes) else stored_task
+        from safemil.errors import TaskError
+        from safemil.tasks import get_task
+
+        try:
+            task = get_task(name).name
+        except TaskError:
+            task = None  # a foreign attribute, not one of our task names
     return validate_arrays(arrays, task=task, source=str(path))
 
 
