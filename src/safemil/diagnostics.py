@@ -1,40 +1,18 @@
 """Evaluator-side checks of a learned cost: does it rank truly costly steps and trajectories higher?
 
 These read hidden labels through `Split.labelled`, so only the runner calls
-them, after training; learning code never does. AUROC is computed from ranks
-(Mann-Whitney U, ties averaged), so it is exact and O(n log n).
+them, after training; learning code never does. AUROC itself comes from
+`safemil.costs.diagnostics`.
 """
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 import torch
 
 from safemil.costs.base import CostModel
+from safemil.costs.diagnostics import auroc
 from safemil.data.splits import Split
-
-COLLAPSE_LOSS = math.log(2.0)
-
-
-def auroc(scores: np.ndarray, labels: np.ndarray) -> float:
-    """Probability that a random positive scores above a random negative; NaN if a class is empty."""
-    scores = np.asarray(scores, dtype=np.float64)
-    labels = np.asarray(labels).astype(bool)
-    n_pos, n_neg = int(labels.sum()), int((~labels).sum())
-    if n_pos == 0 or n_neg == 0:
-        return float("nan")
-    order = np.argsort(scores, kind="mergesort")
-    s = scores[order]
-    ranks = np.empty(len(s))
-    # average ranks over ties
-    starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])
-    ends = np.r_[starts[1:], len(s)]
-    avg = (starts + ends + 1) / 2.0
-    ranks[order] = np.repeat(avg, ends - starts)
-    u = ranks[labels].sum() - n_pos * (n_pos + 1) / 2.0
-    return float(u / (n_pos * n_neg))
 
 
 @torch.no_grad()
@@ -79,16 +57,3 @@ def _pearson(x: np.ndarray, y: np.ndarray) -> float:
     if len(x) < 2 or np.std(x) == 0 or np.std(y) == 0:
         return float("nan")
     return float(np.corrcoef(x, y)[0, 1])
-
-
-def collapse_warning(bt_losses: list[float], tol: float = 0.01) -> str | None:
-    """A warning if the Bradley-Terry loss has stayed within ``tol`` of log 2 (bags scored equal)."""
-    if len(bt_losses) < 3:
-        return None
-    tail = np.asarray(bt_losses[-max(3, len(bt_losses) // 5):])
-    if np.all(np.abs(tail - COLLAPSE_LOSS) < tol):
-        return (
-            f"cost collapse: BT loss stuck at {tail.mean():.4f} ~ log 2 over the last {len(tail)} logs; "
-            "the learned cost does not separate D_N from D_U (try a larger bag size or lr)"
-        )
-    return None

@@ -18,7 +18,7 @@ import torch
 
 from safemil.costs.base import CostModel
 from safemil.data.dataset import LearnerView
-from safemil.diagnostics import collapse_warning, score_rows
+from safemil.diagnostics import score_rows
 from safemil.errors import ConfigError
 from safemil.policies import BCConfig, WeightedBC, actor_state
 
@@ -44,13 +44,14 @@ class CostWeightedBC:
             self.total_steps = max(cost_steps, policy_steps)
         self.view: LearnerView = bc.view
         self._cache: np.ndarray | None = None
-        self._cost_log: list[tuple[float, float]] = []  # (bt_loss, score_gap) per cost step
+        self._cost_log: list[tuple[float, float, float]] = []  # (bt_loss, score_gap, collapsed) per cost step
         self._ess_log: list[float] = []
 
     # -- the two kinds of work -------------------------------------------------------
     def _cost_step(self) -> dict[str, float]:
         m = self.cost.train_step()
-        self._cost_log.append((float(m.get("bt_loss", float("nan"))), float(m.get("score_gap", float("nan")))))
+        self._cost_log.append((float(m.get("bt_loss", float("nan"))), float(m.get("score_gap", float("nan"))),
+                               float(m.get("collapse_warning", 0.0))))
         return m
 
     def _policy_step(self, fn: Callable[[np.ndarray], torch.Tensor]) -> dict[str, float]:
@@ -102,8 +103,12 @@ class CostWeightedBC:
             out["bt_loss_first"] = float(arr[: max(1, len(arr) // 10), 0].mean())
             out["bt_loss_final"] = float(tail[:, 0].mean())
             out["score_gap_final"] = float(tail[:, 1].mean())
-            every = max(1, len(arr) // 50)
-            out["collapse_warning"] = collapse_warning(list(arr[::every, 0]))
+            out["collapse_flagged_steps"] = int(arr[:, 2].sum())
+            out["collapse_warning"] = (
+                f"cost collapse: BT loss stayed ~ log 2 with ~zero bag-score gap at the end of cost training "
+                f"(final loss {out['bt_loss_final']:.3f}); the learned cost does not separate D_N from D_U"
+                if arr[-1, 2] > 0 else None
+            )
         if self._ess_log:
             out["bc_ess_mean"] = float(np.mean(self._ess_log))
             out["bc_ess_final"] = float(np.mean(self._ess_log[-max(1, len(self._ess_log) // 10):]))
