@@ -143,3 +143,17 @@ def test_bad_inputs_give_one_line_errors(tiny, tmp_path, capsys):
     assert "run directory not found" in _one_line_error(capsys, ["eval", str(tmp_path / "none")])
     assert "D_N needs" in _one_line_error(capsys, ["train", "bc-u", *base])  # default split: no cost >= 75
     assert not (tmp_path / "x").exists()
+
+
+def test_quickstart_pipeline_on_tiny_data_reuses_finished_runs(tiny, tmp_path):
+    from safemil.quickstart import plot_quickstart, run_quickstart
+
+    extra = {"bc-u": [*TINY_SPLIT, "steps=20"],
+             "safemil": [*TINY_SAFEMIL, "mil.steps=20", "policy_steps=20"]}
+    rows = run_quickstart(tmp_path, episodes=2, dataset=str(tiny), progress=False, extra=extra)
+    assert [r["algo"] for r in rows] == ["bc-u", "safemil"]
+    stamp = (tmp_path / "safemil-seed0" / "eval.json").stat().st_mtime_ns
+    assert run_quickstart(tmp_path, episodes=2, dataset=str(tiny), progress=False, extra=extra) == rows
+    assert (tmp_path / "safemil-seed0" / "eval.json").stat().st_mtime_ns == stamp
+    png = plot_quickstart(rows, tmp_path / "q.png")
+    assert png.stat().st_size > 1000
