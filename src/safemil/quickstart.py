@@ -63,11 +63,15 @@ def _train_or_reuse(cfg, run_dir: Path) -> dict:
         rd, saved = load_run_config(run_dir)
         if saved == cfg:
             done = rd.read_eval()
-            return done if done is not None else resume(run_dir)
+            if done is None:
+                resume(run_dir)
+                done = rd.read_eval()
+            return done
         raise DatasetError(
             f"{run_dir} holds a run with a different config; delete it or pass another --out"
         )
-    return train(cfg, run_dir)
+    train(cfg, run_dir)
+    return RunDir(run_dir).read_eval()  # as written to disk, so fresh and reused runs look alike
 
 
 def plot_quickstart(rows: list[dict], path: str | Path) -> Path:
