@@ -24,19 +24,22 @@ PLAN: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 
-def ensure_dataset(task: str = TASK) -> Path:
-    """The task's default dataset if it exists, else a clear error saying how to make it.
-
-    (Generating it here waits on the dataset-generation library function; until
-    it exists the quickstart reuses a dataset or stops with this message.)
-    """
+def ensure_dataset(task: str = TASK, progress: bool = True) -> Path:
+    """The task's default dataset: reused if present, else generated with the shipped behaviour policy."""
     try:
         return resolve_dataset(task)
     except DatasetError:
+        pass
+    try:
+        from safemil.collect import generate_to_file
+    except ImportError:  # an install without the dataset-generation module
         raise DatasetError(
-            f"the {task} default dataset is missing ({default_dataset_path(task)}); generate it with "
-            f"`safemil data generate --task {task}` or pass a DSRL file with --dataset"
+            f"the {task} default dataset is missing ({default_dataset_path(task)}) and this install cannot "
+            f"generate it; pass a DSRL file with --dataset"
         ) from None
+    if progress:
+        print(f"generating the {task} default dataset (once) -> {default_dataset_path(task)}", flush=True)
+    return Path(generate_to_file(task, progress=progress))
 
 
 def run_quickstart(out: str | Path = "runs/quickstart", seed: int = 0, episodes: int = 20,
@@ -47,7 +50,7 @@ def run_quickstart(out: str | Path = "runs/quickstart", seed: int = 0, episodes:
     ``extra`` adds overrides per algorithm name (after the quickstart budgets).
     """
     out = Path(out)
-    path = Path(dataset) if dataset else ensure_dataset(TASK)
+    path = Path(dataset) if dataset else ensure_dataset(TASK, progress)
     rows = []
     for algo, ov in PLAN:
         overrides = [*ov, f"eval.episodes={episodes}", f"train.progress={str(progress).lower()}",
