@@ -35,10 +35,11 @@ def _strip(m: dict) -> dict:
     return {k: v for k, v in m.items() if "wall" not in k}
 
 
-def test_resume_after_simulated_kill_matches_uninterrupted_run(tiny, tmp_path):
-    cfg = make_run_config("safemil", TASK, str(tiny), seed=3, overrides=TINY_SAFEMIL)
+@pytest.mark.parametrize("schedule,stops", [("sequential", (30, 55)), ("alternate", (25,))])
+def test_resume_after_simulated_kill_matches_uninterrupted_run(tiny, tmp_path, schedule, stops):
+    cfg = make_run_config("safemil", TASK, str(tiny), seed=3, overrides=[*TINY_SAFEMIL, f"schedule={schedule}"])
     full = train(cfg, tmp_path / "full")
-    for stop in (30, 55):  # inside the cost phase (between checkpoints) and inside the policy phase
+    for stop in stops:  # inside the cost phase (between checkpoints) and inside the policy phase
         out = tmp_path / f"killed{stop}"
         assert train(cfg, out, stop_at=stop) is None
         assert not (out / "eval.json").exists()

@@ -103,6 +103,9 @@ class CostWeightedBC:
             out["bt_loss_first"] = float(arr[: max(1, len(arr) // 10), 0].mean())
             out["bt_loss_final"] = float(tail[:, 0].mean())
             out["score_gap_final"] = float(tail[:, 1].mean())
+            chunks = np.array_split(arr[:, :2], min(20, len(arr)))
+            out["bt_loss_curve"] = [round(float(c[:, 0].mean()), 5) for c in chunks]  # 20 equal chunks of cost steps
+            out["score_gap_curve"] = [round(float(c[:, 1].mean()), 5) for c in chunks]
             out["collapse_flagged_steps"] = int(arr[:, 2].sum())
             out["collapse_warning"] = (
                 f"cost collapse: BT loss stayed ~ log 2 with ~zero bag-score gap at the end of cost training "
