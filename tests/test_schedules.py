@@ -73,3 +73,21 @@ def test_alternate_updates_both_each_step():
 def test_unknown_schedule_is_a_config_error():
     with pytest.raises(ConfigError, match="schedule"):
         _algo("interleaved")
+
+
+def test_trajectory_level_weights_use_whole_trajectory_costs():
+    from safemil.policies.weights import discounted_trajectory_sums
+
+    per_row = np.ones(5)
+    sums = discounted_trajectory_sums(per_row, np.array([0, 2]), np.array([2, 3]), 0.5)
+    np.testing.assert_allclose(sums, [1.5, 1.75])
+    cfg = BCConfig(actor=ActorConfig(hidden=(8,)), batch_size=16, segment_len=4,
+                   weights=WeightConfig(level="trajectory"))
+    cost = CountingCost()
+    algo = CostWeightedBC(cost, WeightedBC(_view(), cfg, 0), cfg, 2, 3, "sequential")
+    for step in range(5):
+        m = algo.train_step(step)
+    assert 0 < m["bc_ess"] <= 1 and cost.cost_rows == 200
+    alt = CostWeightedBC(CountingCost(), WeightedBC(_view(), cfg, 0), cfg, 2, 3, "alternate")
+    with pytest.raises(ConfigError, match="sequential"):
+        alt.train_step(0)

@@ -21,6 +21,7 @@ from safemil.data.dataset import LearnerView
 from safemil.diagnostics import score_rows
 from safemil.errors import ConfigError
 from safemil.policies import BCConfig, WeightedBC, actor_state
+from safemil.policies.weights import discounted_trajectory_sums
 
 SCHEDULES = ("sequential", "alternate")
 
@@ -44,6 +45,7 @@ class CostWeightedBC:
             self.total_steps = max(cost_steps, policy_steps)
         self.view: LearnerView = bc.view
         self._cache: np.ndarray | None = None
+        self._traj_cache: np.ndarray | None = None
         self._cost_log: list[tuple[float, float, float]] = []  # (bt_loss, score_gap, collapsed) per cost step
         self._ess_log: list[float] = []
 
@@ -55,7 +57,12 @@ class CostWeightedBC:
         return m
 
     def _policy_step(self, fn: Callable[[np.ndarray], torch.Tensor]) -> dict[str, float]:
-        m = self.bc.step(fn)
+        if self.bc_config.weights.level == "trajectory":
+            if fn is self._live_cost:
+                raise ConfigError("trajectory-level weights need the cost frozen first: use schedule=sequential")
+            m = self.bc.step(None, self._trajectory_cost)
+        else:
+            m = self.bc.step(fn)
         if "bc_ess" in m:
             self._ess_log.append(m["bc_ess"])
         return m
@@ -64,6 +71,14 @@ class CostWeightedBC:
         if self._cache is None:  # after the cost phase (or after a resume into the policy phase)
             self._cache = score_rows(self.cost, self.view.observations, self.view.actions)
         return torch.from_numpy(self._cache[rows])
+
+    def _trajectory_cost(self, traj: np.ndarray) -> torch.Tensor:
+        if self._traj_cache is None:
+            self._cached_cost(np.zeros(1, dtype=np.int64))  # make sure rows are scored
+            idx = self.view.index
+            self._traj_cache = discounted_trajectory_sums(self._cache, idx.starts, idx.lengths,
+                                                          self.bc_config.weights.gamma)
+        return torch.from_numpy(self._traj_cache[traj])
 
     @torch.no_grad()
     def _live_cost(self, rows: np.ndarray) -> torch.Tensor:
@@ -127,3 +142,4 @@ class CostWeightedBC:
         self._cost_log = [tuple(x) for x in state["cost_log"]]
         self._ess_log = list(state["ess_log"])
         self._cache = None
+        self._traj_cache = None

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from safemil.algos.base import AlgoSpec, LearnerData, register
 from safemil.algos.cost_bc import CostWeightedBC, check_schedule
 from safemil.costs.mil import MILConfig, MILCost
+from safemil.errors import ConfigError
 from safemil.policies import BCConfig, WeightConfig, WeightedBC
 
 
@@ -25,6 +26,8 @@ class SafeMILConfig:
 
     def __post_init__(self):
         check_schedule(self.schedule, self.mil.steps, self.policy_steps)
+        if self.schedule == "alternate" and self.bc.weights.level == "trajectory":
+            raise ConfigError("bc.weights.level=trajectory needs the cost frozen first: use schedule=sequential")
 
 
 def build(config: SafeMILConfig, data: LearnerData, seed: int) -> CostWeightedBC:

@@ -31,6 +31,8 @@ LOSSES = ("nll", "mse")
 
 # rows (B, H) of the view -> learned per-step cost (B, H), no gradient
 RowCostFn = Callable[[np.ndarray], torch.Tensor]
+# trajectory ids (B,) of the view -> learned whole-trajectory cost (B,)
+TrajCostFn = Callable[[np.ndarray], torch.Tensor]
 
 
 @dataclass
@@ -82,13 +84,22 @@ class WeightedBC:
         w = soft_weights(costs, wc.beta, mask) if wc.kind == "soft" else hard_weights(costs, wc.threshold, mask)
         return w * mask
 
-    def step(self, cost_fn: RowCostFn | None = None) -> dict[str, float]:
+    def step(self, cost_fn: RowCostFn | None = None, traj_cost_fn: TrajCostFn | None = None) -> dict[str, float]:
+        """One update. ``level=trajectory`` weights need ``traj_cost_fn``; the other levels ``cost_fn``."""
         seg = self.sampler.sample(self.n_segments, self.rng)
         rows = torch.from_numpy(seg.rows)
         mask = torch.from_numpy(seg.mask)
         obs, act = self._obs[rows], self._act[rows]
         out: dict[str, float] = {}
-        if cost_fn is not None and self.config.weights.kind != "none":
+        wc = self.config.weights
+        if wc.kind != "none" and wc.level == "trajectory" and traj_cost_fn is not None:
+            with torch.no_grad():
+                c = traj_cost_fn(seg.traj).float()
+                wt = soft_weights(c, wc.beta) if wc.kind == "soft" else hard_weights(c, wc.threshold)
+                w = wt[:, None].expand(mask.shape) * mask
+            out["bc_ess"] = effective_sample_size(wt)
+            out["bc_weight_max"] = float(w.max())
+        elif wc.kind != "none" and wc.level != "trajectory" and cost_fn is not None:
             with torch.no_grad():
                 w = self.weights_for(cost_fn(seg.rows).float(), mask)
             if self.config.weights.level == "segment":

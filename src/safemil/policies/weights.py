@@ -11,18 +11,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from safemil.errors import ConfigError
 
 WEIGHTINGS = ("none", "soft", "hard")
-LEVELS = ("segment", "pair")
+LEVELS = ("segment", "trajectory", "pair")
 
 
 @dataclass
 class WeightConfig:
     kind: str = "soft"  # none | soft | hard
-    level: str = "segment"  # segment: one weight per sampled segment; pair: one per (s, a)
+    level: str = "segment"  # segment: per sampled segment; trajectory: per whole trajectory; pair: per (s, a)
     beta: float = 0.6  # soft: temperature (smaller penalises cost more)
     threshold: float = 1.0  # hard: keep samples with learned cost <= threshold
     gamma: float = 0.99  # discount of the segment cost sum
@@ -74,3 +75,12 @@ def discounted_segment_sums(per_step: torch.Tensor, mask: torch.Tensor, gamma: f
     h = per_step.shape[-1]
     disc = gamma ** torch.arange(h, dtype=per_step.dtype)
     return (per_step * mask.to(per_step.dtype) * disc).sum(-1)
+
+
+def discounted_trajectory_sums(per_row: np.ndarray, starts: np.ndarray, lengths: np.ndarray,
+                               gamma: float) -> np.ndarray:
+    """``sum_t gamma^t c_t`` over each whole trajectory (t counted from its start), vectorised."""
+    t = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    rows = np.repeat(starts, lengths) + t
+    disc = np.power(gamma, t, dtype=np.float64) * per_row[rows]
+    return np.add.reduceat(disc, np.r_[0, np.cumsum(lengths)[:-1]]) if len(lengths) else np.zeros(0)
