@@ -58,7 +58,7 @@ class CostWeightedBC:
 
     def _policy_step(self, fn: Callable[[np.ndarray], torch.Tensor]) -> dict[str, float]:
         if self.bc_config.weights.level == "trajectory":
-            if fn is self._live_cost:
+            if fn == self._live_cost:
                 raise ConfigError("trajectory-level weights need the cost frozen first: use schedule=sequential")
             m = self.bc.step(None, self._trajectory_cost)
         else:
