@@ -76,9 +76,18 @@ def quickstart(
     console.print(f"plot: {plot_quickstart(rows, Path(out) / 'quickstart.png')}")
 
 
-def algos() -> None:
-    """List the registered algorithms."""
-    from safemil.algos import list_algos
+def algos(name: str | None = typer.Argument(None, help="Print this algorithm's default config (YAML).")) -> None:
+    """List the registered algorithms, or show one's default config (every key can be overridden)."""
+    from safemil.algos import get_algo, list_algos
+
+    if name is not None:
+        import yaml
+
+        from safemil.config import to_dict
+        from safemil.train import _lists
+
+        print(yaml.safe_dump(_lists(to_dict(get_algo(name).config_cls())), sort_keys=False), end="")
+        return
 
     t = Table()
     for c in ("name", "oracle", "description"):
