@@ -80,8 +80,12 @@ class MILConfig:
         if self.grad_clip < 0:
             raise ConfigError(f"MILConfig.grad_clip must be >= 0 (0 = off), got {self.grad_clip}")
         self.hidden = tuple(self.hidden)
-        if len(self.hidden) == 0 or any(isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in self.hidden):
-            raise ConfigError(f"MILConfig.hidden must be one or more positive integers, got {self.hidden!r}")
+        if len(self.hidden) == 0 or any(
+            isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in self.hidden
+        ):
+            raise ConfigError(
+                f"MILConfig.hidden must be one or more positive integers, got {self.hidden!r}"
+            )
 
 
 def _features(view: LearnerView) -> np.ndarray:
@@ -130,7 +134,9 @@ class MILCost:
         self._x = torch.from_numpy(np.ascontiguousarray(feats))  # D_N rows, then D_U rows
         self._sampler_n = SegmentSampler(negative.index, config.segment_len)
         self._sampler_u = SegmentSampler(unlabeled.index, config.segment_len)
-        self._discount = torch.tensor(config.gamma, dtype=torch.float64) ** torch.arange(config.segment_len)
+        self._discount = torch.tensor(config.gamma, dtype=torch.float64) ** torch.arange(
+            config.segment_len
+        )
         self._discount = self._discount.float()
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
@@ -156,7 +162,9 @@ class MILCost:
         idx = self.rng.integers(0, c.pool_size, size=(c.n_bag_pairs, c.bag_size))
         flat = (np.arange(c.n_bag_pairs)[:, None] * c.pool_size + idx).ravel()
         counts = np.bincount(flat, minlength=c.n_bag_pairs * c.pool_size)
-        return torch.from_numpy(counts.reshape(c.n_bag_pairs, c.pool_size).astype(np.float32) / c.bag_size)
+        return torch.from_numpy(
+            counts.reshape(c.n_bag_pairs, c.pool_size).astype(np.float32) / c.bag_size
+        )
 
     def train_step(self) -> dict[str, float]:
         """One Bradley-Terry step on ``n_bag_pairs`` bag pairs formed from one scored pool per set."""
@@ -232,7 +240,9 @@ class MILCost:
     # ------------------------------------------------------------------ scoring
     def _check_pairs(self, obs: torch.Tensor, act: torch.Tensor) -> None:
         if obs.ndim < 1 or act.ndim < 1 or obs.shape[:-1] != act.shape[:-1]:
-            raise ConfigError(f"obs and act batch shapes differ: {tuple(obs.shape)} vs {tuple(act.shape)}")
+            raise ConfigError(
+                f"obs and act batch shapes differ: {tuple(obs.shape)} vs {tuple(act.shape)}"
+            )
         if obs.shape[-1] != self.net.obs_dim or act.shape[-1] != self.net.act_dim:
             raise ConfigError(
                 f"cost model expects obs/act sizes {self.net.obs_dim}/{self.net.act_dim}, "
@@ -249,7 +259,9 @@ class MILCost:
         x = torch.cat([obs, act], dim=-1)
         lead = x.shape[:-1]
         x = x.reshape(-1, x.shape[-1])
-        out = torch.cat([self.net.score_features(x[i : i + chunk]) for i in range(0, max(len(x), 1), chunk)])
+        out = torch.cat(
+            [self.net.score_features(x[i : i + chunk]) for i in range(0, max(len(x), 1), chunk)]
+        )
         return out[: len(x)].reshape(lead)
 
     def cost_numpy(self, obs: np.ndarray, act: np.ndarray) -> np.ndarray:
@@ -266,10 +278,14 @@ class MILCost:
         rows = np.asarray(segments.rows)
         mask = torch.as_tensor(np.asarray(segments.mask), dtype=torch.bool)
         if rows.ndim < 1 or rows.shape != tuple(mask.shape):
-            raise ConfigError(f"segment rows {rows.shape} and mask {tuple(mask.shape)} must share a shape (..., H)")
+            raise ConfigError(
+                f"segment rows {rows.shape} and mask {tuple(mask.shape)} must share a shape (..., H)"
+            )
         if rows.size and (rows.min() < 0 or rows.max() >= len(view)):
             raise ConfigError(f"segment rows out of range for a view of {len(view)} rows")
-        cost = self.cost(torch.as_tensor(view.observations[rows]), torch.as_tensor(view.actions[rows]))
+        cost = self.cost(
+            torch.as_tensor(view.observations[rows]), torch.as_tensor(view.actions[rows])
+        )
         disc = torch.tensor(self.config.gamma, dtype=torch.float64) ** torch.arange(rows.shape[-1])
         return (cost * torch.where(mask, disc.float(), 0.0)).sum(dim=-1)
 
@@ -294,4 +310,6 @@ class MILCost:
             self.detector.load_state_dict(state["detector"])
             self._warned_collapse = bool(state.get("warned_collapse", False))
         except (KeyError, RuntimeError, ValueError, TypeError) as e:
-            raise ConfigError(f"MIL cost checkpoint does not match this model/config: {e}") from None
+            raise ConfigError(
+                f"MIL cost checkpoint does not match this model/config: {e}"
+            ) from None

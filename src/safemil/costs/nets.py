@@ -17,7 +17,9 @@ from torch import nn
 from safemil.errors import ConfigError
 
 
-def build_mlp(in_dim: int, hidden: Sequence[int], out_dim: int, activation: type[nn.Module] = nn.ELU) -> nn.Sequential:
+def build_mlp(
+    in_dim: int, hidden: Sequence[int], out_dim: int, activation: type[nn.Module] = nn.ELU
+) -> nn.Sequential:
     """Linear layers of the given widths with ``activation`` between them (none after the last)."""
     if in_dim < 1 or out_dim < 1:
         raise ConfigError(f"network input/output sizes must be >= 1, got {in_dim} -> {out_dim}")
@@ -53,7 +55,9 @@ class CostNet(nn.Module):
         """Standardise inputs with the mean/std of ``features`` (rows of [s, a]); constant columns pass through."""
         x = np.asarray(features, dtype=np.float64)
         if x.ndim != 2 or x.shape[1] != self.in_dim:
-            raise ConfigError(f"normaliser features must have shape (N, {self.in_dim}), got {x.shape}")
+            raise ConfigError(
+                f"normaliser features must have shape (N, {self.in_dim}), got {x.shape}"
+            )
         std = x.std(axis=0)
         std = np.where(std < min_std, 1.0, std)
         self.in_mean.copy_(torch.as_tensor(x.mean(axis=0), dtype=self.in_mean.dtype))
