@@ -37,9 +37,7 @@ def build(config: BCSafeConfig, data: LearnerData, seed: int) -> PlainBC:
     if len(safe) == 0:
         raise DatasetError(f"bc-safe: no trajectory in D_U has cost <= {limit:g}")
     view = _subview(lab.learner, safe)
-    algo = PlainBC(view, config.bc, config.steps, data, seed)
-    algo.summary = lambda: {"bc_trajectories": len(safe), "bc_transitions": len(view), "safe_cost_limit": limit}
-    return algo
+    return PlainBC(view, config.bc, config.steps, data, seed, notes={"safe_cost_limit": limit})
 
 
 def _subview(view, traj: np.ndarray):

@@ -27,8 +27,10 @@ class BCUConfig:
 class PlainBC:
     """Unweighted BC on one label-free view; shared by BC-U and the BC-Safe oracle."""
 
-    def __init__(self, view: LearnerView, bc: BCConfig, steps: int, data: LearnerData, seed: int):
+    def __init__(self, view: LearnerView, bc: BCConfig, steps: int, data: LearnerData, seed: int,
+                 notes: dict | None = None):
         self.total_steps = steps
+        self.notes = dict(notes or {})
         self.bc_config = bc
         self.bc = WeightedBC(view, bc, seed, data.act_low, data.act_high)
 
@@ -45,7 +47,7 @@ class PlainBC:
         return None
 
     def summary(self) -> dict:
-        return {"bc_trajectories": self.bc.view.n_trajectories, "bc_transitions": len(self.bc.view)}
+        return {"bc_trajectories": self.bc.view.n_trajectories, "bc_transitions": len(self.bc.view), **self.notes}
 
     def state_dict(self) -> dict:
         return {"bc": self.bc.state_dict()}
