@@ -43,20 +43,20 @@ def ensure_dataset(task: str = TASK, progress: bool = True) -> Path:
 
 
 def run_quickstart(out: str | Path = "runs/quickstart", seed: int = 0, episodes: int = 20,
-                   dataset: str | None = None, progress: bool = True,
+                   dataset: str | None = None, progress: bool = True, task: str = TASK,
                    extra: dict[str, list[str]] | None = None) -> list[dict]:
     """Train (or reuse) BC-U and SafeMIL, evaluate both; returns their eval.json dicts.
 
     ``extra`` adds overrides per algorithm name (after the quickstart budgets).
     """
     out = Path(out)
-    path = Path(dataset) if dataset else ensure_dataset(TASK, progress)
+    path = Path(dataset) if dataset else ensure_dataset(task, progress)
     rows = []
     for algo, ov in PLAN:
         overrides = [*ov, f"eval.episodes={episodes}", f"train.progress={str(progress).lower()}",
                      *(extra or {}).get(algo, [])]
-        cfg = make_run_config(algo, TASK, str(path), seed, overrides)
-        run_dir = out / f"{algo}-seed{seed}"
+        cfg = make_run_config(algo, task, str(path), seed, overrides)
+        run_dir = out / (f"{algo}-seed{seed}" if task == TASK else f"{cfg.task}-{algo}-seed{seed}")
         rows.append(_train_or_reuse(cfg, run_dir))
     return rows
 

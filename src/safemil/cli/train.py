@@ -58,13 +58,14 @@ def quickstart(
     out: Path = typer.Option(Path("runs/quickstart"), "--out", help="Where the two run directories go."),
     seed: int = typer.Option(0, "--seed"),
     episodes: int = typer.Option(20, "--episodes", min=1),
-    dataset: str | None = typer.Option(None, "--dataset", help="Default: the SwimmerVelocity generated dataset."),
+    dataset: str | None = typer.Option(None, "--dataset", help="Default: the task's generated dataset."),
+    task: str = typer.Option("SwimmerVelocity", "--task", help="The quickstart's task."),
 ) -> None:
     """The main job: BC on D_U vs SafeMIL on SwimmerVelocity; prints a table and writes a plot."""
     from safemil.cli.evaluate import print_metrics
     from safemil.quickstart import plot_quickstart, run_quickstart
 
-    rows = run_quickstart(out, seed=seed, episodes=episodes, dataset=dataset)
+    rows = run_quickstart(out, seed=seed, episodes=episodes, dataset=dataset, task=task)
     print_metrics(rows, title="quickstart: BC on D_U vs SafeMIL")
     for m in rows:
         d = m.get("diagnostics", {})
