@@ -93,9 +93,11 @@ def plot_quickstart(rows: list[dict], path: str | Path) -> Path:
     x = np.arange(len(metrics))
     width = 0.8 / len(rows)
     for i, m in enumerate(rows):
-        a.bar(x + i * width, [m[k] for k, _ in metrics], width, label=m["algo"])
+        bars = a.bar(x + i * width, [m[k] for k, _ in metrics], width, label=m["algo"])
+        a.bar_label(bars, fmt="%.2f", fontsize=8)
     a.axhline(1.0, color="k", lw=0.8, ls="--")
     a.set_xticks(x + width * (len(rows) - 1) / 2, [n for _, n in metrics])
+    a.set_yscale("symlog", linthresh=1.0)  # costs of unsafe policies dwarf returns otherwise
     a.set_title(f"{rows[0]['task']}: cost limit {rows[0]['cost_limit']:g}")
     a.legend()
     for m in rows:
