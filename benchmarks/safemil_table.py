@@ -47,6 +47,7 @@ def run_cell(task, label, algo, extra, seed, args) -> dict:
     t0 = time.perf_counter()
     if (run_dir / RunDir.CONFIG).exists():
         rd, saved = load_run_config(run_dir)
+        saved.train.progress = cfg.train.progress  # display only; a quickstart run is the same cell
         if saved != cfg:
             raise SystemExit(f"{run_dir} holds a different config; remove it or use another --out")
         if rd.read_eval() is None:
