@@ -15,14 +15,35 @@ import json
 import sys
 import time
 
+import numpy as np
 import torch
 from tqdm.auto import tqdm
 
 from safemil.config import apply_overrides, to_dict
-from safemil.costs.diagnostics import learned_cost_auroc
+from safemil.costs.diagnostics import auroc, learned_cost_auroc
 from safemil.costs.mil import MILConfig, MILCost
-from safemil.data import SplitConfig, default_dataset_path, make_split, read_dsrl, resolve_dataset
+from safemil.data import (
+    LabelledView,
+    SplitConfig,
+    default_dataset_path,
+    make_split,
+    read_dsrl,
+    resolve_dataset,
+)
 from safemil.errors import SafemilError
+
+
+def trajectory_oracle_auroc(unl: LabelledView) -> float:
+    """Per-step AUROC of an oracle that scores each step by its trajectory's true cost fraction.
+
+    A reference, not a ceiling: a learned per-(s, a) cost can beat it by localising
+    cost within a trajectory, but cost that flickers within a gait cycle (the
+    velocity tasks' instantaneous-speed rule) is hard to localise from bag-level
+    signals alone.
+    """
+    idx = unl.learner.index
+    label = unl.costs > 0
+    return auroc(np.repeat(idx.segment_sums(label) / idx.lengths, idx.lengths), label)
 
 
 def main() -> None:
@@ -76,6 +97,9 @@ def main() -> None:
     )
     print(
         f"train wall time {train_s:.1f} s ({train_s / max(steps, 1) * 1e3:.1f} ms/step, {a.threads} thread(s))"
+    )
+    print(
+        f"reference: per-step AUROC of the trajectory-level oracle {trajectory_oracle_auroc(unl):.4f}"
     )
     print(f"D_U auroc_step={au['auroc_step']} auroc_traj={au['auroc_traj']}")
 

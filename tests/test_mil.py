@@ -262,3 +262,16 @@ def test_cost_net_normaliser():
     )  # constant column passes through
     out = net(torch.zeros(4, 2), torch.zeros(4, 1))
     assert out.shape == (4,) and torch.all((out > 0) & (out < 1))
+
+
+def test_bag_matrix_averages_k_draws_from_the_pool(toy):
+    neg, unl, _ = toy
+    m = MILCost(neg, unl, small_cfg(bag_size=7, n_bag_pairs=5, pool_size=11), seed=0)
+    state = m.rng.bit_generator.state
+    mat = m._bag_matrix().numpy()
+    m.rng.bit_generator.state = state
+    draws = m.rng.integers(0, 11, size=(5, 7))
+    assert mat.shape == (5, 11)
+    np.testing.assert_allclose(mat.sum(1), 1.0, rtol=1e-6)
+    seg_scores = np.random.default_rng(1).random(11)
+    np.testing.assert_allclose(mat @ seg_scores, seg_scores[draws].mean(1), rtol=1e-5)
