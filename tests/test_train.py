@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from tiny_swimmer import TASK, TINY_SPLIT, make_tiny_dataset
+from tests.tiny_swimmer import TASK, TINY_SPLIT, make_tiny_dataset
 
 from safemil.algos import LearnerData, OracleData, get_algo, list_algos
 from safemil.cli import main
