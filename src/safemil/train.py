@@ -88,8 +88,17 @@ def make_run_config(algo: str, task: str, dataset: str | None = None, seed: int 
         (run_ov if key.split(".")[0] in RUN_SECTIONS else algo_ov).append(item)
     algo_cfg = apply_overrides(spec.config_cls(), algo_ov)
     cfg = RunConfig(algo=spec.name, task=task_name, dataset=str(Path(path).resolve()), seed=seed,
-                    split=SplitConfig(seed=seed), config=to_dict(algo_cfg))
+                    split=SplitConfig(seed=seed), config=_lists(to_dict(algo_cfg)))
     return apply_overrides(cfg, run_ov)
+
+
+def _lists(x: Any) -> Any:
+    """Tuples as lists, so the config dict equals its own YAML round trip."""
+    if isinstance(x, dict):
+        return {k: _lists(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_lists(v) for v in x]
+    return x
 
 
 def algo_config(cfg: RunConfig) -> Any:
@@ -111,13 +120,15 @@ def build_data(spec: AlgoSpec, split: Split, task: str) -> LearnerData:
 def train(cfg: RunConfig, out: str | Path, *, stop_at: int | None = None) -> dict | None:
     """Start a fresh run in ``out``. ``stop_at`` ends the process-level work abruptly at that step
     (no checkpoint, no eval), exactly as a kill would: used to test resumption."""
-    rd = RunDir(out)
-    if (rd.path / RunDir.CHECKPOINT).exists() or (rd.path / RunDir.CONFIG).exists():
-        raise SafemilError(f"{rd.path} already holds a run; resume it with `safemil train --resume {rd.path}` "
+    out = Path(out)
+    if (out / RunDir.CHECKPOINT).exists() or (out / RunDir.CONFIG).exists():
+        raise SafemilError(f"{out} already holds a run; resume it with `safemil train --resume {out}` "
                            "or choose another --out")
-    algo_config(cfg)  # validate before writing anything
+    algo_config(cfg)  # validate config, data and split before writing anything
+    split = _load_split(cfg)
+    rd = RunDir(out)
     rd.write_config(to_dict(cfg))
-    return _execute(rd, cfg, stop_at=stop_at)
+    return _execute(rd, cfg, stop_at=stop_at, split=split)
 
 
 def load_run_config(run_dir: str | Path) -> tuple[RunDir, RunConfig]:
@@ -131,13 +142,16 @@ def resume(run_dir: str | Path, *, stop_at: int | None = None) -> dict | None:
     return _execute(rd, cfg, stop_at=stop_at)
 
 
-def _execute(rd: RunDir, cfg: RunConfig, stop_at: int | None = None) -> dict | None:
+def _load_split(cfg: RunConfig) -> Split:
+    return make_split(read_dsrl(cfg.dataset, task=cfg.task), cfg.split)
+
+
+def _execute(rd: RunDir, cfg: RunConfig, stop_at: int | None = None, split: Split | None = None) -> dict | None:
     torch.set_num_threads(cfg.train.threads)
     t0 = time.perf_counter()
     spec = get_algo(cfg.algo)
     acfg = algo_config(cfg)
-    ds = read_dsrl(cfg.dataset, task=cfg.task)
-    split = make_split(ds, cfg.split)
+    split = split if split is not None else _load_split(cfg)
     data = build_data(spec, split, cfg.task)
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed % 2**32)

@@ -27,7 +27,7 @@ app = typer.Typer(
 app.command("tasks")(tasks_cli.tasks)
 app.add_typer(data_cli.app, name="data")
 app.command("evaluate")(evaluate_cli.evaluate)
-app.command("quickstart")(evaluate_cli.quickstart)
+app.command("quickstart")(train_cli.quickstart)
 app.command("train")(train_cli.train)
 app.command("eval")(train_cli.eval_run)
 app.command("algos")(train_cli.algos)

@@ -54,6 +54,28 @@ def eval_run(
     _report(evaluate_run(run_dir, episodes), run_dir, as_json, write=False)
 
 
+def quickstart(
+    out: Path = typer.Option(Path("runs/quickstart"), "--out", help="Where the two run directories go."),
+    seed: int = typer.Option(0, "--seed"),
+    episodes: int = typer.Option(20, "--episodes", min=1),
+    dataset: str | None = typer.Option(None, "--dataset", help="Default: the SwimmerVelocity generated dataset."),
+) -> None:
+    """The main job: BC on D_U vs SafeMIL on SwimmerVelocity; prints a table and writes a plot."""
+    from safemil.cli.evaluate import print_metrics
+    from safemil.quickstart import plot_quickstart, run_quickstart
+
+    rows = run_quickstart(out, seed=seed, episodes=episodes, dataset=dataset)
+    print_metrics(rows, title="quickstart: BC on D_U vs SafeMIL")
+    for m in rows:
+        d = m.get("diagnostics", {})
+        if "cost_auroc_step" in d:
+            console.print(f"{m['algo']}: learned-cost AUROC per step {d['cost_auroc_step']:.3f}, "
+                          f"per trajectory {d['cost_auroc_traj']:.3f}; BC weight ESS {d.get('bc_ess_mean', float('nan')):.2f}")
+        if d.get("collapse_warning"):
+            console.print(f"[bold red]warning:[/bold red] {d['collapse_warning']}")
+    console.print(f"plot: {plot_quickstart(rows, Path(out) / 'quickstart.png')}")
+
+
 def algos() -> None:
     """List the registered algorithms."""
     from safemil.algos import list_algos
