@@ -124,11 +124,21 @@ def test_ray_grid_gives_the_same_csv_rows_as_local(local_grid, tiny, tmp_path):
 
 
 def test_failures_are_recorded_and_not_fatal(tiny, tmp_path):
-    bad = _grid(tmp_path / "missing.hdf5")
-    res = run_grid(bad, tmp_path / "b", InProcess(), progress=False)
-    assert len(res.failures) == 4
+    # a cell that fails while running (segments longer than any trajectory: the MIL cost refuses)
+    g = _grid(tiny, overrides=[*TINY, "safemil:mil.segment_len=500"])
+    g.seeds = [0]
+    res = run_grid(g, tmp_path / "b", InProcess(), progress=False)
+    assert {o.run.algo: o.status for o in res.outcomes} == {"bc-u": "done", "safemil": "failed"}
     lines = [json.loads(x) for x in (tmp_path / "b" / "failures.jsonl").read_text().splitlines()]
-    assert len(lines) == 4 and all("DatasetError" in x["error"] and "\n" not in x["error"] for x in lines)
+    assert len(lines) == 1 and lines[0]["run"] == f"{TASK}/safemil/seed0"
+    assert "ConfigError" in lines[0]["error"] and "segment_len" in lines[0]["error"]
+
+    # config problems stop the grid before anything runs, naming the cell
+    with pytest.raises(SafemilError, match=f"{TASK}/bc-u: .*missing.hdf5"):
+        run_grid(_grid(tmp_path / "missing.hdf5"), tmp_path / "m", InProcess(), progress=False)
+    with pytest.raises(ConfigError, match="bc-u: unknown config key 'stepz'"):
+        run_grid(_grid(tiny, overrides=[*TINY, "bc-u:stepz=3"]), tmp_path / "m", InProcess(), progress=False)
+    assert not (tmp_path / "m").exists()
 
     def explode(run):  # a worker process that dies instead of returning an outcome
         raise MemoryError("killed")
@@ -175,6 +185,9 @@ def test_grid_spec_overrides_and_seeds(tmp_path):
         GridSpec([TASK], ["bc-u"], [0], ["nope:steps=3"])
     with pytest.raises(ConfigError, match="key=value"):
         GridSpec([TASK], ["bc-u"], [0], ["steps"])
+    sub = GridSpec([TASK], ["bc-u", "safemil"], [0], ["bc-u:steps=9", "safemil:mil.steps=7", "x=1"]).narrow(
+        algos=["safemil"], extra=["y=2"])
+    assert sub.algos == ["safemil"] and sub.overrides == ["safemil:mil.steps=7", "x=1", "y=2"]
 
 
 # -- report maths -----------------------------------------------------------------------------

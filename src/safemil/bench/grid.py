@@ -78,6 +78,17 @@ class GridSpec:
         return out
 
 
+    def narrow(self, tasks: list[str] | None = None, algos: list[str] | None = None,
+               seeds: list[int] | None = None, extra: list[str] | None = None) -> GridSpec:
+        """A sub-grid of this one; ``ALGO:`` overrides for algorithms left out are dropped with them."""
+        algos = algos or self.algos
+        keep = {a.strip().lower() for a in algos}
+        ov = [o for o in self.overrides
+              if ":" not in o.split("=", 1)[0] or o.split(":", 1)[0].strip().lower() in keep]
+        return GridSpec(tasks or self.tasks, algos, seeds or self.seeds, [*ov, *(extra or [])],
+                        dict(self.datasets), self.name)
+
+
 def _split_override(item: str) -> tuple[str | None, str]:
     """``"bc-u:steps=5"`` -> ``("bc-u", "steps=5")``; ``"train.log_every=5"`` -> ``(None, ...)``."""
     if "=" not in item:
@@ -114,7 +125,7 @@ def parse_seeds(text: str) -> list[int]:
 # Budget of the default grid (chosen so 90 runs fit in about an hour on 2 cores; see docs/results.md):
 # every method takes the same number of policy (BC) updates, cost learners a fixed number of cost
 # updates before it, and the evaluation uses 10 episodes per run.
-POLICY_STEPS = 2000
+POLICY_STEPS = 3000
 COST_STEPS = 500
 EVAL = ["eval.episodes=10", "train.log_every=50", "train.checkpoint_every=500"]
 DEFAULT_BUDGET = [

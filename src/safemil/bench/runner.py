@@ -57,11 +57,16 @@ def run_grid(
     progress: bool = True,
     worker: Callable[[RunSpec], RunOutcome] = run_one,
 ) -> GridResult:
-    """Run every cell of ``grid`` under ``out``; never stops at a failed cell."""
+    """Run every cell of ``grid`` under ``out``; never stops at a failed cell.
+
+    Configs are checked first (`validate`): a bad override or a missing dataset stops the grid
+    before anything runs. A cell that fails while running is recorded and the grid goes on.
+    """
     t0 = time.perf_counter()
     root = Path(out)
-    root.mkdir(parents=True, exist_ok=True)
     runs = grid.runs(root)
+    validate(runs)
+    root.mkdir(parents=True, exist_ok=True)
     save_yaml({**dataclasses.asdict(grid), "executor": executor.name, "workers": executor.workers}, root / GRID)
     result = GridResult()
     todo: list[RunSpec] = []
@@ -94,6 +99,23 @@ def run_grid(
         bar.close()
     result.wall_s = time.perf_counter() - t0
     return result
+
+
+def validate(runs: list[RunSpec]) -> None:
+    """Resolve every distinct (task, algo, overrides, dataset) config up front: a typo in an override
+    or a missing dataset is reported before any training starts, not once per cell an hour later."""
+    from safemil.bench.worker import run_config
+
+    seen = set()
+    for run in runs:
+        key = (run.task, run.algo, run.overrides, run.dataset)
+        if key in seen:
+            continue
+        seen.add(key)
+        try:
+            run_config(run)
+        except SafemilError as e:
+            raise type(e)(f"{run.task}/{run.algo}: {e}") from None
 
 
 def _record(root: Path, result: GridResult, o: RunOutcome) -> None:

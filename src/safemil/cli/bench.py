@@ -44,17 +44,14 @@ def bench(
     from safemil.bench import GridSpec, make_executor, named_grid, parse_seeds, run_grid
     from safemil.bench.runner import FAILURES
 
-    base = named_grid(grid) if grid else None
-    if base is None and (not tasks or not algos):
+    seed_list = parse_seeds(seeds) if seeds else None
+    if grid:
+        spec = named_grid(grid).narrow(_names(tasks), _names(algos), seed_list, list(overrides or []))
+    elif not tasks or not algos:
         raise ConfigError("give --tasks and --algos, or a named --grid (default, smoke)")
-    spec = GridSpec(
-        tasks=_names(tasks) or (base.tasks if base else []),
-        algos=_names(algos) or (base.algos if base else []),
-        seeds=parse_seeds(seeds) if seeds else (base.seeds if base else [0, 1, 2]),
-        overrides=[*(base.overrides if base else []), *(overrides or [])],
-        datasets=_datasets(dataset),
-        name=base.name if base else "custom",
-    )
+    else:
+        spec = GridSpec(_names(tasks), _names(algos), seed_list or [0, 1, 2], list(overrides or []))
+    spec.datasets.update(_datasets(dataset))
     ex = make_executor(executor, workers, ray_address)
     res = run_grid(spec, out, ex, progress=progress)
     c = res.count()
