@@ -1,0 +1,71 @@
+"""The cost network c(s, a) in (0, 1), shared by every learned cost source.
+
+An MLP on the concatenation [s, a] with ELU hidden layers and a sigmoid head
+(the SafeMIL architecture). Inputs are standardised inside the network with
+statistics fitted on the (label-free) training data, so a saved network scores
+raw observations without any side information.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from safemil.errors import ConfigError
+
+
+def build_mlp(in_dim: int, hidden: Sequence[int], out_dim: int, activation: type[nn.Module] = nn.ELU) -> nn.Sequential:
+    """Linear layers of the given widths with ``activation`` between them (none after the last)."""
+    if in_dim < 1 or out_dim < 1:
+        raise ConfigError(f"network input/output sizes must be >= 1, got {in_dim} -> {out_dim}")
+    if any(int(h) < 1 for h in hidden):
+        raise ConfigError(f"hidden layer sizes must be >= 1, got {tuple(hidden)}")
+    layers: list[nn.Module] = []
+    d = in_dim
+    for h in hidden:
+        layers += [nn.Linear(d, int(h)), activation()]
+        d = int(h)
+    layers.append(nn.Linear(d, out_dim))
+    return nn.Sequential(*layers)
+
+
+class CostNet(nn.Module):
+    """c(s, a) = sigmoid(MLP(standardise([s, a]))), one scalar in (0, 1) per pair."""
+
+    def __init__(self, obs_dim: int, act_dim: int, hidden: Sequence[int] = (256, 256)):
+        super().__init__()
+        self.obs_dim = int(obs_dim)
+        self.act_dim = int(act_dim)
+        self.hidden = tuple(int(h) for h in hidden)
+        self.mlp = build_mlp(self.obs_dim + self.act_dim, self.hidden, 1)
+        d = self.obs_dim + self.act_dim
+        self.register_buffer("in_mean", torch.zeros(d))
+        self.register_buffer("in_std", torch.ones(d))
+
+    @property
+    def in_dim(self) -> int:
+        return self.obs_dim + self.act_dim
+
+    def fit_normalizer(self, features: np.ndarray, min_std: float = 1e-3) -> None:
+        """Standardise inputs with the mean/std of ``features`` (rows of [s, a]); constant columns pass through."""
+        x = np.asarray(features, dtype=np.float64)
+        if x.ndim != 2 or x.shape[1] != self.in_dim:
+            raise ConfigError(f"normaliser features must have shape (N, {self.in_dim}), got {x.shape}")
+        std = x.std(axis=0)
+        std = np.where(std < min_std, 1.0, std)
+        self.in_mean.copy_(torch.as_tensor(x.mean(axis=0), dtype=self.in_mean.dtype))
+        self.in_std.copy_(torch.as_tensor(std, dtype=self.in_std.dtype))
+
+    def logits_of(self, features: torch.Tensor) -> torch.Tensor:
+        """Pre-sigmoid output for rows of concatenated [s, a]: shape (..., in_dim) -> (...)."""
+        return self.mlp((features - self.in_mean) / self.in_std).squeeze(-1)
+
+    def score_features(self, features: torch.Tensor) -> torch.Tensor:
+        """Cost in (0, 1) for rows of concatenated [s, a]."""
+        return torch.sigmoid(self.logits_of(features))
+
+    def forward(self, obs: torch.Tensor, act: torch.Tensor) -> torch.Tensor:
+        return self.score_features(torch.cat([obs, act], dim=-1))
