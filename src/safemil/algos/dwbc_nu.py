@@ -10,7 +10,7 @@ Budget note: the SafeMIL authors' setting (discriminator lr 1e-5, one update
 every 100 policy steps) was sized for 1e6 policy steps; at this project's
 budgets it would leave the discriminator almost untrained, so the defaults
 update it every step at lr 1e-4. The authors' setting is
-``disc_every=100 disc.lr=1e-5``.
+``disc_every=100 disc.lr=0.00001``.
 """
 
 from __future__ import annotations
