@@ -188,7 +188,7 @@ class DICEValue:
         s0 = self._s0[torch.from_numpy(self.rng.integers(0, len(self._s0), c.batch_size))]
         adv = self._adv(rows)
         dual = torch.logsumexp(adv, 0) - math.log(len(adv)) + (1 - c.gamma) * self.nu(s0).mean()
-        gp = gradient_penalty(self.nu, self._s[rows], s0, self.gen)
+        gp = gradient_penalty(self.nu, self._s[rows], s0, self.gen) if c.critic_gp > 0 else torch.zeros(())
         loss = dual + c.critic_gp * gp
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
