@@ -217,7 +217,8 @@ def test_report_math_against_hand_computed_cis(tmp_path):
         _fake_run(tmp_path, "SwimmerVelocity", "bc-u", s, 0.5, 3.0, 8.0)
 
     records = collect(tmp_path)
-    assert [(r.task, r.algo, r.seed) for r in records][:3] == [("HopperVelocity", "bc-safe", s) for s in range(3)]
+    assert [(r.task, r.algo, r.seed) for r in records][:9] == [  # paper order: baselines, then SafeMIL
+        ("HopperVelocity", a, s) for a in ("bc-u", "bc-safe", "safemil") for s in range(3)]
     rows = {(r.task, r.algo): r for r in summarize(records)}
 
     sm = rows["HopperVelocity", "safemil"]

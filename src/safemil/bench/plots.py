@@ -129,8 +129,9 @@ def plot_curves(records: list[RunRecord], path: Path) -> Path:
             for k, (steps, vals) in curves.get((t, a), {}).items():
                 ax = ax_p if k in POLICY_LOSS_KEYS else ax_c
                 ax.plot(steps, vals, color=colors[a], label=a if ax is ax_p else f"{a}: {k}",
-                        linestyle="-" if ax is ax_p else ("-" if k == "bt_loss" else "--"))
-        ax_c.set_title(f"{t}: cost-learning loss")
+                        linestyle="-" if ax is ax_p else ("-" if k == "bt_loss" else "--"),
+                        marker="." if len(steps) < 5 else None)
+        ax_c.set_title(f"{t}: cost-learning (and other) losses")
         ax_p.set_title(f"{t}: policy (BC) loss")
         for ax in (ax_c, ax_p):
             ax.set_xlabel("training step")

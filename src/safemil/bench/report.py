@@ -78,7 +78,7 @@ def is_oracle(algo: str) -> bool:
 
 
 def collect(root: str | Path) -> list[RunRecord]:
-    """Every finished run (a directory with ``eval.json``) under ``root``, sorted by task, algo, seed."""
+    """Every finished run (a directory with ``eval.json``) under ``root``, sorted by task, method (paper order), seed."""
     root = Path(root)
     if not root.is_dir():
         raise ReportError(f"benchmark directory not found: {root}")
@@ -90,7 +90,14 @@ def collect(root: str | Path) -> list[RunRecord]:
     if dup:
         t, a, s = sorted(dup)[0]
         raise ReportError(f"{root} holds more than one run of {t}/{a}/seed{s}; report one grid at a time")
-    return sorted(records, key=lambda r: (r.task, r.algo, r.seed))
+    return sorted(records, key=lambda r: (r.task, algo_rank(r.algo), r.seed))
+
+
+def algo_rank(algo: str) -> tuple[int, str]:
+    """Table order: the paper's method order (baselines, then SafeMIL), other algorithms after, by name."""
+    from safemil.bench.grid import PAPER_ALGOS
+
+    return (PAPER_ALGOS.index(algo), "") if algo in PAPER_ALGOS else (len(PAPER_ALGOS), algo)
 
 
 def _record(path: Path) -> RunRecord:
@@ -150,8 +157,8 @@ def cvar_ratios(rows: list[Row], method: str = "safemil") -> dict[str, float]:
         safe = [r for r in base if r.safe]
         ref = (max(safe, key=lambda r: r.normalized_return.mean) if safe
                else min(base, key=lambda r: r.normalized_cost.mean))
-        denom = ref.cvar20_cost.mean
-        out[task] = mine[0].cvar20_cost.mean / denom if denom > 0 else math.inf
+        num, denom = mine[0].cvar20_cost.mean, ref.cvar20_cost.mean
+        out[task] = num / denom if denom > 0 else (1.0 if num == 0 else math.inf)
     return out
 
 
