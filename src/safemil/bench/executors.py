@@ -87,9 +87,19 @@ class LocalExecutor:
                                 broken.append(i)
                         except Exception as e:  # noqa: BLE001 - the worker's own crash, reported per cell
                             yield todo[i], e
+            except BaseException:  # Ctrl-C or the consumer gave up: stop the workers now, do not
+                _terminate(pool)  # let them start queued cells (the runs are resumable anyway)
+                raise
             finally:
                 pool.shutdown(wait=True, cancel_futures=True)
             pending_idx = sorted(broken)
+
+
+def _terminate(pool: ProcessPoolExecutor) -> None:
+    # The executor has no public way to stop running work; its worker processes are `_processes`.
+    for proc in list((getattr(pool, "_processes", None) or {}).values()):
+        if proc.is_alive():
+            proc.terminate()
 
 
 class RayExecutor:
