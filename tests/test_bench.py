@@ -244,7 +244,8 @@ def test_report_math_against_hand_computed_cis(tmp_path):
     ratios = cvar_ratios(list(rows.values()))
     assert ratios == pytest.approx({"HopperVelocity": (2 * 0.7) / 3.0, "SwimmerVelocity": 4.0 / 8.0})
 
-    md = markdown(summarize(records))
+    md = markdown(summarize(records), records=records)
+    assert "| safemil | 3 | 33 | 100% |" in md  # only safemil's runs recorded wall times: 10 + 11 + 12
     assert "| HopperVelocity | **safemil** | 3 | **0.400 [" in md
     assert "| HopperVelocity | bc-safe (oracle) | 3 |" in md
     assert "median 0.48." in md  # median of 1.4 / 3 and 0.5

@@ -187,7 +187,17 @@ def _fmt(e: Estimate, digits: int) -> str:
     return f"{e.mean:.{digits}f} [{e.lo:.{digits}f}, {e.hi:.{digits}f}]"
 
 
-def markdown(rows: list[Row], method: str = "safemil") -> str:
+def time_by_algo(records: list[RunRecord]) -> list[tuple[str, int, float, float]]:
+    """(algo, runs with a recorded wall time, total run-seconds, share of all run-seconds): where the time goes."""
+    totals: dict[str, list[float]] = {}
+    for r in records:
+        if r.wall_s is not None:
+            totals.setdefault(r.algo, []).append(r.wall_s)
+    grand = sum(sum(v) for v in totals.values()) or 1.0
+    return [(a, len(v), sum(v), sum(v) / grand) for a, v in totals.items()]
+
+
+def markdown(rows: list[Row], method: str = "safemil", records: list[RunRecord] | None = None) -> str:
     """The table (bold: best safe method of its task; *oracle*: reads hidden labels) plus the CVaR ratio."""
     lines = [
         "| task | algorithm | seeds | normalized return | normalized cost | CVaR@20% cost | wall s/run |",
@@ -211,4 +221,10 @@ def markdown(rows: list[Row], method: str = "safemil") -> str:
         lines += ["", f"CVaR@20% cost of {method} / best non-oracle baseline, per task: "
                   + ", ".join(f"{t} {v:.2f}" for t, v in ratios.items())
                   + f"; median {float(np.median(list(ratios.values()))):.2f}."]
+    times = time_by_algo(records or [])
+    if times:
+        lines += ["", "| algorithm | runs | run-seconds | share |", "|---|---:|---:|---:|"]
+        lines += [f"| {a} | {n} | {t:.0f} | {100 * f:.0f}% |" for a, n, t, f in times]
+        lines += ["", "Run-seconds: wall time of each run's training and evaluation (runs execute in parallel, "
+                  "so their sum exceeds the grid's wall time)."]
     return "\n".join(lines) + "\n"

@@ -100,7 +100,7 @@ def report(
         console.print(f"wrote {write_csv(records, csv)}")
     if markdown:
         markdown.parent.mkdir(parents=True, exist_ok=True)
-        markdown.write_text(to_markdown(rows, method))
+        markdown.write_text(to_markdown(rows, method, records))
         console.print(f"wrote {markdown}")
     if plots:
         from safemil.bench.plots import plot_all
