@@ -11,7 +11,7 @@ Each spawned worker pays the torch/MuJoCo import once (about 3 s on an idle
 core, 10 s on a loaded one), so cells must be long enough to amortise it, as
 they are in a real grid.
 
-    .venv/bin/python benchmarks/bench_grid.py [--cells 4] [--steps 2000] [--workers N]
+    .venv/bin/python benchmarks/bench_grid.py [--cells 4] [--steps 5000] [--workers N]
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from safemil.train import make_run_config, train  # noqa: E402
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--cells", type=int, default=4, help="seeds of bc-u in the grid")
-    ap.add_argument("--steps", type=int, default=2000, help="BC steps per cell")
+    ap.add_argument("--steps", type=int, default=5000, help="BC steps per cell")
     ap.add_argument("--workers", type=int, default=None)
     args = ap.parse_args()
     workers = args.workers or available_cores()
