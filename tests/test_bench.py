@@ -283,3 +283,17 @@ def test_report_refuses_empty_or_malformed(tmp_path):
     with pytest.raises(ReportError, match="not a valid eval.json"):
         collect(tmp_path)
     assert estimate([0.3]).lo == 0.3
+
+
+def _crash_on_two(x: int) -> int:
+    if x == 2:
+        os._exit(3)  # a worker that dies outright (segfault, OOM kill)
+    return x * 10
+
+
+def test_local_pool_survives_a_dying_worker():
+    from concurrent.futures.process import BrokenProcessPool
+
+    out = dict(LocalExecutor(workers=2).run(_crash_on_two, [1, 2, 3]))
+    assert out[1] == 10 and out[3] == 30  # the innocent cells are rerun alone if the pool broke under them
+    assert isinstance(out[2], BrokenProcessPool)

@@ -47,52 +47,52 @@ def _init_worker() -> None:
 class LocalExecutor:
     """A pool of ``workers`` spawned processes (default: one per core).
 
-    If a worker dies the pool breaks; the cells that were not finished are
-    resubmitted to a fresh pool once, and a cell caught in two broken pools is
-    reported as failed.
+    If a worker process dies (a crash, the OOM killer) the whole pool breaks
+    and every unfinished cell in it fails with it. Those cells are then run
+    again, each alone in a fresh one-process pool, so only the cell that
+    really kills its worker is reported as failed.
     """
 
     name = "local"
 
-    def __init__(self, workers: int | None = None, max_attempts: int = 2):
+    def __init__(self, workers: int | None = None):
         if workers is not None and workers < 1:
             raise ConfigError(f"--workers must be >= 1, got {workers}")
         self.workers = workers or available_cores()
-        self.max_attempts = max_attempts
 
     def run(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[tuple[Any, Any]]:
         todo = list(items)
-        attempts = [0] * len(todo)
-        pending_idx = list(range(len(todo)))
+        if not todo:
+            return
+        suspects: list[Any] = []
+        yield from self._pool(fn, todo, self.workers, suspects)
+        for item in suspects:  # second chance, isolated
+            yield from self._pool(fn, [item], 1, None)
+
+    def _pool(self, fn, items: list, workers: int, suspects: list | None) -> Iterator[tuple[Any, Any]]:
         ctx = mp.get_context("spawn")  # no fork of a process that holds torch/OpenMP state
-        while pending_idx:
-            pool = ProcessPoolExecutor(min(self.workers, len(pending_idx)), mp_context=ctx,
-                                       initializer=_init_worker)
-            broken: list[int] = []
-            try:
-                futures = {pool.submit(fn, todo[i]): i for i in pending_idx}
-                for i in pending_idx:
-                    attempts[i] += 1
-                waiting = set(futures)
-                while waiting:
-                    done, waiting = wait(waiting, return_when=FIRST_COMPLETED)
-                    for f in done:
-                        i = futures[f]
-                        try:
-                            yield todo[i], f.result()
-                        except BrokenProcessPool as e:
-                            if attempts[i] >= self.max_attempts:
-                                yield todo[i], e
-                            else:
-                                broken.append(i)
-                        except Exception as e:  # noqa: BLE001 - the worker's own crash, reported per cell
-                            yield todo[i], e
-            except BaseException:  # Ctrl-C or the consumer gave up: stop the workers now, do not
-                _terminate(pool)  # let them start queued cells (the runs are resumable anyway)
-                raise
-            finally:
-                pool.shutdown(wait=True, cancel_futures=True)
-            pending_idx = sorted(broken)
+        pool = ProcessPoolExecutor(min(workers, len(items)), mp_context=ctx, initializer=_init_worker)
+        try:
+            futures = {pool.submit(fn, item): item for item in items}
+            waiting = set(futures)
+            while waiting:
+                done, waiting = wait(waiting, return_when=FIRST_COMPLETED)
+                for f in done:
+                    try:
+                        res = f.result()
+                    except BrokenProcessPool as e:
+                        if suspects is not None:
+                            suspects.append(futures[f])
+                            continue
+                        res = e
+                    except Exception as e:  # noqa: BLE001 - the worker's own crash, reported per cell
+                        res = e
+                    yield futures[f], res
+        except BaseException:  # Ctrl-C or the consumer gave up: stop the workers now, do not
+            _terminate(pool)  # let them start queued cells (the runs are resumable anyway)
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _terminate(pool: ProcessPoolExecutor) -> None:
