@@ -43,7 +43,7 @@ def plot_bars(rows: list[Row], path: Path) -> Path:
     plt = _plt()
     tasks, algos = _order(rows)
     colors = _colors(algos)
-    fig, axes = plt.subplots(len(METRICS), 1, figsize=(max(6, 1.9 * len(tasks) + 2), 3.2 * len(METRICS)),
+    fig, axes = plt.subplots(len(METRICS), 1, figsize=(max(8, 1.9 * len(tasks) + 2), 3.2 * len(METRICS)),
                              squeeze=False)
     width = 0.8 / max(1, len(algos))
     by = {(r.task, r.algo): r for r in rows}
@@ -92,9 +92,14 @@ def plot_scatter(rows: list[Row], path: Path) -> Path:
         ax.set_title(t)
         ax.set_xlabel("normalized cost")
         ax.set_ylabel("normalized return")
-    handles, labels = axes.flat[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=min(6, len(labels)), fontsize=8)
-    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    legend: dict[str, object] = {}
+    for ax in axes.flat:
+        for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
+            legend.setdefault(lab, h)
+    ncol = min(len(legend), 3 * cols)
+    fig.legend(list(legend.values()), list(legend), loc="lower center", ncol=ncol, fontsize=8)
+    rows_of_legend = int(np.ceil(len(legend) / max(1, ncol)))
+    fig.tight_layout(rect=(0, 0.05 * rows_of_legend / nrows + 0.02, 1, 1))
     return _save(fig, path)
 
 
