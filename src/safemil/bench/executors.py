@@ -143,7 +143,10 @@ class RayExecutor:
                 ray.init(address=self.address, log_to_driver=False, runtime_env={"env_vars": env},
                          configure_logging=False)
             except (ConnectionError, ValueError, RuntimeError) as e:
-                raise SafemilError(f"cannot connect to Ray at {self.address!r}: {' '.join(str(e).split())}") from None
+                hint = "" if os.environ.get("RAY_AUTH_MODE") else \
+                    " (if the cluster uses token authentication: export RAY_AUTH_MODE=token)"
+                raise SafemilError(f"cannot connect to Ray at {self.address!r}: "
+                                   f"{' '.join(str(e).split())}{hint}") from None
 
     def run(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[tuple[Any, Any]]:
         import ray

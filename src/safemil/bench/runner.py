@@ -64,8 +64,7 @@ def run_grid(
     """
     t0 = time.perf_counter()
     root = Path(out)
-    runs = grid.runs(root)
-    validate(runs)
+    runs = validate(grid.runs(root))
     root.mkdir(parents=True, exist_ok=True)
     save_yaml({**dataclasses.asdict(grid), "executor": executor.name, "workers": executor.workers}, root / GRID)
     result = GridResult()
@@ -101,21 +100,24 @@ def run_grid(
     return result
 
 
-def validate(runs: list[RunSpec]) -> None:
-    """Resolve every distinct (task, algo, overrides, dataset) config up front: a typo in an override
-    or a missing dataset is reported before any training starts, not once per cell an hour later."""
+def validate(runs: list[RunSpec]) -> list[RunSpec]:
+    """Resolve every cell's config up front: a typo in an override or a missing dataset is
+    reported before any training starts, not once per cell an hour later. Returns the runs with
+    their dataset resolved to an absolute path here, so every worker (a Ray node included)
+    trains on the file that was checked, whatever its own environment says."""
     from safemil.bench.worker import run_config
 
-    seen = set()
+    resolved: dict[tuple, str] = {}
+    out = []
     for run in runs:
         key = (run.task, run.algo, run.overrides, run.dataset)
-        if key in seen:
-            continue
-        seen.add(key)
-        try:
-            run_config(run)
-        except SafemilError as e:
-            raise type(e)(f"{run.task}/{run.algo}: {e}") from None
+        if key not in resolved:
+            try:
+                resolved[key] = run_config(run).dataset
+            except SafemilError as e:
+                raise type(e)(f"{run.task}/{run.algo}: {e}") from None
+        out.append(dataclasses.replace(run, dataset=resolved[key]))
+    return out
 
 
 def _record(root: Path, result: GridResult, o: RunOutcome) -> None:
