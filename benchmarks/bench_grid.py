@@ -9,7 +9,10 @@ of re-running the finished grid (every cell skipped). The last line is the
 speed-up ``ratio = serial / grid`` (> 1 is faster; at most about the core count).
 Each spawned worker pays the torch/MuJoCo import once (about 3 s on an idle
 core, 10 s on a loaded one), so cells must be long enough to amortise it, as
-they are in a real grid.
+they are in a real grid. On a machine shared through the kernel's autogroup
+scheduler (``/proc/sys/kernel/sched_autogroup_enabled`` = 1) the CPU is split
+per session, not per process: when other sessions keep the cores busy, more
+workers do not buy more CPU and the ratio drops below 1 (the start-up cost).
 
     .venv/bin/python benchmarks/bench_grid.py [--cells 4] [--steps 5000] [--workers N]
 """
@@ -65,11 +68,18 @@ def main() -> None:
         assert {o.status for o in again.outcomes} == {"skipped"}
 
     print(f"cells={args.cells} steps={args.steps} workers={workers} cores={available_cores()} "
-          f"load1={os.getloadavg()[0]:.1f}")
+          f"load1={os.getloadavg()[0]:.1f} autogroup={_autogroup()}")
     print(f"serial (train() in a loop): {serial:.1f} s")
     print(f"run_grid local pool:        {parallel:.1f} s")
     print(f"re-run, all cells skipped:  {skip:.2f} s")
     print(f"ratio={serial / parallel:.2f}")
+
+
+def _autogroup() -> str:
+    try:
+        return Path("/proc/sys/kernel/sched_autogroup_enabled").read_text().strip()
+    except OSError:
+        return "n/a"
 
 
 if __name__ == "__main__":
