@@ -36,11 +36,14 @@ def bench(
     out: Path = typer.Option(..., "--out", help="Benchmark directory: DIR/<task>/<algo>/seed<k>."),
     executor: str = typer.Option("local", "--executor", help="local (process pool) or ray."),
     ray_address: str | None = typer.Option(None, "--ray-address", help="Ray cluster address; default: a local Ray instance."),
-    workers: int | None = typer.Option(None, "--workers", help="Parallel runs; default: the number of cores."),
+    workers: int | None = typer.Option(None, "--workers", help="Parallel runs; default: the number of cores (with --ray-address the cluster decides)."),
     dataset: list[str] | None = typer.Option(None, "--dataset", help="TASK=PATH: use this dataset for TASK (repeatable)."),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
 ) -> None:
-    """Run a task x algorithm x seed grid; finished runs are skipped, interrupted ones resume."""
+    """Run a task x algorithm x seed grid; finished runs are skipped, interrupted ones resume.
+
+    Failed runs are listed in DIR/failures.jsonl and the command exits 1 after the whole grid.
+    """
     from safemil.bench import GridSpec, make_executor, named_grid, parse_seeds, run_grid
     from safemil.bench.runner import FAILURES
 
