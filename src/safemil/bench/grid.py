@@ -105,7 +105,7 @@ def _split_override(item: str) -> tuple[str | None, str]:
 
 
 def parse_seeds(text: str) -> list[int]:
-    """``"3"`` -> seeds 0, 1, 2; ``"0,4,7"`` -> exactly those seeds."""
+    """``"3"`` -> seeds 0, 1, 2; ``"0,4,7"`` -> exactly those seeds; ``"5,"`` -> seed 5 alone."""
     try:
         if "," in text:
             seeds = [int(s) for s in text.split(",") if s.strip()]

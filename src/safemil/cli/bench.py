@@ -31,7 +31,7 @@ def bench(
         None, help="Overrides for every run (key=value) or one algorithm (ALGO:key=value)."),
     tasks: list[str] | None = typer.Option(None, "--tasks", help="Tasks, comma-separated or repeated."),
     algos: list[str] | None = typer.Option(None, "--algos", help="Algorithms, comma-separated or repeated."),
-    seeds: str | None = typer.Option(None, "--seeds", help="Number of seeds N (0..N-1) or a list 0,3,7. Default 3."),
+    seeds: str | None = typer.Option(None, "--seeds", help="Number of seeds N (0..N-1) or a list 0,3,7 (one given seed: 5,). Default 3."),
     grid: str | None = typer.Option(None, "--grid", help="A named grid (default, smoke); --tasks/--algos/--seeds narrow it."),
     out: Path = typer.Option(..., "--out", help="Benchmark directory: DIR/<task>/<algo>/seed<k>."),
     executor: str = typer.Option("local", "--executor", help="local (process pool) or ray."),
