@@ -101,6 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jobs", type=int, default=1, help="runs in parallel (each uses one thread)")
     ap.add_argument("--dataset", help="one dataset for every task (default: each task's generated dataset)")
     ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="extra overrides for every run; ALGO:KEY=VALUE applies to that algorithm only")
+    ap.add_argument("--collect-only", action="store_true",
+                    help="run nothing: tabulate the finished runs (eval.json) under --out and list the missing ones")
     ap.add_argument("--json", dest="json_out", help="also write all eval.json contents to this file")
     args = ap.parse_args(argv)
 
@@ -122,6 +124,10 @@ def main(argv: list[str] | None = None) -> int:
                         ov.append(item)
                 jobs.append((algo, task, seed, str(Path(args.out) / task / algo / f"seed{seed}"), ov, args.dataset))
     results, failures = [], []
+    if args.collect_only:
+        missing = [j for j in jobs if not (Path(j[3]) / "eval.json").exists()]
+        failures += [f"{t} {a} seed {s}: not finished" for a, t, s, *_ in missing]
+        jobs = [j for j in jobs if j not in missing]
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         futs = {pool.submit(run_one, *j): j for j in jobs}
         for fut in tqdm(as_completed(futs), total=len(futs), desc="runs"):
