@@ -100,7 +100,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--num-envs", type=int, default=5)
     ap.add_argument("--jobs", type=int, default=1, help="runs in parallel (each uses one thread)")
     ap.add_argument("--dataset", help="one dataset for every task (default: each task's generated dataset)")
-    ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="extra run/algorithm overrides")
+    ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="extra overrides for every run; ALGO:KEY=VALUE applies to that algorithm only")
+    ap.add_argument("--collect-only", action="store_true",
+                    help="run nothing: tabulate the finished runs (eval.json) under --out and list the missing ones")
     ap.add_argument("--json", dest="json_out", help="also write all eval.json contents to this file")
     args = ap.parse_args(argv)
 
@@ -112,9 +114,20 @@ def main(argv: list[str] | None = None) -> int:
             for seed in args.seeds:
                 ov = budget(algo, args.policy_steps, args.cost_steps) + [
                     "split.cost_limit=25", f"eval.episodes={args.episodes}", f"eval.num_envs={args.num_envs}",
-                    "train.progress=false", "train.log_every=100", "train.checkpoint_every=1000", *args.set]
+                    "train.progress=false", "train.log_every=100", "train.checkpoint_every=1000"]
+                for item in args.set:
+                    head, _, rest = item.partition(":")
+                    if rest and "=" not in head:
+                        if head == algo:
+                            ov.append(rest)
+                    else:
+                        ov.append(item)
                 jobs.append((algo, task, seed, str(Path(args.out) / task / algo / f"seed{seed}"), ov, args.dataset))
     results, failures = [], []
+    if args.collect_only:
+        missing = [j for j in jobs if not (Path(j[3]) / "eval.json").exists()]
+        failures += [f"{t} {a} seed {s}: not finished" for a, t, s, *_ in missing]
+        jobs = [j for j in jobs if j not in missing]
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         futs = {pool.submit(run_one, *j): j for j in jobs}
         for fut in tqdm(as_completed(futs), total=len(futs), desc="runs"):

@@ -21,7 +21,8 @@ from safemil.policies import BCConfig, WeightedBC
 
 
 def _single_segment_preferences() -> MILConfig:
-    return MILConfig(bag_size=1)
+    # with K = 1 each of the 128 pairs uses one segment per set: a pool of 128 (not MIL's 256) is enough
+    return MILConfig(bag_size=1, pool_size=128, n_bag_pairs=128)
 
 
 @dataclass

@@ -109,9 +109,9 @@ def _report(m: dict | None, out_dir: Path, as_json: bool, write: bool = True) ->
     print_metrics([m], title=f"{m['algo']} on {m['task']}, seed {m['seed']}")
     d = m.get("diagnostics", {})
     keys = [k for k in ("cost_auroc_step", "cost_auroc_traj", "bt_loss_final", "score_gap_final",
-                        "bc_ess_mean") if k in d]
+                        "bc_ess_mean", "alpha", "clf_acc_heldout", "disc_acc_heldout") if k in d]
     if keys:
-        console.print("  ".join(f"{k}={d[k]:.3f}" for k in keys))
+        console.print("  ".join(f"{k}={d[k]:.3f}" for k in keys if d[k] is not None))
     if d.get("collapse_warning"):
         console.print(f"[bold red]warning:[/bold red] {d['collapse_warning']}")
     if write:
