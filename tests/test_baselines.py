@@ -27,7 +27,7 @@ from safemil.data import SplitConfig, make_split, read_dsrl
 from safemil.data.dataset import Dataset, LearnerView, TrajectoryIndex
 from safemil.errors import ConfigError
 from safemil.policies import soft_weights
-from tests.tiny_data import TASK, TINY_SPLIT, make_tiny_dataset
+from tests.tiny_swimmer import TASK, TINY_SPLIT, make_tiny_dataset
 
 BASELINES = ("bc-u", "bc-safe", "trex-wbc", "dwbc-nu", "safedice")
 SMALL = {  # tiny networks and batches so each algorithm takes well under a second per 100 steps

@@ -60,6 +60,9 @@ class _Cfg:
 def test_config_round_trip_and_overrides(tmp_path):
     cfg = apply_overrides(_Cfg(), ["steps=20", "inner.lr=0.5", "inner.sizes=[64, 64]", "beta=0.6", "flag=true"])
     assert cfg == _Cfg(steps=20, flag=True, inner=_Inner(lr=0.5, sizes=(64, 64)), beta=0.6)
+    assert apply_overrides(_Cfg(), ["inner.lr=1e-5"]).inner.lr == 1e-5  # YAML reads this as a string
+    with pytest.raises(ConfigError, match="expected a number"):
+        apply_overrides(_Cfg(), ["inner.lr=fast"])
     save_yaml(to_dict(cfg), tmp_path / "c.yaml")
     assert from_dict(_Cfg, load_yaml(tmp_path / "c.yaml")) == cfg
     with pytest.raises(ConfigError, match="unknown config key 'stepz'"):

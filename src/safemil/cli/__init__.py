@@ -11,9 +11,9 @@ import sys
 
 import typer
 
+from safemil.cli import bench as bench_cli
 from safemil.cli import collect as collect_cli
 from safemil.cli import cost as cost_cli
-from safemil.cli import bench as bench_cli
 from safemil.cli import data as data_cli
 from safemil.cli import evaluate as evaluate_cli
 from safemil.cli import tasks as tasks_cli
