@@ -15,6 +15,7 @@ from safemil.cli import cost as cost_cli
 from safemil.cli import data as data_cli
 from safemil.cli import evaluate as evaluate_cli
 from safemil.cli import tasks as tasks_cli
+from safemil.cli import train as train_cli
 from safemil.errors import SafemilError
 
 app = typer.Typer(
@@ -27,7 +28,10 @@ app.command("tasks")(tasks_cli.tasks)
 app.add_typer(data_cli.app, name="data")
 app.add_typer(cost_cli.app, name="cost")
 app.command("evaluate")(evaluate_cli.evaluate)
-app.command("quickstart")(evaluate_cli.quickstart)
+app.command("quickstart")(train_cli.quickstart)
+app.command("train")(train_cli.train)
+app.command("eval")(train_cli.eval_run)
+app.command("algos")(train_cli.algos)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -50,12 +50,3 @@ def print_metrics(rows: list[dict], title: str = "evaluation") -> None:
             f"{m['mean_return']:.1f}", f"{m['mean_cost']:.1f}",
         )
     console.print(t)
-
-
-def quickstart(
-    episodes: int = typer.Option(10, "--episodes", min=1),
-    seed: int = typer.Option(0, "--seed"),
-) -> None:
-    """The main job on the embedded default. (Until SafeMIL lands: a random policy on SwimmerVelocity.)"""
-    evaluate(task="SwimmerVelocity", policy="random", episodes=episodes, seed=seed,
-             cost_limit=25.0, num_envs=8, as_json=False)

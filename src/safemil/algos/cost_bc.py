@@ -1,0 +1,145 @@
+"""The shape shared by SafeMIL and its cost-learning relatives: learn a cost, weight BC by it.
+
+`CostWeightedBC` drives any `CostModel` and a `WeightedBC` learner on D_U
+under one of two schedules:
+
+- ``sequential``: ``cost_steps`` cost updates, then ``policy_steps`` policy
+  updates against the frozen cost (scored once for all of D_U and cached);
+- ``alternate``: one cost update and one policy update per step (the research
+  code's loop), the policy weights always coming from the current cost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from safemil.costs.base import CostModel
+from safemil.data.dataset import LearnerView
+from safemil.diagnostics import score_rows
+from safemil.errors import ConfigError
+from safemil.policies import BCConfig, WeightedBC, actor_state
+from safemil.policies.weights import discounted_trajectory_sums
+
+SCHEDULES = ("sequential", "alternate")
+
+
+def check_schedule(schedule: str, cost_steps: int, policy_steps: int) -> None:
+    if schedule not in SCHEDULES:
+        raise ConfigError(f"unknown schedule {schedule!r}; choose one of {', '.join(SCHEDULES)}")
+    if cost_steps < 0 or policy_steps < 1:
+        raise ConfigError(f"need cost_steps >= 0 and policy_steps >= 1, got {cost_steps}, {policy_steps}")
+
+
+class CostWeightedBC:
+    def __init__(self, cost: CostModel, bc: WeightedBC, bc_config: BCConfig,
+                 cost_steps: int, policy_steps: int, schedule: str = "sequential"):
+        check_schedule(schedule, cost_steps, policy_steps)
+        self.cost, self.bc, self.bc_config = cost, bc, bc_config
+        self.cost_steps, self.policy_steps, self.schedule = cost_steps, policy_steps, schedule
+        if schedule == "sequential":
+            self.total_steps = cost_steps + policy_steps
+        else:
+            self.total_steps = max(cost_steps, policy_steps)
+        self.view: LearnerView = bc.view
+        self._cache: np.ndarray | None = None
+        self._traj_cache: np.ndarray | None = None
+        self._cost_log: list[tuple[float, float, float]] = []  # (bt_loss, score_gap, collapsed) per cost step
+        self._ess_log: list[float] = []
+
+    # -- the two kinds of work -------------------------------------------------------
+    def _cost_step(self) -> dict[str, float]:
+        m = self.cost.train_step()
+        self._cost_log.append((float(m.get("bt_loss", float("nan"))), float(m.get("score_gap", float("nan"))),
+                               float(m.get("collapse_warning", 0.0))))
+        return m
+
+    def _policy_step(self, fn: Callable[[np.ndarray], torch.Tensor]) -> dict[str, float]:
+        if self.bc_config.weights.level == "trajectory":
+            if fn == self._live_cost:
+                raise ConfigError("trajectory-level weights need the cost frozen first: use schedule=sequential")
+            m = self.bc.step(None, self._trajectory_cost)
+        else:
+            m = self.bc.step(fn)
+        if "bc_ess" in m:
+            self._ess_log.append(m["bc_ess"])
+        return m
+
+    def _cached_cost(self, rows: np.ndarray) -> torch.Tensor:
+        if self._cache is None:  # after the cost phase (or after a resume into the policy phase)
+            self._cache = score_rows(self.cost, self.view.observations, self.view.actions)
+        return torch.from_numpy(self._cache[rows])
+
+    def _trajectory_cost(self, traj: np.ndarray) -> torch.Tensor:
+        if self._traj_cache is None:
+            self._cached_cost(np.zeros(1, dtype=np.int64))  # make sure rows are scored
+            idx = self.view.index
+            self._traj_cache = discounted_trajectory_sums(self._cache, idx.starts, idx.lengths,
+                                                          self.bc_config.weights.gamma)
+        return torch.from_numpy(self._traj_cache[traj])
+
+    @torch.no_grad()
+    def _live_cost(self, rows: np.ndarray) -> torch.Tensor:
+        flat = rows.reshape(-1)
+        o = torch.as_tensor(self.view.observations[flat], dtype=torch.float32)
+        a = torch.as_tensor(self.view.actions[flat], dtype=torch.float32)
+        return self.cost.cost(o, a).reshape(rows.shape)
+
+    def train_step(self, step: int) -> dict[str, float]:
+        if self.schedule == "sequential":
+            if step < self.cost_steps:
+                return self._cost_step()
+            return self._policy_step(self._cached_cost)
+        m: dict[str, float] = {}
+        if step < self.cost_steps:
+            m.update(self._cost_step())
+        if step < self.policy_steps:
+            fn = self._live_cost if step < self.cost_steps else self._cached_cost
+            m.update(self._policy_step(fn))
+        return m
+
+    # -- what the runner asks for ---------------------------------------------------
+    def policy(self):
+        return self.bc.policy()
+
+    def policy_state(self) -> dict:
+        return actor_state(self.bc.actor, self.bc_config.actor)
+
+    def cost_model(self) -> CostModel:
+        return self.cost
+
+    def summary(self) -> dict:
+        out: dict = {"schedule": self.schedule, "cost_steps": self.cost_steps, "policy_steps": self.policy_steps}
+        if self._cost_log:
+            arr = np.asarray(self._cost_log)
+            tail = arr[-max(1, len(arr) // 10):]
+            out["bt_loss_first"] = float(arr[: max(1, len(arr) // 10), 0].mean())
+            out["bt_loss_final"] = float(tail[:, 0].mean())
+            out["score_gap_final"] = float(tail[:, 1].mean())
+            chunks = np.array_split(arr[:, :2], min(20, len(arr)))
+            out["bt_loss_curve"] = [round(float(c[:, 0].mean()), 5) for c in chunks]  # 20 equal chunks of cost steps
+            out["score_gap_curve"] = [round(float(c[:, 1].mean()), 5) for c in chunks]
+            out["collapse_flagged_steps"] = int(arr[:, 2].sum())
+            out["collapse_warning"] = (
+                f"cost collapse: BT loss stayed ~ log 2 with ~zero bag-score gap at the end of cost training "
+                f"(final loss {out['bt_loss_final']:.3f}); the learned cost does not separate D_N from D_U"
+                if arr[-1, 2] > 0 else None
+            )
+        if self._ess_log:
+            out["bc_ess_mean"] = float(np.mean(self._ess_log))
+            out["bc_ess_final"] = float(np.mean(self._ess_log[-max(1, len(self._ess_log) // 10):]))
+        return out
+
+    def state_dict(self) -> dict:
+        return {"cost": self.cost.state_dict(), "bc": self.bc.state_dict(),
+                "cost_log": list(self._cost_log), "ess_log": list(self._ess_log)}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.cost.load_state_dict(state["cost"])
+        self.bc.load_state_dict(state["bc"])
+        self._cost_log = [tuple(x) for x in state["cost_log"]]
+        self._ess_log = list(state["ess_log"])
+        self._cache = None
+        self._traj_cache = None

@@ -1,0 +1,40 @@
+"""SafeMIL: a MIL cost learned from D_N vs D_U bags, then BC on D_U weighted by exp(-C / beta)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from safemil.algos.base import AlgoSpec, LearnerData, register
+from safemil.algos.cost_bc import CostWeightedBC, check_schedule
+from safemil.costs.mil import MILConfig, MILCost
+from safemil.errors import ConfigError
+from safemil.policies import BCConfig, WeightConfig, WeightedBC
+
+
+def _soft_segment_bc() -> BCConfig:
+    return BCConfig(weights=WeightConfig(kind="soft", level="segment", beta=0.6, gamma=0.99))
+
+
+@dataclass
+class SafeMILConfig:
+    """``mil.steps`` cost updates and ``policy_steps`` policy updates, in ``schedule`` order."""
+
+    policy_steps: int = 20_000
+    schedule: str = "sequential"  # sequential | alternate (see safemil.algos.cost_bc)
+    mil: MILConfig = field(default_factory=MILConfig)
+    bc: BCConfig = field(default_factory=_soft_segment_bc)
+
+    def __post_init__(self):
+        check_schedule(self.schedule, self.mil.steps, self.policy_steps)
+        if self.schedule == "alternate" and self.bc.weights.level == "trajectory":
+            raise ConfigError("bc.weights.level=trajectory needs the cost frozen first: use schedule=sequential")
+
+
+def build(config: SafeMILConfig, data: LearnerData, seed: int) -> CostWeightedBC:
+    cost = MILCost(data.negative, data.unlabeled, config.mil, seed)
+    bc = WeightedBC(data.unlabeled, config.bc, seed + 1, data.act_low, data.act_high)
+    return CostWeightedBC(cost, bc, config.bc, config.mil.steps, config.policy_steps, config.schedule)
+
+
+SPEC = register(AlgoSpec("safemil", SafeMILConfig, build,
+                         description="MIL cost from D_N vs D_U bags + cost-weighted BC on D_U"))

@@ -1,0 +1,118 @@
+"""`safemil train`, `safemil eval`, `safemil algos`: thin wrappers over `safemil.train`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from safemil.console import console
+from safemil.errors import SafemilError
+
+
+def train(
+    algo: str | None = typer.Argument(None, help="Algorithm name (see `safemil algos`)."),
+    overrides: list[str] | None = typer.Argument(None, help="Config overrides key=value (split.*, train.*, eval.* or the algorithm's keys)."),
+    task: str | None = typer.Option(None, "--task", help="Task name (see `safemil tasks`)."),
+    dataset: str | None = typer.Option(None, "--dataset", help="HDF5 path or DSRL file name; default: the task's generated dataset."),
+    seed: int = typer.Option(0, "--seed"),
+    out: Path | None = typer.Option(None, "--out", help="Run directory; default runs/<task>/<algo>/seed<S>."),
+    resume: Path | None = typer.Option(None, "--resume", help="Continue the run in this directory from its last checkpoint."),
+    as_json: bool = typer.Option(False, "--json", help="Print eval.json instead of a table."),
+) -> None:
+    """Train an algorithm, evaluate the final policy, write RUN_DIR/eval.json."""
+    from safemil import train as runner
+
+    if resume is not None:
+        if algo is not None or task is not None or overrides:
+            raise SafemilError("--resume takes only the run directory (its config.yaml holds everything else)")
+        m = runner.resume(resume)
+        out_dir = resume
+    else:
+        if algo is None:
+            raise SafemilError("missing algorithm name: safemil train ALGO --task T (or --resume RUN_DIR)")
+        if "=" in algo:
+            raise SafemilError(f"expected an algorithm name first, got override {algo!r}")
+        if task is None:
+            raise SafemilError("missing --task (see `safemil tasks`)")
+        cfg = runner.make_run_config(algo, task, dataset, seed, list(overrides or []))
+        out_dir = out or Path("runs") / cfg.task / cfg.algo / f"seed{seed}"
+        m = runner.train(cfg, out_dir)
+    _report(m, out_dir, as_json)
+
+
+def eval_run(
+    run_dir: Path = typer.Argument(..., help="A run directory written by `safemil train`."),
+    episodes: int | None = typer.Option(None, "--episodes", min=1, help="Default: the run's eval.episodes."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Re-evaluate a run's latest checkpoint, using the config saved beside it."""
+    from safemil.train import evaluate_run
+
+    _report(evaluate_run(run_dir, episodes), run_dir, as_json, write=False)
+
+
+def quickstart(
+    out: Path = typer.Option(Path("runs/quickstart"), "--out", help="Where the two run directories go."),
+    seed: int = typer.Option(0, "--seed"),
+    episodes: int = typer.Option(20, "--episodes", min=1),
+    dataset: str | None = typer.Option(None, "--dataset", help="Default: the task's generated dataset."),
+    task: str = typer.Option("SwimmerVelocity", "--task", help="The quickstart's task."),
+) -> None:
+    """The main job: BC on D_U vs SafeMIL on SwimmerVelocity; prints a table and writes a plot."""
+    from safemil.cli.evaluate import print_metrics
+    from safemil.quickstart import plot_quickstart, run_quickstart
+
+    rows = run_quickstart(out, seed=seed, episodes=episodes, dataset=dataset, task=task)
+    print_metrics(rows, title="quickstart: BC on D_U vs SafeMIL")
+    for m in rows:
+        d = m.get("diagnostics", {})
+        if "cost_auroc_step" in d:
+            console.print(f"{m['algo']}: learned-cost AUROC per step {d['cost_auroc_step']:.3f}, "
+                          f"per trajectory {d['cost_auroc_traj']:.3f}; BC weight ESS {d.get('bc_ess_mean', float('nan')):.2f}")
+        if d.get("collapse_warning"):
+            console.print(f"[bold red]warning:[/bold red] {d['collapse_warning']}")
+    console.print(f"plot: {plot_quickstart(rows, Path(out) / 'quickstart.png')}")
+
+
+def algos(name: str | None = typer.Argument(None, help="Print this algorithm's default config (YAML).")) -> None:
+    """List the registered algorithms, or show one's default config (every key can be overridden)."""
+    from safemil.algos import get_algo, list_algos
+
+    if name is not None:
+        import yaml
+
+        from safemil.config import to_dict
+        from safemil.train import _lists
+
+        print(yaml.safe_dump(_lists(to_dict(get_algo(name).config_cls())), sort_keys=False), end="")
+        return
+
+    t = Table()
+    for c in ("name", "oracle", "description"):
+        t.add_column(c)
+    for s in list_algos():
+        t.add_row(s.name, "yes" if s.oracle else "", s.description)
+    console.print(t)
+
+
+def _report(m: dict | None, out_dir: Path, as_json: bool, write: bool = True) -> None:
+    from safemil.cli.evaluate import print_metrics
+
+    if m is None:
+        return
+    if as_json:
+        print(json.dumps({k: v for k, v in m.items() if not k.startswith("episode_")}, indent=2))
+        return
+    print_metrics([m], title=f"{m['algo']} on {m['task']}, seed {m['seed']}")
+    d = m.get("diagnostics", {})
+    keys = [k for k in ("cost_auroc_step", "cost_auroc_traj", "bt_loss_final", "score_gap_final",
+                        "bc_ess_mean") if k in d]
+    if keys:
+        console.print("  ".join(f"{k}={d[k]:.3f}" for k in keys))
+    if d.get("collapse_warning"):
+        console.print(f"[bold red]warning:[/bold red] {d['collapse_warning']}")
+    if write:
+        console.print(f"run directory: {out_dir}")

@@ -1,0 +1,131 @@
+"""Weighted behaviour cloning on a label-free view of D_U.
+
+Each step samples length-H segments (index arithmetic, see
+`safemil.data.sampling`), asks an optional cost function for the learned
+per-step cost of every sampled row, turns it into weights (per segment or per
+(s, a) pair) and takes one AdamW step on the weighted NLL or squared error.
+With no cost function (or ``weights.kind = none``) it is plain BC.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from safemil.data.dataset import LearnerView
+from safemil.data.sampling import SegmentSampler
+from safemil.errors import ConfigError
+from safemil.policies.actors import ActorConfig, TorchPolicy, make_actor
+from safemil.policies.weights import (
+    WeightConfig,
+    discounted_segment_sums,
+    effective_sample_size,
+    hard_weights,
+    soft_weights,
+)
+
+LOSSES = ("nll", "mse")
+
+# rows (B, H) of the view -> learned per-step cost (B, H), no gradient
+RowCostFn = Callable[[np.ndarray], torch.Tensor]
+# trajectory ids (B,) of the view -> learned whole-trajectory cost (B,)
+TrajCostFn = Callable[[np.ndarray], torch.Tensor]
+
+
+@dataclass
+class BCConfig:
+    actor: ActorConfig = field(default_factory=ActorConfig)
+    weights: WeightConfig = field(default_factory=WeightConfig)
+    loss: str = "nll"  # nll | mse (mse is forced for a deterministic actor)
+    batch_size: int = 256  # (s, a) pairs per step = segments x segment_len
+    segment_len: int = 16
+    lr: float = 3e-4
+    weight_decay: float = 0.01
+    grad_clip: float = 10.0
+
+    def __post_init__(self):
+        if self.loss not in LOSSES:
+            raise ConfigError(f"unknown BC loss {self.loss!r}; choose one of {', '.join(LOSSES)}")
+        if self.segment_len < 1 or self.batch_size < self.segment_len:
+            raise ConfigError(
+                f"need 1 <= segment_len <= batch_size, got segment_len={self.segment_len}, batch_size={self.batch_size}"
+            )
+        if self.lr <= 0:
+            raise ConfigError(f"lr must be > 0, got {self.lr}")
+
+
+class WeightedBC:
+    """One actor, its optimiser and its sampler; ``step(cost_fn)`` is one weighted update."""
+
+    def __init__(self, view: LearnerView, config: BCConfig, seed: int,
+                 act_low: np.ndarray | None = None, act_high: np.ndarray | None = None):
+        self.view, self.config = view, config
+        self.actor = make_actor(config.actor, view.obs_dim, view.act_dim, act_low, act_high)
+        self.actor.set_normalizer(view.observations)
+        self.loss_kind = "mse" if config.actor.kind == "deterministic" else config.loss
+        self.opt = torch.optim.AdamW(self.actor.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        self.sampler = SegmentSampler(view.index, config.segment_len)
+        self.rng = np.random.default_rng(seed)
+        self.n_segments = max(1, config.batch_size // config.segment_len)
+        self._obs = torch.from_numpy(np.ascontiguousarray(view.observations, dtype=np.float32))
+        self._act = torch.from_numpy(np.ascontiguousarray(view.actions, dtype=np.float32))
+        self.seed = seed
+
+    def weights_for(self, costs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Per-step weights (B, H) from per-step learned costs (B, H)."""
+        wc = self.config.weights
+        if wc.level == "segment":
+            seg = discounted_segment_sums(costs, mask, wc.gamma)
+            w = soft_weights(seg, wc.beta) if wc.kind == "soft" else hard_weights(seg, wc.threshold)
+            return w[:, None].expand_as(costs) * mask
+        w = soft_weights(costs, wc.beta, mask) if wc.kind == "soft" else hard_weights(costs, wc.threshold, mask)
+        return w * mask
+
+    def step(self, cost_fn: RowCostFn | None = None, traj_cost_fn: TrajCostFn | None = None) -> dict[str, float]:
+        """One update. ``level=trajectory`` weights need ``traj_cost_fn``; the other levels ``cost_fn``."""
+        seg = self.sampler.sample(self.n_segments, self.rng)
+        rows = torch.from_numpy(seg.rows)
+        mask = torch.from_numpy(seg.mask)
+        obs, act = self._obs[rows], self._act[rows]
+        out: dict[str, float] = {}
+        wc = self.config.weights
+        if wc.kind != "none" and wc.level == "trajectory" and traj_cost_fn is not None:
+            with torch.no_grad():
+                c = traj_cost_fn(seg.traj).float()
+                wt = soft_weights(c, wc.beta) if wc.kind == "soft" else hard_weights(c, wc.threshold)
+                w = wt[:, None].expand(mask.shape) * mask
+            out["bc_ess"] = effective_sample_size(wt)
+            out["bc_weight_max"] = float(w.max())
+        elif wc.kind != "none" and wc.level != "trajectory" and cost_fn is not None:
+            with torch.no_grad():
+                w = self.weights_for(cost_fn(seg.rows).float(), mask)
+            if self.config.weights.level == "segment":
+                out["bc_ess"] = effective_sample_size(w[:, 0])
+            else:
+                out["bc_ess"] = effective_sample_size(w, mask)
+            out["bc_weight_max"] = float(w.max())
+        else:
+            w = mask.float()
+        per = self.actor.nll(obs, act) if self.loss_kind == "nll" else self.actor.sq_error(obs, act)
+        loss = (w * per).sum() / mask.sum()
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        grad = torch.nn.utils.clip_grad_norm_(self.actor.parameters(), self.config.grad_clip)
+        self.opt.step()
+        out["bc_loss"] = float(loss.detach())
+        out["bc_grad_norm"] = float(grad)
+        return out
+
+    def policy(self) -> TorchPolicy:
+        return TorchPolicy(self.actor, seed=self.seed)
+
+    def state_dict(self) -> dict:
+        return {"actor": self.actor.state_dict(), "opt": self.opt.state_dict(), "rng": self.rng.bit_generator.state}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.actor.load_state_dict(state["actor"])
+        self.opt.load_state_dict(state["opt"])
+        self.rng.bit_generator.state = state["rng"]

@@ -1,0 +1,86 @@
+"""Turn learned costs into behaviour-cloning weights, and measure how concentrated they are.
+
+Soft weights ``exp(-C / beta)`` divided by their batch mean keep the loss on
+the same scale whatever the cost level; the hard variant keeps only samples
+whose cost is under a threshold. The effective sample size says how many
+samples the weighted loss really learns from (a collapse to a few segments
+shows up here before it shows up in the policy).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from safemil.errors import ConfigError
+
+WEIGHTINGS = ("none", "soft", "hard")
+LEVELS = ("segment", "trajectory", "pair")
+
+
+@dataclass
+class WeightConfig:
+    kind: str = "soft"  # none | soft | hard
+    level: str = "segment"  # segment: per sampled segment; trajectory: per whole trajectory; pair: per (s, a)
+    beta: float = 0.6  # soft: temperature (smaller penalises cost more)
+    threshold: float = 1.0  # hard: keep samples with learned cost <= threshold
+    gamma: float = 0.99  # discount of the segment cost sum
+
+    def __post_init__(self):
+        if self.kind not in WEIGHTINGS:
+            raise ConfigError(f"unknown weighting {self.kind!r}; choose one of {', '.join(WEIGHTINGS)}")
+        if self.level not in LEVELS:
+            raise ConfigError(f"unknown weight level {self.level!r}; choose one of {', '.join(LEVELS)}")
+        if self.beta <= 0:
+            raise ConfigError(f"beta must be > 0, got {self.beta}")
+        if not 0 < self.gamma <= 1:
+            raise ConfigError(f"gamma must be in (0, 1], got {self.gamma}")
+
+
+def soft_weights(costs: torch.Tensor, beta: float, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """``exp(-C / beta)`` divided by its mean over the (masked) batch; computed stably in log space."""
+    logits = -costs / beta
+    if mask is not None:
+        logits = logits.masked_fill(~mask, float("-inf"))
+    w = torch.softmax(logits.reshape(-1), dim=0).reshape(costs.shape)
+    n = mask.sum() if mask is not None else torch.tensor(costs.numel())
+    return w * n.to(w.dtype)
+
+
+def hard_weights(costs: torch.Tensor, threshold: float, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """1 where ``C <= threshold`` (and unmasked), renormalised to mean 1; all zero if nothing passes."""
+    keep = costs <= threshold
+    if mask is not None:
+        keep = keep & mask
+    k = keep.sum()
+    n = mask.sum() if mask is not None else torch.tensor(costs.numel())
+    if k == 0:
+        return torch.zeros_like(costs)
+    return keep.to(costs.dtype) * (n.to(costs.dtype) / k)
+
+
+def effective_sample_size(weights: torch.Tensor, mask: torch.Tensor | None = None) -> float:
+    """Kish ESS as a fraction of the batch: (sum w)^2 / (n * sum w^2), in (0, 1]; 1 = uniform."""
+    w = weights[mask] if mask is not None else weights.reshape(-1)
+    s2 = float((w * w).sum())
+    if s2 == 0 or w.numel() == 0:
+        return 0.0
+    return float(w.sum()) ** 2 / (w.numel() * s2)
+
+
+def discounted_segment_sums(per_step: torch.Tensor, mask: torch.Tensor, gamma: float) -> torch.Tensor:
+    """``sum_t gamma^t c_t`` over the real (unmasked) steps of each (..., H) segment."""
+    h = per_step.shape[-1]
+    disc = gamma ** torch.arange(h, dtype=per_step.dtype)
+    return (per_step * mask.to(per_step.dtype) * disc).sum(-1)
+
+
+def discounted_trajectory_sums(per_row: np.ndarray, starts: np.ndarray, lengths: np.ndarray,
+                               gamma: float) -> np.ndarray:
+    """``sum_t gamma^t c_t`` over each whole trajectory (t counted from its start), vectorised."""
+    t = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    rows = np.repeat(starts, lengths) + t
+    disc = np.power(gamma, t, dtype=np.float64) * per_row[rows]
+    return np.add.reduceat(disc, np.r_[0, np.cumsum(lengths)[:-1]]) if len(lengths) else np.zeros(0)

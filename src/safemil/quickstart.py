@@ -1,0 +1,115 @@
+"""The main job: BC on D_U versus SafeMIL on the SwimmerVelocity default dataset, end to end.
+
+Reuses the runner for both algorithms (so each is a normal, resumable run
+directory), then prints one table and writes one plot. Budgets are modest so
+the whole job fits in a few minutes on a 2-core CPU; a finished run is reused,
+an interrupted one resumed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from safemil.data import default_dataset_path, resolve_dataset
+from safemil.errors import DatasetError
+from safemil.runs import RunDir
+from safemil.train import load_run_config, make_run_config, resume, train
+
+TASK = "SwimmerVelocity"
+
+# (algorithm, overrides): the modest budgets of the quickstart
+PLAN: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("bc-u", ("steps=5000",)),
+    ("safemil", ("mil.steps=1500", "policy_steps=5000")),
+)
+
+
+def ensure_dataset(task: str = TASK, progress: bool = True) -> Path:
+    """The task's default dataset: reused if present, else generated with the shipped behaviour policy."""
+    try:
+        return resolve_dataset(task)
+    except DatasetError:
+        pass
+    try:
+        from safemil.collect import generate_to_file
+    except ImportError:  # an install without the dataset-generation module
+        raise DatasetError(
+            f"the {task} default dataset is missing ({default_dataset_path(task)}) and this install cannot "
+            f"generate it; pass a DSRL file with --dataset"
+        ) from None
+    if progress:
+        print(f"generating the {task} default dataset (once) -> {default_dataset_path(task)}", flush=True)
+    return Path(generate_to_file(task, progress=progress))
+
+
+def run_quickstart(out: str | Path = "runs/quickstart", seed: int = 0, episodes: int = 20,
+                   dataset: str | None = None, progress: bool = True, task: str = TASK,
+                   extra: dict[str, list[str]] | None = None) -> list[dict]:
+    """Train (or reuse) BC-U and SafeMIL, evaluate both; returns their eval.json dicts.
+
+    ``extra`` adds overrides per algorithm name (after the quickstart budgets).
+    """
+    out = Path(out)
+    path = Path(dataset) if dataset else ensure_dataset(task, progress)
+    rows = []
+    for algo, ov in PLAN:
+        overrides = [*ov, f"eval.episodes={episodes}", f"train.progress={str(progress).lower()}",
+                     *(extra or {}).get(algo, [])]
+        cfg = make_run_config(algo, task, str(path), seed, overrides)
+        run_dir = out / (f"{algo}-seed{seed}" if task == TASK else f"{cfg.task}-{algo}-seed{seed}")
+        rows.append(_train_or_reuse(cfg, run_dir))
+    return rows
+
+
+def _train_or_reuse(cfg, run_dir: Path) -> dict:
+    if (run_dir / RunDir.CONFIG).exists():
+        rd, saved = load_run_config(run_dir)
+        if saved == cfg:
+            done = rd.read_eval()
+            if done is None:
+                resume(run_dir)
+                done = rd.read_eval()
+            return done
+        raise DatasetError(
+            f"{run_dir} holds a run with a different config; delete it or pass another --out"
+        )
+    train(cfg, run_dir)
+    return RunDir(run_dir).read_eval()  # as written to disk, so fresh and reused runs look alike
+
+
+def plot_quickstart(rows: list[dict], path: str | Path) -> Path:
+    """Bars of normalized return / cost / CVaR@20%, and per-episode return vs cost."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from safemil.eval import normalized_return
+
+    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
+    metrics = [("normalized_return", "norm. return"), ("normalized_cost", "norm. cost"),
+               ("cvar20_cost", "CVaR@20% cost")]
+    x = np.arange(len(metrics))
+    width = 0.8 / len(rows)
+    for i, m in enumerate(rows):
+        bars = a.bar(x + i * width, [m[k] for k, _ in metrics], width, label=m["algo"])
+        a.bar_label(bars, fmt="%.2f", fontsize=8)
+    a.axhline(1.0, color="k", lw=0.8, ls="--")
+    a.set_xticks(x + width * (len(rows) - 1) / 2, [n for _, n in metrics])
+    a.set_yscale("symlog", linthresh=1.0)  # costs of unsafe policies dwarf returns otherwise
+    a.set_title(f"{rows[0]['task']}: cost limit {rows[0]['cost_limit']:g}")
+    a.legend()
+    for m in rows:
+        b.scatter(m["episode_costs"], normalized_return(np.asarray(m["episode_returns"]), m["task"]),
+                  s=14, alpha=0.7, label=m["algo"])
+    b.axvline(rows[0]["cost_limit"], color="k", lw=0.8, ls="--")
+    b.set_xlabel("episode cost")
+    b.set_ylabel("normalized return")
+    b.legend()
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

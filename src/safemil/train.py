@@ -1,0 +1,232 @@
+"""The training runner: one code path for every registered algorithm.
+
+``train`` resolves the dataset, builds the split, writes the resolved config,
+steps the algorithm with a progress bar, logs metrics (JSON lines and
+TensorBoard), checkpoints atomically every ``train.checkpoint_every`` steps
+(model, optimiser and every RNG state), then scores the learned cost against
+the hidden labels (evaluator side), evaluates the final policy online and
+writes ``eval.json``. ``resume`` continues a killed run from its last
+checkpoint; because checkpoints fall on log boundaries and carry all RNG
+states, a resumed run ends with the same numbers as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from safemil.algos import AlgoSpec, LearnerData, OracleData, get_algo
+from safemil.config import apply_overrides, from_dict, to_dict
+from safemil.data import SplitConfig, make_split, read_dsrl, resolve_dataset
+from safemil.data.splits import Split
+from safemil.errors import ConfigError, SafemilError
+from safemil.eval import evaluate
+from safemil.policies import TorchPolicy, actor_from_state
+from safemil.runs import RunDir
+from safemil.tasks import get_task
+
+RUN_SECTIONS = ("split", "train", "eval")
+
+
+@dataclass
+class TrainSettings:
+    log_every: int = 100
+    checkpoint_every: int = 1000  # a multiple of log_every
+    threads: int = 1  # torch intra-op threads (the machine is shared)
+    progress: bool = True
+
+    def __post_init__(self):
+        if self.log_every < 1 or self.checkpoint_every < 1:
+            raise ConfigError("train.log_every and train.checkpoint_every must be >= 1")
+        if self.checkpoint_every % self.log_every:
+            raise ConfigError(
+                f"train.checkpoint_every ({self.checkpoint_every}) must be a multiple of "
+                f"train.log_every ({self.log_every})"
+            )
+
+
+@dataclass
+class EvalSettings:
+    episodes: int = 20
+    num_envs: int = 8
+    deterministic: bool = True
+    seed_offset: int = 100_000  # evaluation env seeds = seed_offset + 1000 * run seed + episode
+
+    def __post_init__(self):
+        if self.episodes < 1 or self.num_envs < 1:
+            raise ConfigError("eval.episodes and eval.num_envs must be >= 1")
+
+
+@dataclass
+class RunConfig:
+    algo: str
+    task: str
+    dataset: str
+    seed: int = 0
+    split: SplitConfig = field(default_factory=SplitConfig)
+    train: TrainSettings = field(default_factory=TrainSettings)
+    eval: EvalSettings = field(default_factory=EvalSettings)
+    config: dict = field(default_factory=dict)  # the algorithm's own config dataclass, as a dict
+
+
+def make_run_config(algo: str, task: str, dataset: str | None = None, seed: int = 0,
+                    overrides: list[str] | None = None) -> RunConfig:
+    """Resolve names and defaults; ``split.*``/``train.*``/``eval.*`` overrides go to the run, the rest to the algorithm."""
+    spec = get_algo(algo)
+    task_name = get_task(task).name
+    path = resolve_dataset(dataset if dataset is not None else task_name)
+    run_ov, algo_ov = [], []
+    for item in overrides or []:
+        key = item.split("=", 1)[0].strip()
+        (run_ov if key.split(".")[0] in RUN_SECTIONS else algo_ov).append(item)
+    algo_cfg = apply_overrides(spec.config_cls(), algo_ov)
+    cfg = RunConfig(algo=spec.name, task=task_name, dataset=str(Path(path).resolve()), seed=seed,
+                    split=SplitConfig(seed=seed), config=_lists(to_dict(algo_cfg)))
+    return apply_overrides(cfg, run_ov)
+
+
+def _lists(x: Any) -> Any:
+    """Tuples as lists, so the config dict equals its own YAML round trip."""
+    if isinstance(x, dict):
+        return {k: _lists(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_lists(v) for v in x]
+    return x
+
+
+def algo_config(cfg: RunConfig) -> Any:
+    return from_dict(get_algo(cfg.algo).config_cls, dict(cfg.config))
+
+
+def build_data(spec: AlgoSpec, split: Split, task: str) -> LearnerData:
+    """The structural label gate: only oracle algorithms get an `OracleData` with labels."""
+    env = get_task(task).make_env()
+    low, high = env.action_space.low.copy(), env.action_space.high.copy()
+    env.close()
+    common = dict(task=task, negative=split.negative, unlabeled=split.unlabeled,
+                  act_low=low, act_high=high, cost_limit=split.config.cost_limit)
+    if spec.oracle:
+        return OracleData(**common, labelled_unlabeled=split.labelled("unlabeled"))
+    return LearnerData(**common)
+
+
+def train(cfg: RunConfig, out: str | Path, *, stop_at: int | None = None) -> dict | None:
+    """Start a fresh run in ``out``. ``stop_at`` ends the process-level work abruptly at that step
+    (no checkpoint, no eval), exactly as a kill would: used to test resumption."""
+    out = Path(out)
+    if (out / RunDir.CHECKPOINT).exists() or (out / RunDir.CONFIG).exists():
+        raise SafemilError(f"{out} already holds a run; resume it with `safemil train --resume {out}` "
+                           "or choose another --out")
+    algo_config(cfg)  # validate config, data and split before writing anything
+    split = _load_split(cfg)
+    rd = RunDir(out)
+    rd.write_config(to_dict(cfg))
+    return _execute(rd, cfg, stop_at=stop_at, split=split)
+
+
+def load_run_config(run_dir: str | Path) -> tuple[RunDir, RunConfig]:
+    rd = RunDir(run_dir, create=False)
+    return rd, from_dict(RunConfig, rd.read_config(), where=f"{rd.path / RunDir.CONFIG}")
+
+
+def resume(run_dir: str | Path, *, stop_at: int | None = None) -> dict | None:
+    """Continue a run from its last checkpoint (or from scratch if it died before the first one)."""
+    rd, cfg = load_run_config(run_dir)
+    return _execute(rd, cfg, stop_at=stop_at)
+
+
+def _load_split(cfg: RunConfig) -> Split:
+    return make_split(read_dsrl(cfg.dataset, task=cfg.task), cfg.split)
+
+
+def _execute(rd: RunDir, cfg: RunConfig, stop_at: int | None = None, split: Split | None = None) -> dict | None:
+    torch.set_num_threads(cfg.train.threads)
+    t0 = time.perf_counter()
+    spec = get_algo(cfg.algo)
+    acfg = algo_config(cfg)
+    split = split if split is not None else _load_split(cfg)
+    data = build_data(spec, split, cfg.task)
+    torch.manual_seed(cfg.seed)
+    np.random.seed(cfg.seed % 2**32)
+    algo = spec.factory(acfg, data, cfg.seed)
+    ckpt = rd.load_checkpoint()
+    start, wall_before = 0, 0.0
+    if ckpt is not None:
+        algo.load_state_dict(ckpt["algo"])
+        torch.set_rng_state(ckpt["torch_rng"])
+        start, wall_before = int(ckpt["step"]), float(ckpt.get("train_wall_s", 0.0))
+    rd.truncate_metrics(start)
+    total = algo.total_steps
+    acc: dict[str, list[float]] = {}
+    bar = tqdm(total=total, initial=start, desc=f"{cfg.algo} {cfg.task} s{cfg.seed}", unit="step",
+               disable=not cfg.train.progress, dynamic_ncols=True)
+    t_loop = time.perf_counter()
+    try:
+        for step in range(start, total):
+            if stop_at is not None and step >= stop_at:
+                return None
+            for k, v in algo.train_step(step).items():
+                acc.setdefault(k, []).append(float(v))
+            done = step + 1
+            bar.update(1)
+            if done % cfg.train.log_every == 0 or done == total:
+                row = {k: float(np.mean(v)) for k, v in acc.items()}
+                rd.log(done, row)
+                bar.set_postfix({k: f"{v:.3g}" for k, v in list(row.items())[:3]})
+                acc = {}
+            if done % cfg.train.checkpoint_every == 0 or done == total:
+                rd.save_checkpoint({
+                    "step": done, "algo": algo.state_dict(), "torch_rng": torch.get_rng_state(),
+                    "policy": algo.policy_state(), "config": to_dict(cfg),
+                    "train_wall_s": wall_before + time.perf_counter() - t_loop,
+                })
+    finally:
+        bar.close()
+        rd.close()
+    train_wall = wall_before + time.perf_counter() - t_loop
+    diagnostics = dict(algo.summary())
+    cost = algo.cost_model()
+    if cost is not None:
+        diagnostics.update(cost_diagnostics_for(cost, split, cfg.seed))
+    metrics = run_eval(algo.policy(), cfg)
+    metrics.update({"algo": cfg.algo, "seed": cfg.seed, "train_steps": total, "split": split.summary(),
+                    "diagnostics": diagnostics, "train_wall_s": train_wall,
+                    "total_wall_s_this_session": time.perf_counter() - t0})
+    rd.write_eval(metrics)
+    return metrics
+
+
+def cost_diagnostics_for(cost, split: Split, seed: int) -> dict:
+    from safemil.diagnostics import cost_diagnostics
+
+    return cost_diagnostics(cost, split, seed=seed)
+
+
+def run_eval(policy, cfg: RunConfig, episodes: int | None = None) -> dict:
+    e = cfg.eval
+    return evaluate(policy, cfg.task, episodes=episodes or e.episodes,
+                    seed=e.seed_offset + 1000 * cfg.seed, cost_limit=cfg.split.cost_limit,
+                    num_envs=e.num_envs, deterministic=e.deterministic, progress=cfg.train.progress)
+
+
+def evaluate_run(run_dir: str | Path, episodes: int | None = None) -> dict:
+    """Re-evaluate a run's latest checkpoint with the config saved beside it (no dataset needed)."""
+    rd, cfg = load_run_config(run_dir)
+    ckpt = rd.load_checkpoint()
+    if ckpt is None:
+        raise SafemilError(f"{rd.path} has no {RunDir.CHECKPOINT} yet: nothing to evaluate")
+    policy = TorchPolicy(actor_from_state(ckpt["policy"]), seed=cfg.seed)
+    m = run_eval(policy, cfg, episodes)
+    m.update({"algo": cfg.algo, "seed": cfg.seed, "train_steps": int(ckpt["step"]), "run_dir": str(rd.path)})
+    return m
+
+
+def config_dict(cfg: RunConfig) -> dict:
+    return dataclasses.asdict(cfg)
