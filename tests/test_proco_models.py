@@ -18,6 +18,7 @@ def _linear_system(n=2000, seed=0):
 
 
 def test_ensemble_fits_linear_system():
+    torch.set_num_threads(1)
     torch.manual_seed(0)
     data, a, b = _linear_system()
     cfg = EnsembleConfig(members=3, elites=2, hidden=(64, 64), lr=3e-3, batch_size=128)
