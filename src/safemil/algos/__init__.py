@@ -4,7 +4,7 @@ Each module registers one `AlgoSpec` (name, ONE config dataclass, factory,
 oracle flag). Importing this package registers them all.
 """
 
-from safemil.algos import bc_safe, bc_u, safemil  # noqa: F401,E402  (registration side effects)
+from safemil.algos import bc_safe, bc_u, bcq_lag, proco, safemil  # noqa: F401,E402  (registration side effects)
 from safemil.algos.base import (
     Algorithm,
     AlgoSpec,
