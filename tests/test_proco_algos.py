@@ -114,8 +114,11 @@ def test_offline_algorithms_refuse_the_safemil_split(tiny):
     cfg = make_run_config("proco", TASK, str(tiny), overrides=RUN + ["data.mode=split", "split.n_negative=6"])
     from safemil.train import _load_split
 
-    with pytest.raises(ConfigError, match="--data safe-only"):
-        build_data(get_algo("proco"), _load_split(cfg), TASK)
+    for name in TINY:
+        data = build_data(get_algo(name), _load_split(cfg), TASK)
+        assert not isinstance(data, OfflineData)  # the split's label gate holds
+        with pytest.raises(ConfigError, match="--data safe-only"):
+            get_algo(name).factory(get_algo(name).config_cls(), data, 0)
 
 
 def test_bcq_lag_proco_resumes_to_the_same_numbers(tiny, tmp_path):

@@ -113,7 +113,7 @@ def build_data(spec: AlgoSpec, split: Split | OfflineSelection, task: str) -> Le
     env = get_task(task).make_env()
     low, high = env.action_space.low.copy(), env.action_space.high.copy()
     env.close()
-    if isinstance(split, OfflineSelection) or spec.data == "offline":
+    if isinstance(split, OfflineSelection):
         from safemil.algos.offline import offline_data
 
         return offline_data(spec, split, task, low, high)

@@ -26,10 +26,9 @@ class OfflineData(LearnerData):
     offline: LabelledView | None = None
 
 
-def offline_data(spec: AlgoSpec, selection, task: str, act_low: np.ndarray, act_high: np.ndarray) -> LearnerData:
-    if not isinstance(selection, OfflineSelection):
-        raise ConfigError(f"{spec.name} learns from reward/cost-labelled offline data: run it with "
-                          "--data safe-only or --data minimally-risky (data.mode=...)")
+def offline_data(spec: AlgoSpec, selection: OfflineSelection, task: str, act_low: np.ndarray,
+                 act_high: np.ndarray) -> LearnerData:
+    """Oracles get `OracleData`, offline algorithms `OfflineData`, split learners a label-free `LearnerData`."""
     view = selection.view
     common = dict(task=task, negative=empty_view(view.learner), unlabeled=view.learner,
                   act_low=act_low, act_high=act_high, cost_limit=selection.cost_limit)
@@ -43,5 +42,6 @@ def offline_data(spec: AlgoSpec, selection, task: str, act_low: np.ndarray, act_
 def require_offline(data: LearnerData, name: str) -> LabelledView:
     """The labelled offline data, or a clear error if the runner handed the SafeMIL split."""
     if not isinstance(data, OfflineData) or data.offline is None:
-        raise ConfigError(f"{name} needs reward/cost-labelled offline data: run it with --data safe-only")
+        raise ConfigError(f"{name} needs reward/cost-labelled offline data: run it with --data safe-only "
+                          "or --data minimally-risky (data.mode=...)")
     return data.offline
