@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from safemil.costs.knowledge import KnowledgeCost
 from safemil.data.dataset import LabelledView
 from safemil.errors import ConfigError
 from safemil.models import DynamicsEnsemble, EnsembleConfig, Transitions
@@ -115,9 +116,11 @@ class ProcoLayer:
         rc = self.config.rollout
         dis = real_disagreement(self.model, self.obs, self.act)
         cut = rc.max_disagreement if rc.max_disagreement is not None else float(np.quantile(dis, rc.cut_quantile))
+        k = self.knowledge
+        soft = KnowledgeCost(k.task, k.expression, k.config.margin, rc.steer_softness)
         self.synthetic, rep = counterfactual_rollouts(
-            self.model, self.knowledge.transition_cost, self.obs, self.act, self.act_low, self.act_high, rc, cut,
-            seed=self.seed + 1)
+            self.model, k.transition_cost, self.obs, self.act, self.act_low, self.act_high, rc, cut,
+            seed=self.seed + 1, score=soft.transition_cost)
         rep["disagreement_real_q"] = {k: float(np.quantile(dis, q)) for k, q in
                                       (("p10", 0.1), ("p50", 0.5), ("p90", 0.9), ("max", 1.0))}
         self.report.update(rep)
