@@ -11,6 +11,7 @@ import sys
 
 import typer
 
+from safemil.cli import bench as bench_cli
 from safemil.cli import cost as cost_cli
 from safemil.cli import data as data_cli
 from safemil.cli import evaluate as evaluate_cli
@@ -32,6 +33,8 @@ app.command("quickstart")(train_cli.quickstart)
 app.command("train")(train_cli.train)
 app.command("eval")(train_cli.eval_run)
 app.command("algos")(train_cli.algos)
+app.command("bench")(bench_cli.bench)
+app.command("report")(bench_cli.report)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,84 @@
+"""Per-step cost of each baseline relative to one plain BC step, measured in the same run.
+
+Builds every baseline with its default networks and batches on a synthetic
+D_N / D_U shaped like HalfCheetahVelocity (obs 17, act 6, 1000-step
+trajectories), times each kind of step (one thread), and prints milliseconds
+per step and the ratio to a BC-U step. The last line is
+``ratio=<slowest baseline step / BC-U step>``: what the most expensive method
+pays per update on top of plain behaviour cloning.
+
+    PYTHONPATH=src python benchmarks/baselines_step_time.py [--steps 10 --rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import torch
+
+from safemil.algos import LearnerData, get_algo
+from safemil.data.dataset import LearnerView, TrajectoryIndex
+
+
+def view(n_traj: int, length: int, obs_dim: int, act_dim: int, rng: np.random.Generator) -> LearnerView:
+    n = n_traj * length
+    obs = rng.normal(size=(n, obs_dim)).astype(np.float32)
+    act = np.tanh(rng.normal(size=(n, act_dim))).astype(np.float32)
+    index = TrajectoryIndex(np.arange(n_traj, dtype=np.int64) * length, np.full(n_traj, length, dtype=np.int64))
+    return LearnerView(obs, np.roll(obs, -1, 0), act, np.zeros(n, dtype=bool), index)
+
+
+class Timer:
+    """Times ``n`` consecutive steps of one algorithm from step ``first`` on, continuing where it left off."""
+
+    def __init__(self, algo, first: int):
+        self.algo, self.next = algo, first
+        self.samples: list[float] = []
+
+    def run(self, n: int) -> None:
+        t0 = time.perf_counter()
+        for s in range(self.next, self.next + n):
+            self.algo.train_step(s)
+        self.next += n
+        self.samples.append((time.perf_counter() - t0) / n * 1e3)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--steps", type=int, default=10, help="steps per timing round")
+    ap.add_argument("--rounds", type=int, default=3)
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    rng = np.random.default_rng(0)
+    data = LearnerData(task="HalfCheetahVelocity", negative=view(50, 1000, 17, 6, rng),
+                       unlabeled=view(200, 1000, 17, 6, rng), act_low=-np.ones(6), act_high=np.ones(6),
+                       cost_limit=25.0)
+
+    def build(name: str):
+        spec = get_algo(name)
+        return spec.factory(spec.config_cls(), data, 0)
+
+    trex_a, trex_b, sd_a, sd_b = build("trex-wbc"), build("trex-wbc"), build("safedice"), build("safedice")
+    timers = {"bc-u": Timer(build("bc-u"), 0),
+              "trex-wbc cost step": Timer(trex_a, 0),
+              "trex-wbc policy step": Timer(trex_b, trex_b.cost_steps),
+              "dwbc-nu step (disc + policy)": Timer(build("dwbc-nu"), 0),
+              "safedice classifier step": Timer(sd_a, 0),
+              "safedice step (value + policy)": Timer(sd_b, sd_b.config.classifier_steps)}
+    for t in timers.values():  # warm-up (allocations, first value-function build)
+        t.run(3)
+        t.samples.clear()
+    for _ in range(args.rounds):  # interleaved rounds, median: load from other processes hits all alike
+        for t in timers.values():
+            t.run(args.steps)
+    results = {k: float(np.median(t.samples)) for k, t in timers.items()}
+    ref = results["bc-u"]
+    for k, v in results.items():
+        print(f"{k:32s} {v:8.2f} ms/step  x{v / ref:5.2f}")
+    print(f"ratio={max(v / ref for k, v in results.items() if k != 'bc-u'):.3f}")
+
+
+if __name__ == "__main__":
+    main()

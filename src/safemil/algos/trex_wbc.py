@@ -1,0 +1,52 @@
+"""T-REX-WBC: Bradley-Terry between single non-preferred and unlabeled segments, then weighted BC.
+
+Trajectory-preference cost learning is the bag-size-one case of SafeMIL's MIL
+loss: each "bag" is one length-H segment, and the loss
+``softplus(C(seg_U) - C(seg_N))`` asks every non-preferred segment to outscore
+the unlabeled one it is paired with. So the cost source IS `MILCost` with
+``bag_size = 1``; everything else (policy learner, weights, budgets) matches
+SafeMIL, and any difference between the two comes from K alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from safemil.algos.base import AlgoSpec, LearnerData, register
+from safemil.algos.cost_bc import CostWeightedBC, check_schedule
+from safemil.algos.safemil import _soft_segment_bc
+from safemil.costs.mil import MILConfig, MILCost
+from safemil.errors import ConfigError
+from safemil.policies import BCConfig, WeightedBC
+
+
+def _single_segment_preferences() -> MILConfig:
+    return MILConfig(bag_size=1)
+
+
+@dataclass
+class TREXWBCConfig:
+    """``cost.steps`` preference updates and ``policy_steps`` policy updates, in ``schedule`` order."""
+
+    policy_steps: int = 20_000
+    schedule: str = "sequential"  # sequential | alternate (see safemil.algos.cost_bc)
+    cost: MILConfig = field(default_factory=_single_segment_preferences)
+    bc: BCConfig = field(default_factory=_soft_segment_bc)
+
+    def __post_init__(self):
+        if self.cost.bag_size != 1:
+            raise ConfigError(
+                f"trex-wbc compares single segments (cost.bag_size = 1), got bag_size={self.cost.bag_size}; "
+                "bags of K > 1 segments are SafeMIL (`safemil train safemil ...`)"
+            )
+        check_schedule(self.schedule, self.cost.steps, self.policy_steps)
+
+
+def build(config: TREXWBCConfig, data: LearnerData, seed: int) -> CostWeightedBC:
+    cost = MILCost(data.negative, data.unlabeled, config.cost, seed)
+    bc = WeightedBC(data.unlabeled, config.bc, seed + 1, data.act_low, data.act_high)
+    return CostWeightedBC(cost, bc, config.bc, config.cost.steps, config.policy_steps, config.schedule)
+
+
+SPEC = register(AlgoSpec("trex-wbc", TREXWBCConfig, build,
+                         description="Bradley-Terry cost from single D_N vs D_U segments (K = 1) + cost-weighted BC"))

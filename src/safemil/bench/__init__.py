@@ -1,0 +1,43 @@
+"""Benchmarks: run a task x algorithm x seed grid (local processes or Ray) and report it.
+
+`run_grid` runs a `GridSpec` on an executor (`LocalExecutor`, `RayExecutor`),
+one run directory per cell, resumably; `collect`/`summarize`/`markdown` and
+`safemil.bench.plots` turn the directory into tables and figures.
+"""
+
+from safemil.bench.executors import LocalExecutor, RayExecutor, make_executor
+from safemil.bench.grid import GridSpec, RunSpec, named_grid, parse_seeds
+from safemil.bench.report import (
+    Estimate,
+    Row,
+    RunRecord,
+    collect,
+    cvar_ratios,
+    markdown,
+    summarize,
+    write_csv,
+)
+from safemil.bench.runner import GridResult, run_grid
+from safemil.bench.worker import RunOutcome, run_one
+
+__all__ = [
+    "Estimate",
+    "GridResult",
+    "GridSpec",
+    "LocalExecutor",
+    "RayExecutor",
+    "Row",
+    "RunOutcome",
+    "RunRecord",
+    "RunSpec",
+    "collect",
+    "cvar_ratios",
+    "make_executor",
+    "markdown",
+    "named_grid",
+    "parse_seeds",
+    "run_grid",
+    "run_one",
+    "summarize",
+    "write_csv",
+]

@@ -1,0 +1,230 @@
+"""Turn a benchmark directory into the paper-style table: mean and 95% bootstrap CI over seeds.
+
+Rows are (task, algorithm). Oracle algorithms (the registry says which: they
+read hidden labels) are marked and never compete for "best". The best safe
+method of a task is the non-oracle algorithm with the highest mean normalized
+return among those whose mean normalized cost is <= 1.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from safemil.bench.worker import read_wall
+from safemil.errors import SafemilError
+from safemil.eval import bootstrap_ci
+
+METRICS = ("normalized_return", "normalized_cost", "cvar20_cost")
+CSV_COLUMNS = ("task", "algo", "seed", "oracle", "normalized_return", "normalized_cost", "cvar20_cost",
+               "mean_return", "mean_cost", "episodes", "train_steps", "wall_s")
+SAFE_COST = 1.0
+
+
+class ReportError(SafemilError):
+    """A benchmark directory that cannot be reported (missing, empty or holding a malformed run)."""
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    task: str
+    algo: str
+    seed: int
+    oracle: bool
+    normalized_return: float
+    normalized_cost: float
+    cvar20_cost: float
+    mean_return: float
+    mean_cost: float
+    episodes: int
+    train_steps: int | None
+    wall_s: float | None
+    run_dir: str
+
+
+@dataclass(frozen=True)
+class Estimate:
+    mean: float
+    lo: float
+    hi: float
+
+
+@dataclass(frozen=True)
+class Row:
+    task: str
+    algo: str
+    oracle: bool
+    n_seeds: int
+    normalized_return: Estimate
+    normalized_cost: Estimate
+    cvar20_cost: Estimate
+    wall_s: float | None  # mean over seeds
+    best: bool = False
+
+    @property
+    def safe(self) -> bool:
+        return self.normalized_cost.mean <= SAFE_COST
+
+
+def is_oracle(algo: str) -> bool:
+    from safemil.algos import get_algo
+
+    return get_algo(algo).oracle
+
+
+def collect(root: str | Path) -> list[RunRecord]:
+    """Every finished run (a directory with ``eval.json``) under ``root``, sorted by task, method (paper order), seed."""
+    root = Path(root)
+    if not root.is_dir():
+        raise ReportError(f"benchmark directory not found: {root}")
+    records = [_record(p) for p in sorted(root.rglob("eval.json"))]
+    if not records:
+        raise ReportError(f"no finished runs (eval.json) under {root}")
+    keys = [(r.task, r.algo, r.seed) for r in records]
+    dup = {k for k in keys if keys.count(k) > 1}
+    if dup:
+        t, a, s = sorted(dup)[0]
+        raise ReportError(f"{root} holds more than one run of {t}/{a}/seed{s}; report one grid at a time")
+    return sorted(records, key=lambda r: (r.task, algo_rank(r.algo), r.seed))
+
+
+def algo_rank(algo: str) -> tuple[int, str]:
+    """Table order: the paper's method order (baselines, then SafeMIL), other algorithms after, by name."""
+    from safemil.bench.grid import PAPER_ALGOS
+
+    return (PAPER_ALGOS.index(algo), "") if algo in PAPER_ALGOS else (len(PAPER_ALGOS), algo)
+
+
+def _record(path: Path) -> RunRecord:
+    try:
+        m = json.loads(path.read_text())
+        return RunRecord(
+            task=str(m["task"]), algo=str(m["algo"]), seed=int(m["seed"]), oracle=is_oracle(str(m["algo"])),
+            normalized_return=float(m["normalized_return"]), normalized_cost=float(m["normalized_cost"]),
+            cvar20_cost=float(m["cvar20_cost"]), mean_return=float(m["mean_return"]),
+            mean_cost=float(m["mean_cost"]), episodes=int(m["episodes"]),
+            train_steps=int(m["train_steps"]) if "train_steps" in m else None,
+            wall_s=read_wall(path.parent), run_dir=str(path.parent))
+    except (ValueError, KeyError, TypeError) as e:
+        raise ReportError(f"{path}: not a valid eval.json ({type(e).__name__}: {e})") from None
+
+
+def estimate(values: list[float], seed: int = 0, n_boot: int = 2000) -> Estimate:
+    """Mean and 95% percentile-bootstrap CI over seeds (a single seed gives a zero-width interval)."""
+    lo, hi = bootstrap_ci(np.asarray(values, dtype=np.float64), n_boot=n_boot, seed=seed)
+    return Estimate(float(np.mean(values)), lo, hi)
+
+
+def summarize(records: list[RunRecord], seed: int = 0) -> list[Row]:
+    """One row per (task, algo) in record order, the best safe non-oracle method of each task flagged."""
+    groups: dict[tuple[str, str], list[RunRecord]] = {}
+    for r in records:
+        groups.setdefault((r.task, r.algo), []).append(r)
+    rows = []
+    for (task, algo), rs in groups.items():
+        walls = [r.wall_s for r in rs if r.wall_s is not None]
+        rows.append(Row(task, algo, rs[0].oracle, len(rs),
+                        *(estimate([getattr(r, m) for r in rs], seed=seed) for m in METRICS),
+                        wall_s=float(np.mean(walls)) if walls else None))
+    best = {}
+    for row in rows:
+        if row.oracle or not row.safe:
+            continue
+        cur = best.get(row.task)
+        if cur is None or row.normalized_return.mean > cur.normalized_return.mean:
+            best[row.task] = row
+    return [replace(row, best=best.get(row.task) is row) for row in rows]
+
+
+def cvar_ratios(rows: list[Row], method: str = "safemil") -> dict[str, float]:
+    """Per task: ``method``'s CVaR@20% cost over that of the best non-oracle baseline.
+
+    The baseline is chosen like "best": highest return among safe non-oracle
+    baselines; if none is safe, the non-oracle baseline with the lowest mean
+    normalized cost. Tasks without ``method`` or without a baseline are left out.
+    """
+    out = {}
+    for task in dict.fromkeys(r.task for r in rows):
+        mine = [r for r in rows if r.task == task and r.algo == method]
+        base = [r for r in rows if r.task == task and r.algo != method and not r.oracle]
+        if not mine or not base:
+            continue
+        safe = [r for r in base if r.safe]
+        ref = (max(safe, key=lambda r: r.normalized_return.mean) if safe
+               else min(base, key=lambda r: r.normalized_cost.mean))
+        num, denom = mine[0].cvar20_cost.mean, ref.cvar20_cost.mean
+        out[task] = num / denom if denom > 0 else (1.0 if num == 0 else math.inf)
+    return out
+
+
+def write_csv(records: list[RunRecord], path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(CSV_COLUMNS)
+        for r in records:
+            w.writerow([_cell(getattr(r, c)) for c in CSV_COLUMNS])
+    return path
+
+
+def _cell(v) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    return str(v)
+
+
+def _fmt(e: Estimate, digits: int) -> str:
+    return f"{e.mean:.{digits}f} [{e.lo:.{digits}f}, {e.hi:.{digits}f}]"
+
+
+def time_by_algo(records: list[RunRecord]) -> list[tuple[str, int, float, float]]:
+    """(algo, runs with a recorded wall time, total run-seconds, share of all run-seconds): where the time goes."""
+    totals: dict[str, list[float]] = {}
+    for r in records:
+        if r.wall_s is not None:
+            totals.setdefault(r.algo, []).append(r.wall_s)
+    grand = sum(sum(v) for v in totals.values()) or 1.0
+    return [(a, len(v), sum(v), sum(v) / grand) for a, v in totals.items()]
+
+
+def markdown(rows: list[Row], method: str = "safemil", records: list[RunRecord] | None = None) -> str:
+    """The table (bold: best safe method of its task; *oracle*: reads hidden labels) plus the CVaR ratio."""
+    lines = [
+        "| task | algorithm | seeds | normalized return | normalized cost | CVaR@20% cost | wall s/run |",
+        "|---|---|---:|---|---|---|---:|",
+    ]
+    for r in rows:
+        name = f"{r.algo} (oracle)" if r.oracle else r.algo
+        cells = [_fmt(r.normalized_return, 3), _fmt(r.normalized_cost, 2), _fmt(r.cvar20_cost, 2)]
+        if r.best:
+            name, cells = f"**{name}**", [f"**{c}**" for c in cells]
+        wall = f"{r.wall_s:.0f}" if r.wall_s is not None else ""
+        lines.append(f"| {r.task} | {name} | {r.n_seeds} | {' | '.join(cells)} | {wall} |")
+    lines += ["", "Mean over seeds with a 95% percentile-bootstrap CI. Bold: best safe method of the task "
+              "(highest normalized return among non-oracle methods with normalized cost <= 1). "
+              "Oracle rows read the hidden cost labels and are not ranked."]
+    no_best = [t for t in dict.fromkeys(r.task for r in rows) if not any(x.best for x in rows if x.task == t)]
+    if no_best:
+        lines.append(f"No non-oracle method is safe on: {', '.join(no_best)}.")
+    ratios = cvar_ratios(rows, method)
+    if ratios:
+        lines += ["", f"CVaR@20% cost of {method} / best non-oracle baseline, per task: "
+                  + ", ".join(f"{t} {v:.2f}" for t, v in ratios.items())
+                  + f"; median {float(np.median(list(ratios.values()))):.2f}."]
+    times = time_by_algo(records or [])
+    if times:
+        lines += ["", "| algorithm | runs | run-seconds | share |", "|---|---:|---:|---:|"]
+        lines += [f"| {a} | {n} | {t:.0f} | {100 * f:.0f}% |" for a, n, t, f in times]
+        lines += ["", "Run-seconds: wall time of each run's training and evaluation (runs execute in parallel, "
+                  "so their sum exceeds the grid's wall time)."]
+    return "\n".join(lines) + "\n"
