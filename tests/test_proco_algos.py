@@ -12,6 +12,7 @@ import torch
 from safemil.algos import get_algo
 from safemil.algos.offline import OfflineData
 from safemil.cli import main
+from safemil.costs.knowledge import KnowledgeCost
 from safemil.data import read_dsrl
 from safemil.data.safe_only import DataConfig, select_offline
 from safemil.errors import ConfigError, DatasetError
@@ -84,6 +85,11 @@ def test_rollouts_respect_the_disagreement_cut(tiny):
     _, rep_all = counterfactual_rollouts(model, cost.transition_cost, ds.observations, ds.actions, lo, -lo, cfg,
                                          cut=float("inf"))
     assert rep_all["rollouts_cut"] == 0
+    soft = KnowledgeCost(TASK, "x_velocity > 0.05", softness=0.5)  # steering: every rollout, same cut
+    syn_s, rep_s = counterfactual_rollouts(model, cost.transition_cost, ds.observations, ds.actions, lo, -lo,
+                                           RolloutConfig(n_starts=200, horizon=5, noise=0.5, steer_frac=1.0), cut,
+                                           score=soft.transition_cost)
+    assert rep_s["rollouts_steered"] == 200 and syn_s.disagreement.max() <= cut
 
 
 @pytest.mark.parametrize("name", list(TINY))

@@ -107,7 +107,6 @@ class DynamicsEnsemble:
         self.config, self.seed = config, seed
         self.obs_dim, self.act_dim = data.observations.shape[1], data.actions.shape[1]
         self.rew_dim = 1 if config.predict_reward else 0
-        torch.manual_seed(seed)
         self.gen = torch.Generator().manual_seed(seed)
         rng = np.random.default_rng(seed)
         x = np.concatenate([data.observations, data.actions], 1).astype(np.float32)
@@ -121,7 +120,9 @@ class DynamicsEnsemble:
         self.x_hold, self.y_hold = torch.from_numpy(x[hold]), torch.from_numpy(y[hold])
         self.x_mean, self.x_std = self.x_train.mean(0), self.x_train.std(0).clamp_min(1e-6)
         self.y_mean, self.y_std = self.y_train.mean(0), self.y_train.std(0).clamp_min(1e-6)
-        self.net = GaussianEnsemble(config.members, x.shape[1], y.shape[1], tuple(config.hidden))
+        with torch.random.fork_rng():  # initialise from the seed without touching the global RNG
+            torch.manual_seed(seed)
+            self.net = GaussianEnsemble(config.members, x.shape[1], y.shape[1], tuple(config.hidden))
         self.opt = torch.optim.AdamW(self.net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
         self.elites = np.arange(config.elites)
         self.holdout_mse = np.full(config.members, np.nan)
