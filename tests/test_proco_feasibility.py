@@ -43,3 +43,19 @@ def test_feasibility_marks_states_that_must_violate():
     assert np.all(v[:4] < 0), v  # can always stay away
     q = critic.q(torch.eye(N)[[3, 3]], torch.tensor([[-1.0], [1.0]])).numpy()
     assert q[0] < 0 < q[1]  # at 3, stepping right enters the infeasible region
+
+
+def test_fisor_weights_follow_the_three_cases():
+    from safemil.algos.proco import ProcoConfig, fisor_weights
+
+    c = ProcoConfig()
+    v_h = np.array([0.5, 0.5, -1.0, -1.0, -1.0])
+    q_h = np.array([0.3, 2.0, -0.5, 0.2, -0.9])
+    adv = np.array([0.0, 0.0, 1.0, 1.0, -1.0])
+    w = fisor_weights(v_h, q_h, adv, c)
+    s = adv.std()
+    np.testing.assert_allclose(w[:2], np.exp(5 * (v_h[:2] - q_h[:2])))  # infeasible: reduce the violation
+    assert w[0] > 1 > w[1]
+    np.testing.assert_allclose(w[2], np.exp(3 * 1.0 / s))  # feasible, stays feasible: reward advantage
+    assert w[3] == c.min_weight  # feasible, but the action leaves the feasible region
+    np.testing.assert_allclose(w[4], np.exp(-3 / s))
