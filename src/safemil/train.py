@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 from safemil.algos import AlgoSpec, LearnerData, OracleData, get_algo
 from safemil.config import apply_overrides, from_dict, to_dict
 from safemil.data import SplitConfig, make_split, read_dsrl, resolve_dataset
+from safemil.data.safe_only import DataConfig, OfflineSelection, select_offline
 from safemil.data.splits import Split
 from safemil.errors import ConfigError, SafemilError
 from safemil.eval import evaluate
@@ -32,7 +33,7 @@ from safemil.policies import TorchPolicy, actor_from_state
 from safemil.runs import RunDir
 from safemil.tasks import get_task
 
-RUN_SECTIONS = ("split", "train", "eval")
+RUN_SECTIONS = ("split", "data", "train", "eval")
 
 
 @dataclass
@@ -71,6 +72,7 @@ class RunConfig:
     dataset: str
     seed: int = 0
     split: SplitConfig = field(default_factory=SplitConfig)
+    data: DataConfig = field(default_factory=DataConfig)  # split (D_N/D_U) or an offline safe-only view
     train: TrainSettings = field(default_factory=TrainSettings)
     eval: EvalSettings = field(default_factory=EvalSettings)
     config: dict = field(default_factory=dict)  # the algorithm's own config dataclass, as a dict
@@ -88,7 +90,8 @@ def make_run_config(algo: str, task: str, dataset: str | None = None, seed: int 
         (run_ov if key.split(".")[0] in RUN_SECTIONS else algo_ov).append(item)
     algo_cfg = apply_overrides(spec.config_cls(), algo_ov)
     cfg = RunConfig(algo=spec.name, task=task_name, dataset=str(Path(path).resolve()), seed=seed,
-                    split=SplitConfig(seed=seed), config=_lists(to_dict(algo_cfg)))
+                    split=SplitConfig(seed=seed), config=_lists(to_dict(algo_cfg)),
+                    data=DataConfig(mode="safe-only" if spec.data == "offline" else "split"))
     return apply_overrides(cfg, run_ov)
 
 
@@ -105,11 +108,15 @@ def algo_config(cfg: RunConfig) -> Any:
     return from_dict(get_algo(cfg.algo).config_cls, dict(cfg.config))
 
 
-def build_data(spec: AlgoSpec, split: Split, task: str) -> LearnerData:
+def build_data(spec: AlgoSpec, split: Split | OfflineSelection, task: str) -> LearnerData:
     """The structural label gate: only oracle algorithms get an `OracleData` with labels."""
     env = get_task(task).make_env()
     low, high = env.action_space.low.copy(), env.action_space.high.copy()
     env.close()
+    if isinstance(split, OfflineSelection):
+        from safemil.algos.offline import offline_data
+
+        return offline_data(spec, split, task, low, high)
     common = dict(task=task, negative=split.negative, unlabeled=split.unlabeled,
                   act_low=low, act_high=high, cost_limit=split.config.cost_limit)
     if spec.oracle:
@@ -142,8 +149,11 @@ def resume(run_dir: str | Path, *, stop_at: int | None = None) -> dict | None:
     return _execute(rd, cfg, stop_at=stop_at)
 
 
-def _load_split(cfg: RunConfig) -> Split:
-    return make_split(read_dsrl(cfg.dataset, task=cfg.task), cfg.split)
+def _load_split(cfg: RunConfig) -> Split | OfflineSelection:
+    ds = read_dsrl(cfg.dataset, task=cfg.task)
+    if cfg.data.mode != "split":
+        return select_offline(ds, cfg.data, cfg.split.cost_limit)
+    return make_split(ds, cfg.split)
 
 
 def _execute(rd: RunDir, cfg: RunConfig, stop_at: int | None = None, split: Split | None = None) -> dict | None:
@@ -193,7 +203,7 @@ def _execute(rd: RunDir, cfg: RunConfig, stop_at: int | None = None, split: Spli
     train_wall = wall_before + time.perf_counter() - t_loop
     diagnostics = dict(algo.summary())
     cost = algo.cost_model()
-    if cost is not None:
+    if cost is not None and isinstance(split, Split):  # learned-cost scoring needs the D_N / D_U split
         diagnostics.update(cost_diagnostics_for(cost, split, cfg.seed))
     metrics = run_eval(algo.policy(), cfg)
     metrics.update({"algo": cfg.algo, "seed": cfg.seed, "train_steps": total, "split": split.summary(),

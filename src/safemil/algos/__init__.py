@@ -4,7 +4,16 @@ Each module registers one `AlgoSpec` (name, ONE config dataclass, factory,
 oracle flag). Importing this package registers them all.
 """
 
-from safemil.algos import bc_safe, bc_u, dwbc_nu, safedice, safemil, trex_wbc  # noqa: F401,E402  (registration side effects)
+from safemil.algos import (  # noqa: F401,E402  (registration side effects)
+    bc_safe,
+    bc_u,
+    bcq_lag,
+    dwbc_nu,
+    proco,
+    safedice,
+    safemil,
+    trex_wbc,
+)
 from safemil.algos.base import (
     Algorithm,
     AlgoSpec,

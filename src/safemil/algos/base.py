@@ -79,6 +79,7 @@ class AlgoSpec:
     factory: Factory
     oracle: bool = False  # True: receives OracleData (reads hidden labels); a reference, not a method
     description: str = ""
+    data: str = "split"  # split: learns from D_N / D_U; offline: needs reward/cost-labelled data (--data safe-only)
 
 
 _REGISTRY: dict[str, AlgoSpec] = {}

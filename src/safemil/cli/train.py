@@ -21,6 +21,9 @@ def train(
     out: Path | None = typer.Option(None, "--out", help="Run directory; default runs/<task>/<algo>/seed<S>."),
     resume: Path | None = typer.Option(None, "--resume", help="Continue the run in this directory from its last checkpoint."),
     as_json: bool = typer.Option(False, "--json", help="Print eval.json instead of a table."),
+    data: str | None = typer.Option(None, "--data", help="split | safe-only | minimally-risky (default: the algorithm's)."),
+    rule: str | None = typer.Option(None, "--rule", help="PROCO: the knowledge rule (an expression with the static backend)."),
+    cost_file: Path | None = typer.Option(None, "--cost-file", help="PROCO: a saved knowledge cost (safemil cost ground --out)."),
 ) -> None:
     """Train an algorithm, evaluate the final policy, write RUN_DIR/eval.json."""
     from safemil import train as runner
@@ -37,10 +40,26 @@ def train(
             raise SafemilError(f"expected an algorithm name first, got override {algo!r}")
         if task is None:
             raise SafemilError("missing --task (see `safemil tasks`)")
-        cfg = runner.make_run_config(algo, task, dataset, seed, list(overrides or []))
+        cfg = runner.make_run_config(algo, task, dataset, seed, _proco_overrides(algo, data, rule, cost_file)
+                                     + list(overrides or []))
         out_dir = out or Path("runs") / cfg.task / cfg.algo / f"seed{seed}"
         m = runner.train(cfg, out_dir)
     _report(m, out_dir, as_json)
+
+
+def _proco_overrides(algo: str, data: str | None, rule: str | None, cost_file: Path | None) -> list[str]:
+    """--data / --rule / --cost-file as config overrides (JSON-quoted, so any rule text survives)."""
+    from safemil.algos import get_algo
+
+    out = [f"data.mode={data}"] if data is not None else []
+    if rule is not None or cost_file is not None:
+        if "layer" not in get_algo(algo).config_cls.__dataclass_fields__:
+            raise SafemilError(f"--rule / --cost-file are for the PROCO algorithms, not {algo}")
+        if rule is not None:
+            out.append(f"layer.knowledge.rule={json.dumps(rule)}")
+        if cost_file is not None:
+            out.append(f"layer.knowledge.cost_file={json.dumps(str(cost_file))}")
+    return out
 
 
 def eval_run(

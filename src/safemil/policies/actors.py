@@ -211,6 +211,11 @@ def actor_state(actor: Actor, config: ActorConfig) -> dict:
 def actor_from_state(state: dict) -> Actor:
     from safemil.config import from_dict
 
+    if state.get("kind") == "bcq":  # BCQ-Lag's policy (VAE decoder + perturbation), see safemil.algos.bcq_lag
+        from safemil.algos.bcq_lag import bcq_actor_from_state
+
+        return bcq_actor_from_state(state)  # type: ignore[return-value]
+
     actor = make_actor(from_dict(ActorConfig, dict(state["config"])), state["obs_dim"], state["act_dim"])
     actor.load_state_dict(state["state_dict"])
     return actor.eval()

@@ -1,0 +1,74 @@
+"""Base vs base + PROCO from a `safemil bench` directory: the issue-8 done criteria, per task and base.
+
+For each task and base (bc-safe, bcq-lag) with its +proco variant: mean over
+seeds of normalized return, normalized cost and CVaR@20% cost, and whether
++proco (a) has lower normalized cost than the base, (b) normalized cost <= 1,
+(c) normalized return >= 0.9 x the base's. Every number is read from the
+runs' eval.json files.
+
+    PYTHONPATH=src python scripts/proco_table.py runs/proco-grid [--markdown docs/proco-table.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from safemil.bench.report import collect
+
+PAIRS = (("bc-safe", "bc-safe+proco"), ("bcq-lag", "bcq-lag+proco"))
+
+
+def table(root: str) -> str:
+    recs = collect(root)
+    by: dict[tuple[str, str], list] = defaultdict(list)
+    for r in recs:
+        by[(r.task, r.algo)].append(r)
+
+    def m(task, algo, key):
+        xs = [getattr(r, key) for r in by.get((task, algo), [])]
+        return float(np.mean(xs)) if xs else float("nan"), len(xs)
+
+    lines = ["| task | algorithm | seeds | norm. return | norm. cost | CVaR@20% cost | lower cost than base | cost <= 1 | return >= 0.9 x base |",
+             "|---|---|---:|---:|---:|---:|---|---|---|"]
+    for task in sorted({r.task for r in recs}):
+        for base, plus in PAIRS:
+            br, n_b = m(task, base, "normalized_return")
+            if not n_b:
+                continue
+            bc, _ = m(task, base, "normalized_cost")
+            bv, _ = m(task, base, "cvar20_cost")
+            lines.append(f"| {task} | {base} | {n_b} | {br:.3f} | {bc:.2f} | {bv:.2f} | | {'yes' if bc <= 1 else 'no'} | |")
+            pr, n_p = m(task, plus, "normalized_return")
+            if not n_p:
+                continue
+            pc, _ = m(task, plus, "normalized_cost")
+            pv, _ = m(task, plus, "cvar20_cost")
+            yn = lambda b: "yes" if b else "no"  # noqa: E731
+            lines.append(f"| {task} | {plus} | {n_p} | {pr:.3f} | {pc:.2f} | {pv:.2f} | {yn(pc < bc)} | "
+                         f"{yn(pc <= 1)} | {yn(pr >= 0.9 * br)} |")
+        for algo in ("proco",):
+            r_, n_ = m(task, algo, "normalized_return")
+            if n_:
+                c_, _ = m(task, algo, "normalized_cost")
+                v_, _ = m(task, algo, "cvar20_cost")
+                lines.append(f"| {task} | {algo} | {n_} | {r_:.3f} | {c_:.2f} | {v_:.2f} | | {'yes' if c_ <= 1 else 'no'} | |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("root")
+    p.add_argument("--markdown", type=Path)
+    a = p.parse_args()
+    t = table(a.root)
+    print(t, end="")
+    if a.markdown:
+        a.markdown.write_text(t)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,358 @@
+"""BCQ-Lag: batch-constrained Q-learning with a PID Lagrangian on the cost (OSRL's base), and +PROCO.
+
+- A conditional VAE models the data's actions (the behaviour support);
+- a perturbation actor moves a decoded action by at most ``phi`` (in the
+  [-1, 1] action space) to maximise ``Q_r - lambda Q_c``;
+- twin reward critics (target: 0.75 min + 0.25 max) and twin cost critics
+  (pessimistic: 0.75 max + 0.25 min), soft target updates;
+- lambda follows a PID controller on ``E[Q_c(s, pi(s))] - q_limit`` with
+  ``q_limit = cost_limit (1 - gamma^L) / ((1 - gamma) L)`` (L: the episode length).
+
+``bcq-lag+proco`` runs the same learner behind the PROCO layer: the critics
+train on the real transitions (cost 1 where PROCO marks the next state
+infeasible) mixed with the synthetic counterfactual ones; the VAE, which
+defines what actions are supported, trains on the real ones only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from safemil.algos.base import AlgoSpec, LearnerData, register
+from safemil.algos.layered import Layered
+from safemil.algos.offline import require_offline
+from safemil.errors import ConfigError
+from safemil.policies.actors import TorchPolicy, mlp
+from safemil.proco.layer import ProcoLayer, ProcoLayerConfig
+
+
+@dataclass
+class BCQLagConfig:
+    steps: int = 20_000
+    batch_size: int = 256
+    hidden: tuple[int, ...] = (256, 256)
+    lr_actor: float = 1e-3
+    lr_critic: float = 1e-3
+    lr_vae: float = 1e-3
+    gamma: float = 0.99
+    tau: float = 0.005
+    phi: float = 0.05
+    reward_scale: float = 0.1
+    cost_scale: float = 1.0
+    pid: tuple[float, float, float] = (0.1, 0.003, 0.001)  # KP, KI, KD
+    lambda_max: float = 100.0
+    episode_len: int | None = None  # None: the longest trajectory in the data
+    synthetic_ratio: float = 0.5  # +proco: share of each critic batch from the synthetic transitions
+
+    def __post_init__(self):
+        if self.steps < 1 or self.batch_size < 1:
+            raise ConfigError("steps and batch_size must be >= 1")
+        if not 0 < self.gamma < 1 or not 0 < self.tau <= 1:
+            raise ConfigError("gamma must be in (0, 1) and tau in (0, 1]")
+        if len(self.pid) != 3 or any(g < 0 for g in self.pid):
+            raise ConfigError(f"pid must be three non-negative gains (KP, KI, KD), got {self.pid}")
+        if not 0 <= self.synthetic_ratio < 1:
+            raise ConfigError("synthetic_ratio must be in [0, 1)")
+
+
+class _Norm(nn.Module):
+    def __init__(self, mean: torch.Tensor, std: torch.Tensor):
+        super().__init__()
+        self.register_buffer("mean", mean)
+        self.register_buffer("std", std)
+
+    def forward(self, x):
+        return (x - self.mean) / self.std
+
+
+class BCQPolicyNet(nn.Module):
+    """VAE decoder + perturbation actor: everything needed to act (``mode`` like the BC actors)."""
+
+    def __init__(self, obs_dim: int, act_dim: int, hidden: tuple[int, ...], phi: float,
+                 obs_mean: torch.Tensor, obs_std: torch.Tensor, act_low: np.ndarray, act_high: np.ndarray):
+        super().__init__()
+        self.obs_dim, self.act_dim, self.latent, self.phi = obs_dim, act_dim, 2 * act_dim, phi
+        self.norm = _Norm(obs_mean, obs_std)
+        h = list(hidden)
+        self.encoder = mlp([obs_dim + act_dim, *h, 2 * self.latent])
+        self.decoder = mlp([obs_dim + self.latent, *h, act_dim])
+        self.perturb = mlp([obs_dim + act_dim, *h, act_dim])
+        self.register_buffer("act_center", torch.as_tensor((act_high + act_low) / 2, dtype=torch.float32))
+        self.register_buffer("act_scale", torch.as_tensor((act_high - act_low) / 2, dtype=torch.float32))
+
+    def decode(self, s_n: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
+        if z is None:
+            z = torch.zeros(*s_n.shape[:-1], self.latent)
+        return torch.tanh(self.decoder(torch.cat([s_n, z.clamp(-0.5, 0.5)], -1)))
+
+    def perturbed(self, s_n: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+        return (a + self.phi * torch.tanh(self.perturb(torch.cat([s_n, a], -1)))).clamp(-1, 1)
+
+    def mode(self, obs: torch.Tensor) -> torch.Tensor:
+        s_n = self.norm(obs)
+        return self.perturbed(s_n, self.decode(s_n))
+
+    def sample(self, obs: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        s_n = self.norm(obs)
+        z = torch.randn(*s_n.shape[:-1], self.latent, generator=generator)
+        return self.perturbed(s_n, self.decode(s_n, z))
+
+    def unsquash(self, y: torch.Tensor) -> torch.Tensor:
+        return y * self.act_scale + self.act_center
+
+    @torch.no_grad()
+    def act(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
+        o = torch.as_tensor(np.asarray(obs), dtype=torch.float32)
+        return self.unsquash(self.mode(o) if deterministic else self.sample(o)).numpy()
+
+
+class _Twin(nn.Module):
+    def __init__(self, obs_dim: int, act_dim: int, hidden):
+        super().__init__()
+        self.q1 = mlp([obs_dim + act_dim, *hidden, 1])
+        self.q2 = mlp([obs_dim + act_dim, *hidden, 1])
+
+    def forward(self, s_n, a):
+        x = torch.cat([s_n, a], -1)
+        return self.q1(x).squeeze(-1), self.q2(x).squeeze(-1)
+
+
+def _soft_update(net: nn.Module, target: nn.Module, tau: float) -> None:
+    with torch.no_grad():
+        for p, pt in zip(net.parameters(), target.parameters(), strict=True):
+            pt.mul_(1 - tau).add_(p, alpha=tau)
+
+
+class BCQLagLearner:
+    """The BCQ-Lag updates over a real buffer (VAE) and a critic buffer (real, or real + synthetic)."""
+
+    def __init__(self, config: BCQLagConfig, real: dict[str, np.ndarray], act_low, act_high, cost_limit: float,
+                 episode_len: int, seed: int):
+        self.config = c = config
+        obs = torch.as_tensor(real["observations"], dtype=torch.float32)
+        mean, std = obs.mean(0), obs.std(0).clamp_min(1e-3)
+        od, ad = obs.shape[1], real["actions"].shape[1]
+        self.policy_net = BCQPolicyNet(od, ad, tuple(c.hidden), c.phi, mean, std, act_low, act_high)
+        self.target_perturb = mlp([od + ad, *c.hidden, ad])
+        self.target_perturb.load_state_dict(self.policy_net.perturb.state_dict())
+        self.qr, self.qc = _Twin(od, ad, c.hidden), _Twin(od, ad, c.hidden)
+        self.qr_t, self.qc_t = _Twin(od, ad, c.hidden), _Twin(od, ad, c.hidden)
+        self.qr_t.load_state_dict(self.qr.state_dict())
+        self.qc_t.load_state_dict(self.qc.state_dict())
+        for m in (self.target_perturb, self.qr_t, self.qc_t):
+            m.requires_grad_(False)
+        p = self.policy_net
+        self.opt_vae = torch.optim.Adam([*p.encoder.parameters(), *p.decoder.parameters()], lr=c.lr_vae)
+        self.opt_actor = torch.optim.Adam(p.perturb.parameters(), lr=c.lr_actor)
+        self.opt_critic = torch.optim.Adam([*self.qr.parameters(), *self.qc.parameters()], lr=c.lr_critic)
+        L = c.episode_len or episode_len
+        self.q_limit = cost_limit * (1 - c.gamma ** L) / ((1 - c.gamma) * L)
+        self.lam, self.integral, self.prev_err = 0.0, 0.0, 0.0
+        self.rng = np.random.default_rng(seed)
+        self.gen = torch.Generator().manual_seed(seed)
+        self.real = {k: torch.as_tensor(v) for k, v in real.items()}
+        self.synthetic: dict[str, torch.Tensor] | None = None
+        self.act_scale = p.act_scale
+        self.act_center = p.act_center
+
+    def set_synthetic(self, syn: dict[str, np.ndarray] | None) -> None:
+        self.synthetic = None if syn is None or len(syn["observations"]) == 0 else \
+            {k: torch.as_tensor(v) for k, v in syn.items()}
+
+    def _sample(self, buf: dict[str, torch.Tensor], n: int) -> dict[str, torch.Tensor]:
+        i = torch.from_numpy(self.rng.integers(len(buf["observations"]), size=n))
+        return {k: v[i] for k, v in buf.items()}
+
+    def _squash(self, a: torch.Tensor) -> torch.Tensor:
+        return ((a - self.act_center) / self.act_scale).clamp(-1, 1)
+
+    def step(self) -> dict[str, float]:
+        c, p = self.config, self.policy_net
+        b = self._sample(self.real, c.batch_size)
+        s_n, a = p.norm(b["observations"].float()), self._squash(b["actions"].float())
+        # VAE on real data only
+        mu, log_std = p.encoder(torch.cat([s_n, a], -1)).chunk(2, -1)
+        log_std = log_std.clamp(-4, 15)
+        z = mu + log_std.exp() * torch.randn(mu.shape, generator=self.gen)
+        recon = torch.tanh(p.decoder(torch.cat([s_n, z], -1)))
+        kl = -0.5 * (1 + 2 * log_std - mu.pow(2) - (2 * log_std).exp()).mean()
+        vae_loss = F.mse_loss(recon, a) + 0.5 * kl
+        self.opt_vae.zero_grad(set_to_none=True)
+        vae_loss.backward()
+        self.opt_vae.step()
+        # critics on real (+ synthetic) transitions
+        if self.synthetic is not None and c.synthetic_ratio > 0:
+            n_syn = int(round(c.batch_size * c.synthetic_ratio))
+            b2 = self._sample(self.real, c.batch_size - n_syn)
+            s2 = self._sample(self.synthetic, n_syn)
+            b = {k: torch.cat([b2[k].float(), s2[k].float()]) for k in b2}
+        s_n, a = p.norm(b["observations"].float()), self._squash(b["actions"].float())
+        sn2 = p.norm(b["next_observations"].float())
+        r = b["rewards"].float() * c.reward_scale
+        cost = b["costs"].float() * c.cost_scale
+        notdone = 1 - b["terminals"].float()
+        with torch.no_grad():
+            z = torch.randn(*sn2.shape[:-1], p.latent, generator=self.gen)
+            a_dec = p.decode(sn2, z)
+            a2 = (a_dec + c.phi * torch.tanh(self.target_perturb(torch.cat([sn2, a_dec], -1)))).clamp(-1, 1)
+            r1, r2 = self.qr_t(sn2, a2)
+            c1, c2 = self.qc_t(sn2, a2)
+            yr = r + c.gamma * notdone * (0.75 * torch.minimum(r1, r2) + 0.25 * torch.maximum(r1, r2))
+            yc = cost + c.gamma * notdone * (0.75 * torch.maximum(c1, c2) + 0.25 * torch.minimum(c1, c2))
+        q1, q2 = self.qr(s_n, a)
+        k1, k2 = self.qc(s_n, a)
+        critic_loss = F.mse_loss(q1, yr) + F.mse_loss(q2, yr) + F.mse_loss(k1, yc) + F.mse_loss(k2, yc)
+        self.opt_critic.zero_grad(set_to_none=True)
+        critic_loss.backward()
+        self.opt_critic.step()
+        # actor on real states
+        s_n = p.norm(self._sample(self.real, c.batch_size)["observations"].float())
+        with torch.no_grad():
+            a_dec = p.decode(s_n, torch.randn(*s_n.shape[:-1], p.latent, generator=self.gen))
+        a_pi = p.perturbed(s_n, a_dec)
+        qr_pi = self.qr(s_n, a_pi)[0]
+        qc_pi = torch.maximum(*self.qc(s_n, a_pi))
+        actor_loss = (-qr_pi + self.lam * qc_pi).mean()
+        self.opt_actor.zero_grad(set_to_none=True)
+        actor_loss.backward()
+        self.opt_actor.step()
+        # PID Lagrangian on the policy's cost value
+        err = float(qc_pi.detach().mean()) - self.q_limit
+        kp, ki, kd = c.pid
+        self.integral = max(0.0, self.integral + err)
+        self.lam = float(np.clip(kp * err + ki * self.integral + kd * max(0.0, err - self.prev_err), 0, c.lambda_max))
+        self.prev_err = err
+        _soft_update(self.qr, self.qr_t, c.tau)
+        _soft_update(self.qc, self.qc_t, c.tau)
+        _soft_update(p.perturb, self.target_perturb, c.tau)
+        return {"vae_loss": float(vae_loss.detach()), "critic_loss": float(critic_loss.detach()),
+                "qr_pi": float(qr_pi.detach().mean()), "qc_pi": float(qc_pi.detach().mean()),
+                "q_limit": self.q_limit, "lambda": self.lam}
+
+    def state_dict(self) -> dict:
+        return {"policy": self.policy_net.state_dict(), "target_perturb": self.target_perturb.state_dict(),
+                "qr": self.qr.state_dict(), "qc": self.qc.state_dict(), "qr_t": self.qr_t.state_dict(),
+                "qc_t": self.qc_t.state_dict(), "opt_vae": self.opt_vae.state_dict(),
+                "opt_actor": self.opt_actor.state_dict(), "opt_critic": self.opt_critic.state_dict(),
+                "pid": [self.lam, self.integral, self.prev_err], "rng": self.rng.bit_generator.state,
+                "gen": self.gen.get_state()}
+
+    def load_state_dict(self, s: dict) -> None:
+        self.policy_net.load_state_dict(s["policy"])
+        self.target_perturb.load_state_dict(s["target_perturb"])
+        for k in ("qr", "qc", "qr_t", "qc_t", "opt_vae", "opt_actor", "opt_critic"):
+            getattr(self, k).load_state_dict(s[k])
+        self.lam, self.integral, self.prev_err = s["pid"]
+        self.rng.bit_generator.state = s["rng"]
+        self.gen.set_state(s["gen"])
+
+    def policy(self) -> TorchPolicy:
+        return TorchPolicy(self.policy_net, seed=0)
+
+    def policy_state(self, act_low, act_high) -> dict:
+        c = self.config
+        return {"kind": "bcq", "obs_dim": self.policy_net.obs_dim, "act_dim": self.policy_net.act_dim,
+                "hidden": list(c.hidden), "phi": c.phi, "act_low": np.asarray(act_low).tolist(),
+                "act_high": np.asarray(act_high).tolist(), "state_dict": self.policy_net.state_dict()}
+
+
+def bcq_actor_from_state(state: dict) -> BCQPolicyNet:
+    """Rebuild a BCQ-Lag policy from `policy_state` (used by `safemil eval RUN_DIR`)."""
+    od, ad = state["obs_dim"], state["act_dim"]
+    net = BCQPolicyNet(od, ad, tuple(state["hidden"]), state["phi"], torch.zeros(od), torch.ones(od),
+                       np.asarray(state["act_low"]), np.asarray(state["act_high"]))
+    net.load_state_dict(state["state_dict"])
+    return net.eval()
+
+
+def _real_buffer(off) -> dict[str, np.ndarray]:
+    v = off.learner
+    return {"observations": v.observations.astype(np.float32), "actions": v.actions.astype(np.float32),
+            "next_observations": v.next_observations.astype(np.float32),
+            "rewards": np.asarray(off.rewards, np.float32), "costs": np.asarray(off.costs, np.float32),
+            "terminals": np.asarray(v.terminals, np.float32)}
+
+
+class BCQLag:
+    def __init__(self, config: BCQLagConfig, data: LearnerData, seed: int):
+        off = require_offline(data, "bcq-lag")
+        self.data = data
+        self.learner = BCQLagLearner(config, _real_buffer(off), data.act_low, data.act_high, data.cost_limit,
+                                     int(off.learner.index.lengths.max()), seed)
+        self.total_steps = config.steps
+
+    def train_step(self, step: int) -> dict[str, float]:
+        return self.learner.step()
+
+    def policy(self):
+        return self.learner.policy()
+
+    def policy_state(self) -> dict:
+        return self.learner.policy_state(self.data.act_low, self.data.act_high)
+
+    def cost_model(self):
+        return None
+
+    def summary(self) -> dict:
+        return {"lambda_final": self.learner.lam, "q_limit": self.learner.q_limit}
+
+    def state_dict(self) -> dict:
+        return {"base": self.learner.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.learner.load_state_dict(state["base"])
+
+
+@dataclass
+class BCQLagProcoConfig:
+    base: BCQLagConfig = field(default_factory=BCQLagConfig)
+    layer: ProcoLayerConfig = field(default_factory=ProcoLayerConfig)
+
+
+class BCQLagProco(Layered):
+    def __init__(self, config: BCQLagProcoConfig, data: LearnerData, seed: int):
+        off = require_offline(data, "bcq-lag+proco")
+        self.data = data
+        layer = ProcoLayer(off, data.task, data.act_low, data.act_high, config.layer, seed)
+        super().__init__(layer, config.base.steps)
+        self.learner = BCQLagLearner(config.base, _real_buffer(off), data.act_low, data.act_high, data.cost_limit,
+                                     int(off.learner.index.lengths.max()), seed)
+        self.n_relabelled = 0
+
+    def prepare(self) -> None:
+        aug = self.layer.augmented()
+        syn = aug.pop("synthetic")
+        real = {k: v[~syn] for k, v in aug.items()}
+        self.n_relabelled = int((real["costs"] > self.learner.real["costs"].numpy()).sum())
+        self.learner.real["costs"] = torch.as_tensor(real["costs"])
+        self.learner.set_synthetic({k: v[syn] for k, v in aug.items()})
+
+    def base_step(self, step: int) -> dict[str, float]:
+        return self.learner.step()
+
+    def policy(self):
+        return self.learner.policy()
+
+    def policy_state(self) -> dict:
+        return self.learner.policy_state(self.data.act_low, self.data.act_high)
+
+    def summary(self) -> dict:
+        return {**super().summary(), "lambda_final": self.learner.lam, "q_limit": self.learner.q_limit,
+                "real_costs_raised": self.n_relabelled}
+
+    def base_state(self) -> dict:
+        return self.learner.state_dict()
+
+    def load_base_state(self, state: dict) -> None:
+        self.learner.load_state_dict(state)
+
+
+register(AlgoSpec("bcq-lag", BCQLagConfig, BCQLag, data="offline",
+                  description="BCQ with a PID Lagrangian on the cost critic (offline safe RL base)"))
+register(AlgoSpec("bcq-lag+proco", BCQLagProcoConfig, BCQLagProco, data="offline",
+                  description="BCQ-Lag behind the PROCO layer (synthetic unsafe samples, feasibility costs)"))

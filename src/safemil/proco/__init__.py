@@ -1,0 +1,1 @@
+"""PROCO (second half): dynamics-model rollouts, counterfactual unsafe samples, feasibility."""

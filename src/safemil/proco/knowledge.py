@@ -1,0 +1,41 @@
+"""Which knowledge cost a PROCO run uses: a rule, a saved cost file, or the task's shipped rule."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from safemil.costs.knowledge import KnowledgeCost, default_rule, ground
+from safemil.errors import ConfigError
+from safemil.tasks import get_task
+
+
+@dataclass
+class KnowledgeSettings:
+    """``cost_file`` wins; else ``rule`` grounded with ``backend``; else the task's shipped expression.
+
+    With the ``static`` backend the rule IS the expression (e.g. ``x_velocity > 3.0``);
+    with ``openai`` it is plain language sent to the configured endpoint (see docs/knowledge-cost.md).
+    ``margin`` makes the cost conservative (flags states within that fraction of each threshold).
+    """
+
+    rule: str = ""
+    cost_file: str = ""
+    backend: str = "static"
+    margin: float = 0.0
+
+    def __post_init__(self):
+        if self.rule and self.cost_file:
+            raise ConfigError("give knowledge.rule or knowledge.cost_file, not both")
+
+
+def make_knowledge_cost(task: str, settings: KnowledgeSettings) -> KnowledgeCost:
+    if settings.cost_file:
+        cost = KnowledgeCost.load(settings.cost_file)
+        if cost.task != get_task(task).name:
+            raise ConfigError(f"cost file {settings.cost_file} is for task {cost.task}, not {task}")
+        if settings.margin:
+            cost = KnowledgeCost(cost.task, cost.expression, settings.margin, cost.config.softness, cost.provenance)
+        return cost
+    rule = settings.rule or default_rule(task).expression
+    backend = settings.backend if settings.rule else "static"
+    return ground(task, rule, backend, margin=settings.margin).cost

@@ -1,0 +1,160 @@
+"""PROCO pipeline on a tiny swimmer dataset: safe-only views, rollout cut, every algorithm trains, resume, CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from safemil.algos import get_algo
+from safemil.algos.offline import OfflineData
+from safemil.cli import main
+from safemil.costs.knowledge import KnowledgeCost
+from safemil.data import read_dsrl
+from safemil.data.safe_only import DataConfig, select_offline
+from safemil.errors import ConfigError, DatasetError
+from safemil.models import DynamicsEnsemble, EnsembleConfig, Transitions
+from safemil.policies import actor_from_state
+from safemil.proco.knowledge import KnowledgeSettings, make_knowledge_cost
+from safemil.proco.rollouts import RolloutConfig, counterfactual_rollouts, real_disagreement
+from safemil.train import build_data, make_run_config, resume, train
+from tests.tiny_swimmer import TASK, make_tiny_dataset
+
+torch.set_num_threads(1)
+
+LAYER = ["layer.model_steps=20", "layer.validate_every=10", "layer.ensemble.members=3", "layer.ensemble.elites=2",
+         "layer.ensemble.hidden=[32,32]", "layer.rollout.n_starts=64", "layer.rollout.horizon=3",
+         "layer.feasibility_steps=20", "layer.feasibility.hidden=[32,32]", "layer.feasibility.batch_size=64",
+         "layer.knowledge.margin=0.5"]
+BC = ["bc.batch_size=64", "bc.actor.hidden=[32,32]"]
+BCQ = ["steps=20", "batch_size=64", "hidden=[32,32]"]
+TINY = {
+    "proco": LAYER + BC + ["policy_steps=20", "reward.hidden=[32,32]", "reward.batch_size=64"],
+    "bc-safe+proco": LAYER + BC + ["steps=20"],
+    "bcq-lag": BCQ,
+    "bcq-lag+proco": LAYER + ["base." + o for o in BCQ],
+}
+RUN = ["split.cost_limit=5", "eval.episodes=1", "eval.num_envs=1", "train.progress=false", "train.log_every=10",
+       "train.checkpoint_every=20"]
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory) -> Path:
+    return make_tiny_dataset(tmp_path_factory.mktemp("data") / "tiny.hdf5")
+
+
+def test_safe_only_views(tiny, capsys):
+    ds = read_dsrl(tiny, task=TASK)  # 24 zero-cost trajectories, 16 with cost 30
+    sel = select_offline(ds, DataConfig(mode="safe-only"), cost_limit=5)
+    assert sel.summary()["n_trajectories"] == 24 and sel.summary()["max_cost"] == 0 and sel.fallback is None
+    fb = select_offline(ds, DataConfig(mode="safe-only", min_trajectories=30), cost_limit=5)
+    assert fb.summary()["n_trajectories"] == 30 and "only 24 of 40" in fb.fallback
+    assert "lowest-cost" in capsys.readouterr().err
+    risky = select_offline(ds, DataConfig(mode="minimally-risky", n_risky=3, risky_max_cost=30), cost_limit=5)
+    s = risky.summary()
+    assert (s["n_trajectories"], s["n_zero_cost"], s["max_cost"]) == (27, 24, 30)
+    with pytest.raises(DatasetError, match="minimally-risky needs 3 trajectories with 0 < cost <= 5"):
+        select_offline(ds, DataConfig(mode="minimally-risky", n_risky=3), cost_limit=5)
+    with pytest.raises(ConfigError, match="unknown data mode"):
+        DataConfig(mode="safe")
+
+
+def test_rollouts_respect_the_disagreement_cut(tiny):
+    ds = read_dsrl(tiny, task=TASK)
+    model = DynamicsEnsemble(Transitions(ds.observations, ds.actions, ds.next_observations, ds.rewards),
+                             EnsembleConfig(members=3, elites=3, hidden=(32,)), seed=0)
+    for _ in range(30):
+        model.train_step()
+    model.validate()
+    cost = make_knowledge_cost(TASK, KnowledgeSettings(rule="x_velocity > 0.05"))
+    cut = float(np.median(real_disagreement(model, ds.observations, ds.actions)))
+    cfg = RolloutConfig(n_starts=200, horizon=5, noise=0.5)
+    lo = ds.actions.min(0) * 0 - 1
+    syn, rep = counterfactual_rollouts(model, cost.transition_cost, ds.observations, ds.actions, lo, -lo, cfg, cut)
+    assert len(syn) > 0 and rep["rollouts_cut"] > 0
+    assert syn.disagreement.max() <= cut  # nothing above the cut is kept
+    assert rep["disagreement_cut_q"]["p10"] > cut  # and what was cut was above it
+    assert rep["synthetic_transitions"] + rep["rollouts_cut"] <= 200 * 5
+    # a rollout stops at a cut or a violation: each step has at most as many rows as the one before
+    counts = np.bincount(syn.step, minlength=5)
+    assert np.all(np.diff(counts) <= 0)
+    assert rep["synthetic_unsafe"] == int((syn.costs > 0).sum())
+    _, rep_all = counterfactual_rollouts(model, cost.transition_cost, ds.observations, ds.actions, lo, -lo, cfg,
+                                         cut=float("inf"))
+    assert rep_all["rollouts_cut"] == 0
+    soft = KnowledgeCost(TASK, "x_velocity > 0.05", softness=0.5)  # steering: every rollout, same cut
+    syn_s, rep_s = counterfactual_rollouts(model, cost.transition_cost, ds.observations, ds.actions, lo, -lo,
+                                           RolloutConfig(n_starts=200, horizon=5, noise=0.5, steer_frac=1.0), cut,
+                                           score=soft.transition_cost)
+    assert rep_s["rollouts_steered"] == 200 and syn_s.disagreement.max() <= cut
+
+
+@pytest.mark.parametrize("name", list(TINY))
+def test_every_algorithm_trains_a_few_steps(tiny, name):
+    spec = get_algo(name)
+    cfg = make_run_config(name, TASK, str(tiny), overrides=RUN + TINY[name])
+    assert cfg.data.mode == "safe-only"
+    from safemil.train import _load_split, algo_config
+
+    data = build_data(spec, _load_split(cfg), TASK)
+    assert isinstance(data, OfflineData) and data.offline is not None
+    algo = spec.factory(algo_config(cfg), data, 0)
+    logs = [algo.train_step(i) for i in range(algo.total_steps)]
+    assert all(np.isfinite(v) for m in logs for v in m.values())
+    obs = data.unlabeled.observations[:5]
+    a = algo.policy().act(obs)
+    assert a.shape == (5, 2) and np.all(np.abs(a) <= 1)
+    again = actor_from_state(algo.policy_state()).act(obs)  # what `safemil eval RUN_DIR` rebuilds
+    np.testing.assert_allclose(a, again, atol=1e-6)
+    summary = algo.summary()
+    if "proco" in name:
+        p = summary["proco"]
+        assert 0 <= p["real_infeasible_frac"] <= 1 and p["synthetic_transitions"] > 0
+        assert p["rollout_starts"] == 64
+
+
+def test_offline_algorithms_refuse_the_safemil_split(tiny):
+    cfg = make_run_config("proco", TASK, str(tiny), overrides=RUN + ["data.mode=split", "split.n_negative=6"])
+    from safemil.train import _load_split
+
+    for name in TINY:
+        data = build_data(get_algo(name), _load_split(cfg), TASK)
+        assert not isinstance(data, OfflineData)  # the split's label gate holds
+        with pytest.raises(ConfigError, match="--data safe-only"):
+            get_algo(name).factory(get_algo(name).config_cls(), data, 0)
+
+
+def test_bcq_lag_proco_resumes_to_the_same_numbers(tiny, tmp_path):
+    ov = RUN + TINY["bcq-lag+proco"]
+    cfg = make_run_config("bcq-lag+proco", TASK, str(tiny), overrides=ov)
+    full = train(cfg, tmp_path / "a")
+    assert train(cfg, tmp_path / "b", stop_at=30) is None  # killed inside the feasibility phase
+    again = resume(tmp_path / "b")
+    keep = ("return_mean", "cost_mean", "normalized_cost_mean")
+    assert {k: full[k] for k in keep if k in full} == {k: again[k] for k in keep if k in again}
+    assert full["diagnostics"]["proco"]["synthetic_transitions"] > 0
+    assert full["split"]["rule"] == "safe-only"
+
+
+def _cli(args: list[str]) -> int:
+    try:
+        main(args)
+    except SystemExit as e:
+        return int(e.code or 0)
+    return 0
+
+
+def test_cli_rule_and_cost_file(tiny, tmp_path, capsys):
+    base = ["train", "proco", "--task", TASK, "--dataset", str(tiny), "--json", *RUN, *TINY["proco"]]
+    assert _cli([*base, "--rule", "x_velocity > 0.1", "--out", str(tmp_path / "r")]) == 0
+    m = json.loads(capsys.readouterr().out)
+    assert m["diagnostics"]["proco"]["knowledge_expression"] == "x_velocity > 0.1"
+    make_knowledge_cost(TASK, KnowledgeSettings(rule="x_velocity > 0.2")).save(tmp_path / "c.json")
+    cfg_ov = [o for o in base if not o.startswith("layer.knowledge.margin")]
+    assert _cli([*cfg_ov, "--cost-file", str(tmp_path / "c.json"), "--out", str(tmp_path / "f")]) == 0
+    assert json.loads(capsys.readouterr().out)["diagnostics"]["proco"]["knowledge_expression"] == "x_velocity > 0.2"
+    assert _cli(["train", "bc-u", "--task", TASK, "--dataset", str(tiny), "--rule", "x_velocity > 1"]) == 2
+    assert "PROCO algorithms" in capsys.readouterr().err
