@@ -45,15 +45,6 @@ STEPS = {"bc-u": ["steps=200"], "bc-safe": ["steps=200"], "dwbc-nu": ["steps=200
          "safedice": ["classifier_steps=150", "policy_steps=200"]}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Two intra-op threads on a shared 2-core machine make these tiny nets ~100x slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 # --------------------------------------------------------------------------- toy views
 def toy_views(seed: int = 0, n_neg: int = 10, n_safe: int = 21, n_risky: int = 9, length: int = 20):
     """Risky behaviour pushes action[0] to +0.7, safe behaviour to -0.7; states are noise.
