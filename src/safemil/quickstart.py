@@ -79,14 +79,12 @@ def _train_or_reuse(cfg, run_dir: Path) -> dict:
 
 def plot_quickstart(rows: list[dict], path: str | Path) -> Path:
     """Bars of normalized return / cost / CVaR@20%, and per-episode return vs cost."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import numpy as np
 
     from safemil.eval import normalized_return
+    from safemil.plotting import pyplot, save_figure
 
+    plt = pyplot()
     fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
     metrics = [("normalized_return", "norm. return"), ("normalized_cost", "norm. cost"),
                ("cvar20_cost", "CVaR@20% cost")]
@@ -108,8 +106,4 @@ def plot_quickstart(rows: list[dict], path: str | Path) -> Path:
     b.set_ylabel("normalized return")
     b.legend()
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from safemil.bench.report import METRICS, Row, RunRecord
+from safemil.plotting import pyplot, save_figure
 from safemil.runs import RunDir
 
 POLICY_LOSS_KEYS = ("bc_loss", "policy_loss", "actor_loss")
@@ -21,17 +22,8 @@ LABELS = {"normalized_return": "normalized return", "normalized_cost": "normaliz
           "cvar20_cost": "CVaR@20% cost"}
 
 
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def _colors(algos: list[str]) -> dict[str, tuple]:
-    cmap = _plt().get_cmap("tab10")
+    cmap = pyplot().get_cmap("tab10")
     return {a: cmap(i % 10) for i, a in enumerate(algos)}
 
 
@@ -40,7 +32,7 @@ def _order(rows: list[Row]) -> tuple[list[str], list[str]]:
 
 
 def plot_bars(rows: list[Row], path: Path) -> Path:
-    plt = _plt()
+    plt = pyplot()
     tasks, algos = _order(rows)
     colors = _colors(algos)
     fig, axes = plt.subplots(len(METRICS), 1, figsize=(max(8, 1.9 * len(tasks) + 2), 3.2 * len(METRICS)),
@@ -68,11 +60,11 @@ def plot_bars(rows: list[Row], path: Path) -> Path:
         ax.set_ylabel(LABELS[metric])
     axes[0, 0].legend(ncol=min(len(algos), 6), fontsize=8, loc="upper center", bbox_to_anchor=(0.5, 1.25))
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_scatter(rows: list[Row], path: Path) -> Path:
-    plt = _plt()
+    plt = pyplot()
     tasks, algos = _order(rows)
     colors = _colors(algos)
     cols = min(len(tasks), 3)
@@ -100,7 +92,7 @@ def plot_scatter(rows: list[Row], path: Path) -> Path:
     fig.legend(list(legend.values()), list(legend), loc="lower center", ncol=ncol, fontsize=8)
     rows_of_legend = int(np.ceil(len(legend) / max(1, ncol)))
     fig.tight_layout(rect=(0, 0.05 * rows_of_legend / nrows + 0.02, 1, 1))
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def loss_curves(records: list[RunRecord]) -> dict[tuple[str, str], dict[str, tuple[np.ndarray, np.ndarray]]]:
@@ -122,7 +114,7 @@ def loss_curves(records: list[RunRecord]) -> dict[tuple[str, str], dict[str, tup
 
 
 def plot_curves(records: list[RunRecord], path: Path) -> Path:
-    plt = _plt()
+    plt = pyplot()
     curves = loss_curves(records)
     tasks = list(dict.fromkeys(r.task for r in records))
     algos = list(dict.fromkeys(r.algo for r in records))
@@ -145,15 +137,7 @@ def plot_curves(records: list[RunRecord], path: Path) -> Path:
             else:
                 ax.text(0.5, 0.5, "no such loss logged", ha="center", va="center", transform=ax.transAxes)
     fig.tight_layout()
-    return _save(fig, path)
-
-
-def _save(fig, path: Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    _plt().close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def plot_all(rows: list[Row], records: list[RunRecord], out_dir: str | Path) -> list[Path]:

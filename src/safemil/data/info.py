@@ -34,11 +34,9 @@ def dataset_info(ds: Dataset, limits: tuple[float, ...] = DEFAULT_LIMITS) -> dic
 
 def plot_dataset(ds: Dataset, out: str | Path, cost_limit: float | None = 25.0) -> Path:
     """Return-vs-cost scatter (one dot per trajectory) and a cost histogram."""
-    import matplotlib
+    from safemil.plotting import pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     ret, cost = ds.trajectory_returns(), ds.trajectory_costs()
     fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4))
     a.scatter(cost, ret, s=6, alpha=0.6)
@@ -53,8 +51,4 @@ def plot_dataset(ds: Dataset, out: str | Path, cost_limit: float | None = 25.0) 
         a.legend()
     fig.suptitle(f"{ds.task or 'dataset'}: {len(ret)} trajectories")
     fig.tight_layout()
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    return save_figure(fig, out)
