@@ -181,3 +181,54 @@ def test_switched_actor_routes_by_command_and_roundtrips(tmp_path):
     back = SpeedActor.load(tmp_path / "sw.npz")
     assert isinstance(back, SwitchedActor)
     np.testing.assert_array_equal(back.act(obs, ratio), out)
+
+
+def test_task_reward_mode_pays_the_task_reward():
+    from safemil.collect.speed_env import SpeedCommandEnv
+
+    tracking = SpeedCommandEnv("HopperVelocity")
+    task = SpeedCommandEnv("HopperVelocity", reward="task")
+    raw = get_task("HopperVelocity").make_env()
+    a = np.full(3, 0.3, np.float32)
+    for env in (tracking, task):
+        env.reset(seed=5)
+    raw.reset(seed=5)
+    r_track, r_task, r_raw = tracking.step(a)[1], task.step(a)[1], raw.step(a)[1]
+    assert r_task == pytest.approx(r_raw) and r_track != pytest.approx(r_raw)
+    with pytest.raises(ValueError, match="reward"):
+        SpeedCommandEnv("HopperVelocity", reward="speed")
+
+
+def _fake_workdir(path, task: str, snaps: dict[int, int]) -> None:
+    """A training workdir with actor snapshots (steps -> actor seed), as `train_behaviour` leaves it."""
+    (path / "snapshots").mkdir(parents=True)
+    log = []
+    for steps, seed in snaps.items():
+        random_actor(task, seed).save(path / "snapshots" / f"actor-{steps:08d}.npz")
+        log.append({"steps": steps, "wall_s": steps / 100.0})
+    (path / "log.txt").write_text("\n".join(json.dumps(e) for e in log) + "\n")
+    (path / "state.json").write_text(json.dumps(log[-1]))
+    random_actor(task, snaps[max(snaps)]).save(path / "actor.npz")
+    from safemil.collect.train import CollectTrainConfig
+    from safemil.config import to_dict
+
+    (path / "config.json").write_text(json.dumps(to_dict(CollectTrainConfig(task=task, algo="sac"))))
+
+
+def test_install_switches_between_snapshots_of_one_run(tmp_path):
+    from safemil.collect.actor import SwitchedActor
+    from safemil.collect.train import install_policy
+
+    wd = tmp_path / "run"
+    _fake_workdir(wd, "SwimmerVelocity", {100: 1, 200: 2, 300: 3})
+    rec = install_policy("SwimmerVelocity", [wd, wd], tmp_path / "dest", bounds=[0.9], snapshots=[100, None],
+                         episodes=1)
+    assert rec["steps"] == 300 and rec["wall_time_s"] == 3.0  # one run counted once
+    assert [p["steps"] for p in rec["parts"]] == [100, 300]
+    sw = SpeedActor.load(tmp_path / "dest" / "SwimmerVelocity.npz")
+    assert isinstance(sw, SwitchedActor)
+    obs = np.random.default_rng(0).normal(size=(2, 8)).astype(np.float32)
+    np.testing.assert_allclose(sw.act(obs, 0.5), random_actor("SwimmerVelocity", 1).act(obs, 0.5), rtol=1e-6)
+    np.testing.assert_allclose(sw.act(obs, 1.2), random_actor("SwimmerVelocity", 3).act(obs, 1.2), rtol=1e-6)
+    with pytest.raises(ConfigError, match="no snapshot at 150"):
+        install_policy("SwimmerVelocity", [wd], tmp_path / "d2", snapshots=[150])

@@ -50,16 +50,33 @@ def install(
     workdirs: list[Path] = typer.Option(..., "--workdir", help="Training workdir (repeat for a switched actor)."),
     bounds: list[float] = typer.Option([], "--bound", help="Command bound between consecutive workdirs."),
     command_maps: list[str] = typer.Option([], "--command-map", help="OFFSET,SCALE per workdir ('-' = none)."),
+    snapshots: list[str] = typer.Option(
+        [], "--snapshot", help="Training step of the actor snapshot per workdir ('-' = the final actor)."),
     dest: Path | None = typer.Option(None, "--dest", help="Install here instead of the shipped-policy folder."),
 ) -> None:
-    """Install trained actor(s) with a record; several workdirs make a command-switched actor."""
+    """Install trained actor(s) with a record; several workdirs make a command-switched actor.
+
+    A workdir may be repeated with different ``--snapshot`` steps: snapshots taken along
+    one training run are policies of increasing skill, and so of increasing speed.
+    """
     from safemil.collect.train import install_policy
     from safemil.tasks import get_task
 
     maps = [_parse_map(m) for m in command_maps] if command_maps else None
     cmd = "safemil collect install " + " ".join(shlex.quote(a) for a in sys.argv[sys.argv.index("install") + 1:])
-    rec = install_policy(get_task(task).name, list(workdirs), dest, command=cmd, command_map=maps, bounds=bounds)
+    snaps = [_parse_snapshot(x) for x in snapshots] or None
+    rec = install_policy(get_task(task).name, list(workdirs), dest, command=cmd, command_map=maps, bounds=bounds,
+                         snapshots=snaps)
     print(json.dumps(rec["tracking"], indent=1))
+
+
+def _parse_snapshot(text: str) -> int | None:
+    if text == "-":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise ConfigError(f"--snapshot must be a step count or '-', got {text!r}") from None
 
 
 def _parse_map(text: str | None) -> tuple[float, float] | None:

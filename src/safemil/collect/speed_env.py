@@ -9,6 +9,12 @@ Penalising the instantaneous error (not the mean) favours smooth gaits, which
 keeps slow commands cost-free. ``velocity_ema < 1`` tracks an exponential
 moving average of the speed instead: Swimmer's tip speed swings within every
 stroke, so its instantaneous error punishes any gait that moves at all.
+
+``reward="task"`` keeps the task's own reward instead (the command is still
+observed but not rewarded): a learner that has not discovered locomotion gets
+no push from a tracking reward (Ant), but the task reward pays for every metre.
+Speed variety then comes from snapshots taken along training (see
+``safemil collect install --bound``).
 """
 
 from __future__ import annotations
@@ -28,7 +34,10 @@ class SpeedCommandEnv(gym.Env):
     metadata = {"render_modes": []}
 
     def __init__(self, task: str, commands: CommandRange = CommandRange(), ctrl_weight: float = 0.05,
-                 velocity_ema: float = 1.0, schedule: tuple[float, ...] = ()):
+                 velocity_ema: float = 1.0, schedule: tuple[float, ...] = (), reward: str = "tracking"):
+        if reward not in ("tracking", "task"):
+            raise ValueError(f"reward must be 'tracking' or 'task', got {reward!r}")
+        self.reward_mode = reward
         self.spec_ = get_task(task)
         self.env = self.spec_.make_env()
         self.commands = commands
@@ -69,11 +78,11 @@ class SpeedCommandEnv(gym.Env):
         return augment(obs, self.ratio), info
 
     def step(self, action):
-        obs, _, terminated, truncated, info = self.env.step(action)
+        obs, task_reward, terminated, truncated, info = self.env.step(action)
         thr = self.spec_.cost_threshold
         a = np.asarray(action, dtype=np.float64)
         self.v_avg += self.velocity_ema * (info["velocity"] - self.v_avg)
-        reward = (
+        reward = float(task_reward) if self.reward_mode == "task" else (
             self.alive
             + max(-1.0, 1.0 - abs(self.v_avg - self.ratio * thr) / thr)
             - self.ctrl_weight * float(np.sum(a * a))

@@ -49,6 +49,7 @@ class CollectTrainConfig:
     ctrl_weight: float = 0.05
     velocity_ema: float = 1.0  # 1 = track the instantaneous speed; smaller = a moving average
     command_schedule: tuple[float, ...] = ()  # fixed per-episode command sequence (ARS); () = random
+    reward: str = "tracking"  # "tracking" the command, or the task's own reward ("task")
     chunk: int = 50_000  # steps between checkpoints
     threads: int = 1
 
@@ -58,6 +59,8 @@ class CollectTrainConfig:
             raise ConfigError(f"algo must be 'ppo', 'sac' or 'ars', got {self.algo!r}")
         if self.steps < 1 or self.chunk < 1:
             raise ConfigError("steps and chunk must be >= 1")
+        if self.reward not in ("tracking", "task"):
+            raise ConfigError(f"reward must be 'tracking' or 'task', got {self.reward!r}")
         if not 0 < self.command_low < self.command_high:
             raise ConfigError(f"need 0 < command_low < command_high, got {self.command_low}, {self.command_high}")
 
@@ -128,7 +131,8 @@ def _make_vec(cfg: CollectTrainConfig):
 
     def factory(i: int):
         def f():
-            env = Monitor(SpeedCommandEnv(cfg.task, cr, cfg.ctrl_weight, cfg.velocity_ema, cfg.command_schedule))
+            env = Monitor(SpeedCommandEnv(cfg.task, cr, cfg.ctrl_weight, cfg.velocity_ema, cfg.command_schedule,
+                                          cfg.reward))
             env.reset(seed=cfg.seed * 1000 + i)
             return env
         return f
@@ -240,6 +244,10 @@ def train_behaviour(cfg: CollectTrainConfig, workdir: str | os.PathLike, progres
         ep = [e["r"] for e in model.ep_info_buffer] if model.ep_info_buffer else []
         state["recent_episode_reward"] = float(np.mean(ep)) if ep else None
         _save_checkpoint(model, venv, workdir, cfg.algo)
+        # a snapshot of the actor per chunk: policies of different skill (and speed) for switching
+        snaps = workdir / "snapshots"
+        snaps.mkdir(exist_ok=True)
+        export_actor(model, venv, cfg.task).save(snaps / f"actor-{state['steps']:08d}.npz")
         _atomic_write(state_path, json.dumps(state, indent=2))
         with open(workdir / "log.txt", "a") as f:
             f.write(json.dumps(state) + "\n")
@@ -284,10 +292,25 @@ def _save_checkpoint(model, venv, workdir: Path, algo: str) -> None:
     shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _load_trained(wd: Path, snapshot: int | None) -> tuple[SpeedActor, dict]:
+    """A workdir's final actor and state, or the actor snapshot taken at ``snapshot`` steps."""
+    if snapshot is None:
+        return SpeedActor.load(wd / "actor.npz"), json.loads((wd / "state.json").read_text())
+    path = wd / "snapshots" / f"actor-{snapshot:08d}.npz"
+    if not path.exists():
+        have = sorted(p.stem.split("-")[1] for p in (wd / "snapshots").glob("actor-*.npz"))
+        raise ConfigError(f"no snapshot at {snapshot} steps in {wd}; have: {', '.join(have) or 'none'}")
+    log = [json.loads(line) for line in (wd / "log.txt").read_text().splitlines() if line.strip()]
+    state = next((e for e in log if e["steps"] == snapshot), None)
+    if state is None:
+        raise ConfigError(f"{wd}/log.txt has no entry for step {snapshot}")
+    return SpeedActor.load(path), state
+
+
 def install_policy(task: str, workdir: str | os.PathLike | list, dest: str | os.PathLike | None = None,
                    command: str = "", episodes: int = 2,
                    command_map: tuple[float, float] | list | None = None,
-                   bounds: list[float] | None = None) -> dict:
+                   bounds: list[float] | None = None, snapshots: list[int | None] | None = None) -> dict:
     """Copy a trained actor to ``dest`` (default: the shipped-policy folder) with its record.
 
     The record (``<task>.json`` and ``<task>.md``) holds the algorithm, steps,
@@ -308,19 +331,21 @@ def install_policy(task: str, workdir: str | os.PathLike | list, dest: str | os.
     maps = command_map if isinstance(command_map, list) else [command_map] * len(workdirs)
     if len(maps) != len(workdirs):
         raise ConfigError("give one command map per workdir")
+    snaps = list(snapshots) if snapshots else [None] * len(workdirs)
+    if len(snaps) != len(workdirs):
+        raise ConfigError("give one snapshot (or None for the final actor) per workdir")
     parts, infos = [], []
-    for wd, cmap in zip(workdirs, maps, strict=True):
-        actor = SpeedActor.load(wd / "actor.npz")
+    for wd, cmap, snap in zip(workdirs, maps, snaps, strict=True):
+        actor, state = _load_trained(wd, snap)
         if cmap is not None:
             actor.command_offset, actor.command_scale = map(float, cmap)
-        state = json.loads((wd / "state.json").read_text())
         cfg = json.loads((wd / "config.json").read_text())
         parts.append(actor)
         infos.append({
             "algorithm": cfg["algo"].upper() + (" (sb3-contrib)" if cfg["algo"] == "ars" else " (stable-baselines3)"),
             "steps": state["steps"], "wall_time_s": round(state["wall_s"], 1), "threads": cfg["threads"],
             "config": cfg, "command_map": {"offset": actor.command_offset, "scale": actor.command_scale},
-            "train_command": _train_command(cfg, state["steps"], wd),
+            "train_command": _train_command(cfg, state["steps"], wd), "workdir": str(wd),
         })
     final = parts[0] if len(parts) == 1 else SwitchedActor(bounds, parts)
     dest = Path(dest) if dest is not None else shipped_policy_path(spec.name).parent
@@ -329,8 +354,10 @@ def install_policy(task: str, workdir: str | os.PathLike | list, dest: str | os.
     record = {
         "task": spec.name,
         "algorithm": " + ".join(i["algorithm"] for i in infos),
-        "steps": sum(i["steps"] for i in infos),
-        "wall_time_s": round(sum(i["wall_time_s"] for i in infos), 1),
+        # snapshots of one run are one training cost: count each workdir's longest part once
+        "steps": sum(max(i["steps"] for i in infos if i["workdir"] == w) for w in {i["workdir"] for i in infos}),
+        "wall_time_s": round(sum(max(i["wall_time_s"] for i in infos if i["workdir"] == w)
+                                 for w in {i["workdir"] for i in infos}), 1),
         "command": command,
         "cost_threshold": spec.cost_threshold,
         "switch_bounds": bounds,
@@ -348,7 +375,8 @@ def install_policy(task: str, workdir: str | os.PathLike | list, dest: str | os.
         md += [
             f"- {label}{i['algorithm']}, {i['steps']} env steps, {i['wall_time_s'] / 60:.1f} min wall time "
             f"on {i['threads']} CPU thread(s); MLP {tuple(c['net'])}, gamma {c['gamma']}, "
-            f"speed EMA {c.get('velocity_ema', 1.0)}, command schedule {c.get('command_schedule') or 'random'}; "
+            f"reward {c.get('reward', 'tracking')}, speed EMA {c.get('velocity_ema', 1.0)}, "
+            f"command schedule {c.get('command_schedule') or 'random'}; "
             f"network sees {i['command_map']['offset']:g} + {i['command_map']['scale']:g} x command",
             f"  - trained with: `{i['train_command']}`",
         ]
