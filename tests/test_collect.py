@@ -124,16 +124,7 @@ def test_cli_generate_missing_policy_is_one_line_error(tmp_path):
     assert "none.npz" in r.stderr and "Traceback" not in r.stderr
 
 
-# The shipped Ant policy (PPO, 1.2M steps) runs at one speed whatever the command (see its
-# record): known, reported, and flagged here until it is retrained.
-_NOT_CONDITIONED = {"AntVelocity"}
-
-
-@pytest.mark.parametrize("task", [
-    pytest.param(t.name, marks=pytest.mark.xfail(strict=True, reason="policy ignores its command"))
-    if t.name in _NOT_CONDITIONED else t.name
-    for t in list_tasks()
-])
+@pytest.mark.parametrize("task", [t.name for t in list_tasks()])
 def test_shipped_policy_higher_command_is_faster(task):
     actor = load_behaviour_policy(task)
     rows = tracking_table(actor, task, ratios=(0.4, 1.4), episodes=2, steps=300, warmup=100)
