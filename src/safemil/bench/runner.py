@@ -26,9 +26,17 @@ from tqdm.auto import tqdm
 
 from safemil.bench.executors import Executor
 from safemil.bench.grid import GridSpec, RunSpec
-from safemil.bench.worker import RunOutcome, check_matches, is_finished, one_line, run_one
+from safemil.bench.worker import (
+    RunOutcome,
+    check_dataset,
+    check_matches,
+    is_finished,
+    one_line,
+    run_one,
+)
 from safemil.config import save_yaml
-from safemil.errors import SafemilError
+from safemil.data.fingerprint import dataset_sha256
+from safemil.errors import DatasetError, SafemilError
 from safemil.runs import RunDir
 
 OUTCOMES = "outcomes.jsonl"
@@ -65,8 +73,11 @@ def run_grid(
     t0 = time.perf_counter()
     root = Path(out)
     runs = validate(grid.runs(root))
+    check_dataset_versions(runs, root)
     root.mkdir(parents=True, exist_ok=True)
-    save_yaml({**dataclasses.asdict(grid), "executor": executor.name, "workers": executor.workers}, root / GRID)
+    hashes = {r.task: dataset_sha256(r.dataset) for r in runs if r.dataset}
+    save_yaml({**dataclasses.asdict(grid), "dataset_sha256": hashes, "executor": executor.name,
+               "workers": executor.workers}, root / GRID)
     result = GridResult()
     todo: list[RunSpec] = []
     for run in runs:
@@ -118,6 +129,22 @@ def validate(runs: list[RunSpec]) -> list[RunSpec]:
                 raise type(e)(f"{run.task}/{run.algo}: {e}") from None
         out.append(dataclasses.replace(run, dataset=resolved[key]))
     return out
+
+
+def check_dataset_versions(runs: list[RunSpec], root: Path) -> None:
+    """Refuse the whole grid, before anything runs, if any cell already under ``root`` (finished
+    or interrupted) was made from another version of its dataset file than the one there now:
+    skipping or resuming it would mix results from two datasets in one table."""
+    stale = []
+    for run in runs:
+        if (Path(run.out_dir) / RunDir.CONFIG).exists():
+            try:
+                check_dataset(run)
+            except DatasetError as e:
+                stale.append(e)
+    if stale:
+        raise DatasetError(f"{len(stale)} run(s) under {root} do not match the current dataset files; "
+                           f"first: {stale[0]}")
 
 
 def _record(root: Path, result: GridResult, o: RunOutcome) -> None:
