@@ -73,7 +73,9 @@ def test_grid_refuses_runs_made_from_a_replaced_dataset(tiny, tmp_path):
 
     # the hash is recorded with the run, in eval.json and in the CSV
     assert RunDir(runs[0].out_dir).read_config()["dataset_sha256"] == first
-    assert json.loads((Path(runs[0].out_dir) / "eval.json").read_text())["dataset_sha256"] == first
+    ev = json.loads((Path(runs[0].out_dir) / "eval.json").read_text())
+    assert ev["dataset_sha256"] == first and 0 < ev["eval_wall_s"] < ev["total_wall_s_this_session"]
+    assert json.loads((Path(runs[0].out_dir) / "bench.json").read_text())["cpu_s"] > 0
     with open(write_csv(collect(root), tmp_path / "runs.csv")) as f:
         assert [r["dataset_sha256"] for r in csv.DictReader(f)] == [first]
 

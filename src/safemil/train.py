@@ -210,7 +210,9 @@ def _execute(rd: RunDir, cfg: RunConfig, stop_at: int | None = None, split: Spli
     cost = algo.cost_model()
     if cost is not None and isinstance(split, Split):  # learned-cost scoring needs the D_N / D_U split
         diagnostics.update(cost_diagnostics_for(cost, split, cfg.seed))
+    t_eval = time.perf_counter()
     metrics = run_eval(algo.policy(), cfg)
+    metrics["eval_wall_s"] = time.perf_counter() - t_eval  # where a run's time goes: training vs evaluation
     metrics.update({"algo": cfg.algo, "seed": cfg.seed, "dataset": cfg.dataset,
                     "dataset_sha256": cfg.dataset_sha256, "train_steps": total, "split": split.summary(),
                     "diagnostics": diagnostics, "train_wall_s": train_wall,

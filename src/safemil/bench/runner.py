@@ -3,13 +3,16 @@
 Artefacts in the benchmark directory ``DIR``:
 
 - ``DIR/<task>/<algo>/seed<k>/``: one training run directory per cell;
-- ``DIR/grid.yaml``: the grid definition (the last one run into ``DIR``);
+- ``DIR/grid.yaml``: the grid definition (the last one run into ``DIR``) and the sha256 of each
+  task's dataset file;
 - ``DIR/outcomes.jsonl``: one line per cell per invocation (status, wall time, worker pid);
 - ``DIR/failures.jsonl``: one line per failed cell per invocation, with its one-line error.
 
 A grid killed midway is continued by running the same command again:
 finished cells (``eval.json`` present) are skipped without starting a
-worker, interrupted ones resume from their last checkpoint.
+worker, interrupted ones resume from their last checkpoint. If any of them was
+made from another version of its dataset file (its recorded sha256 differs),
+the grid refuses to start rather than mix two datasets in one table.
 """
 
 from __future__ import annotations
