@@ -152,9 +152,9 @@ def resume(run_dir: str | Path, *, stop_at: int | None = None) -> dict | None:
     return _execute(rd, cfg, stop_at=stop_at)
 
 
-def _load_split(cfg: RunConfig, run_dir: Path) -> Split | OfflineSelection:
+def _load_split(cfg: RunConfig, run_dir: Path | None = None) -> Split | OfflineSelection:
     if cfg.dataset_sha256:  # a run must not continue on a dataset file that was replaced under it
-        check_dataset_version(cfg.dataset, cfg.dataset_sha256, f"run {run_dir}")
+        check_dataset_version(cfg.dataset, cfg.dataset_sha256, f"run {run_dir}" if run_dir else "this config")
     ds = read_dsrl(cfg.dataset, task=cfg.task)
     if cfg.data.mode != "split":
         return select_offline(ds, cfg.data, cfg.split.cost_limit)
