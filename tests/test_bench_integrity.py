@@ -156,3 +156,26 @@ def test_tensorboard_has_no_duplicate_steps_after_a_resume(tmp_path):
     assert [e.step for e in events] == [10, 20, 30, 40, 50]
     assert [e.value for e in events] == [10.0, 20.0, 30.5, 40.5, 50.5]
     assert [r["step"] for r in again.read_metrics()] == [10, 20, 30, 40, 50]
+
+
+def test_default_grid_gives_every_method_the_same_budget(tmp_path):
+    from safemil.algos import get_algo
+    from safemil.bench.grid import COST_STEPS, EVAL_EPISODES, PAPER_ALGOS, POLICY_STEPS, named_grid
+    from safemil.config import apply_overrides
+    from safemil.train import RUN_SECTIONS, EvalSettings, TrainSettings
+
+    grid = named_grid("default")
+    assert len(grid.runs(tmp_path)) == 90 and set(grid.algos) == set(PAPER_ALGOS)
+    policy, cost = {}, {}
+    for run in grid.runs(tmp_path)[:len(PAPER_ALGOS) * 3:3]:  # one cell per method
+        run_ov = [o for o in run.overrides if o.split("=")[0].split(".")[0] in RUN_SECTIONS]
+        cfg = apply_overrides(get_algo(run.algo).config_cls(), [o for o in run.overrides if o not in run_ov])
+        ev = apply_overrides(EvalSettings(), [o.removeprefix("eval.") for o in run_ov if o.startswith("eval.")])
+        apply_overrides(TrainSettings(), [o.removeprefix("train.") for o in run_ov if o.startswith("train.")])
+        assert ev.episodes == ev.num_envs == EVAL_EPISODES  # one lock-step wave of episodes
+        policy[run.algo] = getattr(cfg, "steps", None) or cfg.policy_steps
+        cost[run.algo] = {"trex-wbc": lambda c: c.cost.steps, "safedice": lambda c: c.classifier_steps,
+                          "safemil": lambda c: c.mil.steps}.get(run.algo, lambda c: None)(cfg)
+    assert set(policy.values()) == {POLICY_STEPS}  # the same weighted-BC budget for every method
+    assert {a: c for a, c in cost.items() if c is not None} == dict.fromkeys(("trex-wbc", "safedice", "safemil"),
+                                                                                COST_STEPS)
