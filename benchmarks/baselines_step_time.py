@@ -2,8 +2,11 @@
 
 Builds every baseline with its default networks and batches on a synthetic
 D_N / D_U shaped like HalfCheetahVelocity (obs 17, act 6, 1000-step
-trajectories), times each kind of step (one thread), and prints milliseconds
-per step and the ratio to a BC-U step. The last line is
+trajectories), times each kind of step (one thread, CPU time of this process,
+so other jobs on the machine slow it little), and prints milliseconds per step
+and the ratio to a BC-U step. SafeDICE is timed with and without its critic
+gradient penalty (weight 1e-6, a double backward pass), SafeMIL's MIL cost step
+beside T-REX's. The last line is
 ``ratio=<slowest baseline step / BC-U step>``: what the most expensive method
 pays per update on top of plain behaviour cloning.
 
@@ -19,6 +22,7 @@ import numpy as np
 import torch
 
 from safemil.algos import LearnerData, get_algo
+from safemil.config import apply_overrides
 from safemil.data.dataset import LearnerView, TrajectoryIndex
 
 
@@ -38,11 +42,11 @@ class Timer:
         self.samples: list[float] = []
 
     def run(self, n: int) -> None:
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         for s in range(self.next, self.next + n):
             self.algo.train_step(s)
         self.next += n
-        self.samples.append((time.perf_counter() - t0) / n * 1e3)
+        self.samples.append((time.process_time() - t0) / n * 1e3)
 
 
 def main() -> None:
@@ -56,17 +60,20 @@ def main() -> None:
                        unlabeled=view(200, 1000, 17, 6, rng), act_low=-np.ones(6), act_high=np.ones(6),
                        cost_limit=25.0)
 
-    def build(name: str):
+    def build(name: str, overrides: list[str] | None = None):
         spec = get_algo(name)
-        return spec.factory(spec.config_cls(), data, 0)
+        return spec.factory(apply_overrides(spec.config_cls(), overrides or []), data, 0)
 
     trex_a, trex_b, sd_a, sd_b = build("trex-wbc"), build("trex-wbc"), build("safedice"), build("safedice")
+    sd_nogp = build("safedice", ["dice.critic_gp=0"])
     timers = {"bc-u": Timer(build("bc-u"), 0),
               "trex-wbc cost step": Timer(trex_a, 0),
               "trex-wbc policy step": Timer(trex_b, trex_b.cost_steps),
               "dwbc-nu step (disc + policy)": Timer(build("dwbc-nu"), 0),
               "safedice classifier step": Timer(sd_a, 0),
-              "safedice step (value + policy)": Timer(sd_b, sd_b.config.classifier_steps)}
+              "safedice step (value + policy)": Timer(sd_b, sd_b.config.classifier_steps),
+              "safedice step, critic_gp=0": Timer(sd_nogp, sd_nogp.config.classifier_steps),
+              "safemil MIL cost step": Timer(build("safemil"), 0)}
     for t in timers.values():  # warm-up (allocations, first value-function build)
         t.run(3)
         t.samples.clear()
@@ -76,7 +83,7 @@ def main() -> None:
     results = {k: float(np.median(t.samples)) for k, t in timers.items()}
     ref = results["bc-u"]
     for k, v in results.items():
-        print(f"{k:32s} {v:8.2f} ms/step  x{v / ref:5.2f}")
+        print(f"{k:32s} {v:8.2f} CPU ms/step  x{v / ref:5.2f}")
     print(f"ratio={max(v / ref for k, v in results.items() if k != 'bc-u'):.3f}")
 
 

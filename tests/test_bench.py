@@ -59,7 +59,7 @@ def _grid(data: Path, **kw) -> GridSpec:
 
 def _rows(path: Path) -> list[dict]:
     with open(path) as f:
-        return [{k: v for k, v in r.items() if k != "wall_s"} for r in csv.DictReader(f)]
+        return [{k: v for k, v in r.items() if k not in ("wall_s", "cpu_s")} for r in csv.DictReader(f)]
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,7 @@ it; its steps carry cost 1, the random ones cost 0 (labels the learner never see
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -34,8 +35,8 @@ def make_tiny_dataset(path: Path, n_safe: int = 24, n_risky: int = 16, steps: in
                    progress=False, max_steps=steps, record=True).dataset
     risky = rollout(FixedPolicy([0.9, -0.9]), TASK, n_risky, seed=500, num_envs=4, progress=False,
                     max_steps=steps, record=True).dataset
-    safe = Dataset(**{**safe.__dict__, "costs": np.zeros_like(safe.costs)})
-    risky = Dataset(**{**risky.__dict__, "costs": np.ones_like(risky.costs)})
+    safe = replace(safe, costs=np.zeros_like(safe.costs))
+    risky = replace(risky, costs=np.ones_like(risky.costs))
     return write_dsrl(_cat(safe, risky), path)
 
 

@@ -55,6 +55,7 @@ class RunDir:
         elif not self.path.is_dir():
             raise SafemilError(f"run directory not found: {self.path}")
         self._tb = None
+        self._purge_step: int | None = None
 
     # -- config -----------------------------------------------------------------
     def write_config(self, config: dict) -> None:
@@ -94,15 +95,19 @@ class RunDir:
         return rows
 
     def truncate_metrics(self, after_step: int) -> None:
-        """Drop rows logged after ``after_step`` (they will be re-logged on resume)."""
+        """Drop rows logged after ``after_step`` (they will be re-logged on resume), in the JSON lines
+        and, through TensorBoard's ``purge_step``, in the event files, so no curve shows a step twice."""
         rows = [r for r in self.read_metrics() if r["step"] <= after_step]
         atomic_write_text(self.path / self.METRICS, "".join(json.dumps(r) + "\n" for r in rows))
+        if (self.path / "tb").is_dir():
+            self.close()  # the next writer opens with the purge marker
+            self._purge_step = after_step + 1
 
     def tensorboard(self):
         if self._tb is None:
             from torch.utils.tensorboard import SummaryWriter
 
-            self._tb = SummaryWriter(log_dir=str(self.path / "tb"))
+            self._tb = SummaryWriter(log_dir=str(self.path / "tb"), purge_step=self._purge_step)
         return self._tb
 
     def close(self) -> None:

@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 from safemil.algos import AlgoSpec, LearnerData, OracleData, get_algo
 from safemil.config import apply_overrides, from_dict, to_dict
 from safemil.data import SplitConfig, make_split, read_dsrl, resolve_dataset
+from safemil.data.fingerprint import check_dataset_version, dataset_sha256
 from safemil.data.safe_only import DataConfig, OfflineSelection, select_offline
 from safemil.data.splits import Split
 from safemil.errors import ConfigError, SafemilError
@@ -70,6 +71,7 @@ class RunConfig:
     algo: str
     task: str
     dataset: str
+    dataset_sha256: str = ""  # content hash of the dataset file ("" in runs made before it was recorded)
     seed: int = 0
     split: SplitConfig = field(default_factory=SplitConfig)
     data: DataConfig = field(default_factory=DataConfig)  # split (D_N/D_U) or an offline safe-only view
@@ -89,7 +91,8 @@ def make_run_config(algo: str, task: str, dataset: str | None = None, seed: int 
         key = item.split("=", 1)[0].strip()
         (run_ov if key.split(".")[0] in RUN_SECTIONS else algo_ov).append(item)
     algo_cfg = apply_overrides(spec.config_cls(), algo_ov)
-    cfg = RunConfig(algo=spec.name, task=task_name, dataset=str(Path(path).resolve()), seed=seed,
+    cfg = RunConfig(algo=spec.name, task=task_name, dataset=str(Path(path).resolve()),
+                    dataset_sha256=dataset_sha256(path), seed=seed,
                     split=SplitConfig(seed=seed), config=_lists(to_dict(algo_cfg)),
                     data=DataConfig(mode="safe-only" if spec.data == "offline" else "split"))
     return apply_overrides(cfg, run_ov)
@@ -132,7 +135,7 @@ def train(cfg: RunConfig, out: str | Path, *, stop_at: int | None = None) -> dic
         raise SafemilError(f"{out} already holds a run; resume it with `safemil train --resume {out}` "
                            "or choose another --out")
     algo_config(cfg)  # validate config, data and split before writing anything
-    split = _load_split(cfg)
+    split = _load_split(cfg, out)
     rd = RunDir(out)
     rd.write_config(to_dict(cfg))
     return _execute(rd, cfg, stop_at=stop_at, split=split)
@@ -149,7 +152,9 @@ def resume(run_dir: str | Path, *, stop_at: int | None = None) -> dict | None:
     return _execute(rd, cfg, stop_at=stop_at)
 
 
-def _load_split(cfg: RunConfig) -> Split | OfflineSelection:
+def _load_split(cfg: RunConfig, run_dir: Path | None = None) -> Split | OfflineSelection:
+    if cfg.dataset_sha256:  # a run must not continue on a dataset file that was replaced under it
+        check_dataset_version(cfg.dataset, cfg.dataset_sha256, f"run {run_dir}" if run_dir else "this config")
     ds = read_dsrl(cfg.dataset, task=cfg.task)
     if cfg.data.mode != "split":
         return select_offline(ds, cfg.data, cfg.split.cost_limit)
@@ -161,7 +166,7 @@ def _execute(rd: RunDir, cfg: RunConfig, stop_at: int | None = None, split: Spli
     t0 = time.perf_counter()
     spec = get_algo(cfg.algo)
     acfg = algo_config(cfg)
-    split = split if split is not None else _load_split(cfg)
+    split = split if split is not None else _load_split(cfg, rd.path)
     data = build_data(spec, split, cfg.task)
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed % 2**32)
@@ -205,8 +210,11 @@ def _execute(rd: RunDir, cfg: RunConfig, stop_at: int | None = None, split: Spli
     cost = algo.cost_model()
     if cost is not None and isinstance(split, Split):  # learned-cost scoring needs the D_N / D_U split
         diagnostics.update(cost_diagnostics_for(cost, split, cfg.seed))
+    t_eval = time.perf_counter()
     metrics = run_eval(algo.policy(), cfg)
-    metrics.update({"algo": cfg.algo, "seed": cfg.seed, "train_steps": total, "split": split.summary(),
+    metrics["eval_wall_s"] = time.perf_counter() - t_eval  # where a run's time goes: training vs evaluation
+    metrics.update({"algo": cfg.algo, "seed": cfg.seed, "dataset": cfg.dataset,
+                    "dataset_sha256": cfg.dataset_sha256, "train_steps": total, "split": split.summary(),
                     "diagnostics": diagnostics, "train_wall_s": train_wall,
                     "total_wall_s_this_session": time.perf_counter() - t0})
     rd.write_eval(metrics)

@@ -53,7 +53,7 @@ class DWBCNU:
         self.config, self.total_steps = config, config.steps
         self.bc = WeightedBC(data.unlabeled, config.bc, seed + 1, data.act_low, data.act_high)
         self.disc = DWBCDiscriminator(data.negative, data.unlabeled, config.disc, seed, log_pi=self._log_pi)
-        self._u_obs, self._u_act = self.bc._obs, self.bc._act
+        self._u_obs, self._u_act = self.bc.observations, self.bc.actions
         self._heldout: dict[str, float] = {}
         self._ess: list[float] = []
 

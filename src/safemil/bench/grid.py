@@ -122,13 +122,14 @@ def parse_seeds(text: str) -> list[int]:
 
 
 # -- named grids ---------------------------------------------------------------------------
-# Budget of the default grid: 90 runs in about an hour on 2 shared cores. Every method gets the same
-# number of policy (BC) updates; methods with a separate cost-learning phase get the same number of
-# cost updates before it (dwbc-nu updates its discriminator alongside every policy step, as the
-# method does). Per-step costs measured here (ms, one thread, loaded 2-core machine): BC 11,
-# trex-wbc cost 101, dwbc-nu 34, safedice classifier 44 / value+policy 69, safemil MIL ~75.
-POLICY_STEPS = 2000
-COST_STEPS = 500
+# Budget of the default grid: 90 runs in about 40 minutes on 2 dedicated cores (goal: <= 60). Every method
+# gets the same number of policy (BC) updates; methods with a separate cost-learning phase get the same
+# number of cost updates before it (dwbc-nu updates its discriminator alongside every policy step, as the
+# method does). Sized from CPU time per step measured on the 2-core machine (one thread; see
+# docs/results.md, "Budget of the default grid"): BC 3 ms, T-REX cost 16-22, DWBC-NU 11-13,
+# SafeDICE classifier 14-15 / value+policy 22-23, SafeMIL MIL 31-39; evaluation 1-3 s per run.
+POLICY_STEPS = 4000
+COST_STEPS = 1000
 EVAL_EPISODES = 10
 
 
@@ -136,7 +137,7 @@ def default_budget(policy_steps: int = POLICY_STEPS, cost_steps: int = COST_STEP
                    episodes: int = EVAL_EPISODES) -> list[str]:
     """Overrides giving every paper method the same policy and cost-learning budget."""
     return [
-        f"eval.episodes={episodes}", "train.log_every=50", "train.checkpoint_every=500",
+        f"eval.episodes={episodes}", f"eval.num_envs={episodes}", "train.log_every=50", "train.checkpoint_every=500",
         f"bc-u:steps={policy_steps}",
         f"bc-safe:steps={policy_steps}",
         f"dwbc-nu:steps={policy_steps}",

@@ -16,13 +16,13 @@ from pathlib import Path
 
 import numpy as np
 
-from safemil.bench.worker import read_wall
+from safemil.bench.worker import read_times
 from safemil.errors import SafemilError
 from safemil.eval import bootstrap_ci
 
 METRICS = ("normalized_return", "normalized_cost", "cvar20_cost")
 CSV_COLUMNS = ("task", "algo", "seed", "oracle", "normalized_return", "normalized_cost", "cvar20_cost",
-               "mean_return", "mean_cost", "episodes", "train_steps", "wall_s")
+               "mean_return", "mean_cost", "episodes", "train_steps", "wall_s", "cpu_s", "dataset_sha256")
 SAFE_COST = 1.0
 
 
@@ -45,6 +45,8 @@ class RunRecord:
     train_steps: int | None
     wall_s: float | None
     run_dir: str
+    cpu_s: float | None = None
+    dataset_sha256: str = ""  # "" for runs made before dataset hashes were recorded
 
 
 @dataclass(frozen=True)
@@ -85,12 +87,27 @@ def collect(root: str | Path) -> list[RunRecord]:
     records = [_record(p) for p in sorted(root.rglob("eval.json"))]
     if not records:
         raise ReportError(f"no finished runs (eval.json) under {root}")
+    _check_one_dataset_per_task(records, root)
     keys = [(r.task, r.algo, r.seed) for r in records]
     dup = {k for k in keys if keys.count(k) > 1}
     if dup:
         t, a, s = sorted(dup)[0]
         raise ReportError(f"{root} holds more than one run of {t}/{a}/seed{s}; report one grid at a time")
     return sorted(records, key=lambda r: (r.task, algo_rank(r.algo), r.seed))
+
+
+def _check_one_dataset_per_task(records: list[RunRecord], root: Path) -> None:
+    """Runs of one task made from different dataset versions are not comparable: refuse to table them."""
+    for task in dict.fromkeys(r.task for r in records):
+        versions: dict[str, list[RunRecord]] = {}
+        for r in records:
+            if r.task == task:
+                versions.setdefault(r.dataset_sha256, []).append(r)
+        if len(versions) > 1:
+            parts = ", ".join(f"{h[:12] or 'unrecorded'} ({len(rs)} runs, e.g. {rs[0].run_dir})"
+                              for h, rs in versions.items())
+            raise ReportError(f"{root}: the {task} runs come from {len(versions)} versions of its dataset "
+                              f"(sha256 {parts}); re-run the stale ones or report one version at a time")
 
 
 def algo_rank(algo: str) -> tuple[int, str]:
@@ -103,13 +120,15 @@ def algo_rank(algo: str) -> tuple[int, str]:
 def _record(path: Path) -> RunRecord:
     try:
         m = json.loads(path.read_text())
+        wall, cpu = read_times(path.parent)
         return RunRecord(
             task=str(m["task"]), algo=str(m["algo"]), seed=int(m["seed"]), oracle=is_oracle(str(m["algo"])),
             normalized_return=float(m["normalized_return"]), normalized_cost=float(m["normalized_cost"]),
             cvar20_cost=float(m["cvar20_cost"]), mean_return=float(m["mean_return"]),
             mean_cost=float(m["mean_cost"]), episodes=int(m["episodes"]),
             train_steps=int(m["train_steps"]) if "train_steps" in m else None,
-            wall_s=read_wall(path.parent), run_dir=str(path.parent))
+            wall_s=wall, run_dir=str(path.parent), cpu_s=cpu,
+            dataset_sha256=str(m.get("dataset_sha256", "")))
     except (ValueError, KeyError, TypeError) as e:
         raise ReportError(f"{path}: not a valid eval.json ({type(e).__name__}: {e})") from None
 
@@ -187,14 +206,20 @@ def _fmt(e: Estimate, digits: int) -> str:
     return f"{e.mean:.{digits}f} [{e.lo:.{digits}f}, {e.hi:.{digits}f}]"
 
 
-def time_by_algo(records: list[RunRecord]) -> list[tuple[str, int, float, float]]:
-    """(algo, runs with a recorded wall time, total run-seconds, share of all run-seconds): where the time goes."""
-    totals: dict[str, list[float]] = {}
+def time_by_algo(records: list[RunRecord]) -> list[tuple[str, int, float, float, float | None]]:
+    """(algo, runs with a recorded wall time, total run-seconds, share of all run-seconds, total CPU
+    seconds or None if any run lacks it): where the time goes."""
+    totals: dict[str, list[RunRecord]] = {}
     for r in records:
         if r.wall_s is not None:
-            totals.setdefault(r.algo, []).append(r.wall_s)
-    grand = sum(sum(v) for v in totals.values()) or 1.0
-    return [(a, len(v), sum(v), sum(v) / grand) for a, v in totals.items()]
+            totals.setdefault(r.algo, []).append(r)
+    grand = sum(r.wall_s for v in totals.values() for r in v) or 1.0
+    out = []
+    for a, rs in totals.items():
+        wall = sum(r.wall_s for r in rs)
+        cpu = None if any(r.cpu_s is None for r in rs) else sum(r.cpu_s for r in rs)
+        out.append((a, len(rs), wall, wall / grand, cpu))
+    return out
 
 
 def markdown(rows: list[Row], method: str = "safemil", records: list[RunRecord] | None = None) -> str:
@@ -223,8 +248,10 @@ def markdown(rows: list[Row], method: str = "safemil", records: list[RunRecord] 
                   + f"; median {float(np.median(list(ratios.values()))):.2f}."]
     times = time_by_algo(records or [])
     if times:
-        lines += ["", "| algorithm | runs | run-seconds | share |", "|---|---:|---:|---:|"]
-        lines += [f"| {a} | {n} | {t:.0f} | {100 * f:.0f}% |" for a, n, t, f in times]
+        lines += ["", "| algorithm | runs | run-seconds | share | CPU seconds |", "|---|---:|---:|---:|---:|"]
+        lines += [f"| {a} | {n} | {t:.0f} | {100 * f:.0f}% | {'' if c is None else f'{c:.0f}'} |"
+                  for a, n, t, f, c in times]
         lines += ["", "Run-seconds: wall time of each run's training and evaluation (runs execute in parallel, "
-                  "so their sum exceeds the grid's wall time)."]
+                  "so their sum exceeds the grid's wall time). CPU seconds: what the runs' worker processes "
+                  "used; wall above CPU means the runs waited for a core."]
     return "\n".join(lines) + "\n"

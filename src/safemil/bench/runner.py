@@ -3,13 +3,16 @@
 Artefacts in the benchmark directory ``DIR``:
 
 - ``DIR/<task>/<algo>/seed<k>/``: one training run directory per cell;
-- ``DIR/grid.yaml``: the grid definition (the last one run into ``DIR``);
+- ``DIR/grid.yaml``: the grid definition (the last one run into ``DIR``) and the sha256 of each
+  task's dataset file;
 - ``DIR/outcomes.jsonl``: one line per cell per invocation (status, wall time, worker pid);
 - ``DIR/failures.jsonl``: one line per failed cell per invocation, with its one-line error.
 
 A grid killed midway is continued by running the same command again:
 finished cells (``eval.json`` present) are skipped without starting a
-worker, interrupted ones resume from their last checkpoint.
+worker, interrupted ones resume from their last checkpoint. If any of them was
+made from another version of its dataset file (its recorded sha256 differs),
+the grid refuses to start rather than mix two datasets in one table.
 """
 
 from __future__ import annotations
@@ -26,9 +29,17 @@ from tqdm.auto import tqdm
 
 from safemil.bench.executors import Executor
 from safemil.bench.grid import GridSpec, RunSpec
-from safemil.bench.worker import RunOutcome, check_matches, is_finished, one_line, run_one
+from safemil.bench.worker import (
+    RunOutcome,
+    check_dataset,
+    check_matches,
+    is_finished,
+    one_line,
+    run_one,
+)
 from safemil.config import save_yaml
-from safemil.errors import SafemilError
+from safemil.data.fingerprint import dataset_sha256
+from safemil.errors import DatasetError, SafemilError
 from safemil.runs import RunDir
 
 OUTCOMES = "outcomes.jsonl"
@@ -65,8 +76,11 @@ def run_grid(
     t0 = time.perf_counter()
     root = Path(out)
     runs = validate(grid.runs(root))
+    check_dataset_versions(runs, root)
     root.mkdir(parents=True, exist_ok=True)
-    save_yaml({**dataclasses.asdict(grid), "executor": executor.name, "workers": executor.workers}, root / GRID)
+    hashes = {r.task: dataset_sha256(r.dataset) for r in runs if r.dataset}
+    save_yaml({**dataclasses.asdict(grid), "dataset_sha256": hashes, "executor": executor.name,
+               "workers": executor.workers}, root / GRID)
     result = GridResult()
     todo: list[RunSpec] = []
     for run in runs:
@@ -118,6 +132,22 @@ def validate(runs: list[RunSpec]) -> list[RunSpec]:
                 raise type(e)(f"{run.task}/{run.algo}: {e}") from None
         out.append(dataclasses.replace(run, dataset=resolved[key]))
     return out
+
+
+def check_dataset_versions(runs: list[RunSpec], root: Path) -> None:
+    """Refuse the whole grid, before anything runs, if any cell already under ``root`` (finished
+    or interrupted) was made from another version of its dataset file than the one there now:
+    skipping or resuming it would mix results from two datasets in one table."""
+    stale = []
+    for run in runs:
+        if (Path(run.out_dir) / RunDir.CONFIG).exists():
+            try:
+                check_dataset(run)
+            except DatasetError as e:
+                stale.append(e)
+    if stale:
+        raise DatasetError(f"{len(stale)} run(s) under {root} do not match the current dataset files; "
+                           f"first: {stale[0]}")
 
 
 def _record(root: Path, result: GridResult, o: RunOutcome) -> None:

@@ -4,9 +4,9 @@
 (`safemil.train`): a finished run (``eval.json`` present) is left alone, an
 interrupted one (``config.yaml`` present) resumes from its checkpoint, anything
 else starts fresh. It never raises: a failure comes back as an outcome with a
-one-line error, so one bad cell cannot take the grid down. Wall time is
-accumulated per run in ``RUN_DIR/bench.json`` (sessions that were killed are
-not counted: their time is lost with them).
+one-line error, so one bad cell cannot take the grid down. Wall and CPU
+time are accumulated per run in ``RUN_DIR/bench.json`` (sessions that were
+killed are not counted: their time is lost with them).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from safemil.bench.grid import RunSpec
+from safemil.data.fingerprint import check_dataset_version
 from safemil.errors import SafemilError
 from safemil.runs import RunDir, atomic_write_text
 
@@ -56,12 +57,26 @@ def check_matches(run: RunSpec) -> None:
     rd = RunDir(run.out_dir, create=False)
     stored = rd.read_config()
     wanted = to_dict(run_config(run))
+    _check_dataset(rd, stored, wanted)
     diffs = _diff(stored, wanted)
     if diffs:
         key, old, new = diffs[0]
         raise SafemilError(
             f"{rd.path} holds a run whose {key} is {old!r} but this grid asks for {new!r} "
             f"({len(diffs)} difference(s)); use another --out or delete that run directory")
+
+
+def check_dataset(run: RunSpec) -> None:
+    """The run stored in ``run.out_dir`` was made from the current version of its dataset file."""
+    from safemil.config import to_dict
+
+    rd = RunDir(run.out_dir, create=False)
+    _check_dataset(rd, rd.read_config(), to_dict(run_config(run)))
+
+
+def _check_dataset(rd: RunDir, stored: dict, wanted: dict) -> None:
+    if stored.get("dataset_sha256", "") != wanted["dataset_sha256"]:
+        check_dataset_version(wanted["dataset"], stored.get("dataset_sha256", ""), f"run {rd.path}")
 
 
 def _diff(a, b, prefix: tuple = ()) -> list[tuple[str, object, object]]:
@@ -79,7 +94,7 @@ def _diff(a, b, prefix: tuple = ()) -> list[tuple[str, object, object]]:
 
 def run_one(run: RunSpec) -> RunOutcome:
     """Train+evaluate one cell, or resume it, or skip it if finished. Never raises."""
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     try:
         _limit_threads()
         if is_finished(run):
@@ -96,7 +111,7 @@ def run_one(run: RunSpec) -> RunOutcome:
         if metrics is None:
             raise SafemilError("the training runner returned no metrics")
         wall = time.perf_counter() - t0
-        _add_wall(out, wall)
+        _add_times(out, wall, time.process_time() - c0)
         return RunOutcome(run, status, wall, metrics=_public(metrics), pid=os.getpid())
     except BaseException as e:  # noqa: BLE001 - reported as the run's failure, the grid goes on
         if isinstance(e, KeyboardInterrupt):
@@ -165,25 +180,36 @@ def one_line(e: BaseException) -> str:
     return text
 
 
-def read_wall(run_dir: str | Path) -> float | None:
+def read_times(run_dir: str | Path) -> tuple[float | None, float | None]:
+    """(wall seconds, CPU seconds) of the sessions that finished the run; None where not recorded.
+
+    CPU time is what the run's worker process used (training, scoring, evaluation): unlike wall
+    time it does not grow when other jobs share the cores, so it is what sizes a grid."""
     p = Path(run_dir) / BENCH_FILE
-    if not p.exists():
-        return None
     try:
-        return float(json.loads(p.read_text())["wall_s"])
-    except (ValueError, KeyError, TypeError):
+        data = json.loads(p.read_text())
+    except (OSError, ValueError):
+        return None, None
+    return _float_or_none(data.get("wall_s")), _float_or_none(data.get("cpu_s"))
+
+
+def _float_or_none(x) -> float | None:
+    try:
+        return float(x)
+    except (TypeError, ValueError):
         return None
 
 
-def _add_wall(run_dir: Path, wall: float) -> None:
+def _add_times(run_dir: Path, wall: float, cpu: float) -> None:
     p = run_dir / BENCH_FILE
-    prev = {"wall_s": 0.0, "sessions": 0}
+    prev = {"wall_s": 0.0, "cpu_s": 0.0, "sessions": 0}
     if p.exists():
         try:
             prev = json.loads(p.read_text())
         except ValueError:
             pass
     atomic_write_text(p, json.dumps({"wall_s": float(prev.get("wall_s", 0.0)) + wall,
+                                     "cpu_s": float(prev.get("cpu_s", 0.0)) + cpu,
                                      "sessions": int(prev.get("sessions", 0)) + 1}))
 
 

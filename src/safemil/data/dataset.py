@@ -9,6 +9,7 @@ the evaluator ask for a `LabelledView` by name.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -79,9 +80,14 @@ class Dataset:
                 raise DatasetError(
                     f"'{k}' has {len(getattr(self, k))} rows but 'observations' has {n}"
                 )
+        for k in ("terminals", "timeouts"):  # the cached index depends on them: hold read-only views
+            view = np.asarray(getattr(self, k)).view()  # (the caller's own array stays writable)
+            view.flags.writeable = False
+            object.__setattr__(self, k, view)
 
-    @property
+    @cached_property
     def index(self) -> TrajectoryIndex:
+        """Computed once: every split, view and per-trajectory sum goes through it."""
         return TrajectoryIndex.from_ends(self.terminals.astype(bool) | self.timeouts.astype(bool))
 
     def __len__(self) -> int:

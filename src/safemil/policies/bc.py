@@ -74,6 +74,16 @@ class WeightedBC:
         self._act = torch.from_numpy(np.ascontiguousarray(view.actions, dtype=np.float32))
         self.seed = seed
 
+    @property
+    def observations(self) -> torch.Tensor:
+        """The view's observations as one float32 tensor (shared, not a copy): index it by sampled rows."""
+        return self._obs
+
+    @property
+    def actions(self) -> torch.Tensor:
+        """The view's actions as one float32 tensor (shared, not a copy)."""
+        return self._act
+
     def weights_for(self, costs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Per-step weights (B, H) from per-step learned costs (B, H)."""
         wc = self.config.weights
