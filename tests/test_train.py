@@ -86,6 +86,37 @@ def test_eval_reloads_the_saved_config_and_checkpoint(tiny, tmp_path, capsys):
         main(["eval", str(tmp_path / "r"), "--episodes", "1", "--json"])
     assert e.value.code == 0
     assert json.loads(capsys.readouterr().out)["episodes"] == 1
+    sampled = evaluate_run(tmp_path / "r", deterministic=False)  # same episodes, actions drawn from the policy
+    assert sampled["deterministic"] is False and again["deterministic"] is True
+    assert sampled["episode_returns"] != again["episode_returns"]
+    assert evaluate_run(tmp_path / "r", deterministic=True)["episode_returns"] == again["episode_returns"]
+    with pytest.raises(SystemExit):
+        main(["eval", str(tmp_path / "r"), "--sample", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert out["deterministic"] is False and out["normalized_return"] == sampled["normalized_return"]
+
+
+def test_cost_diagnostics_score_d_u_only(tiny):
+    import numpy as np
+    import torch
+
+    from safemil.costs.diagnostics import auroc
+    from safemil.diagnostics import cost_diagnostics
+
+    class FirstAction:  # a known cost: the first action coordinate (the risky swimmer pushes it to 0.9)
+        def cost(self, obs, act):
+            return torch.as_tensor(act)[:, 0].float()
+
+    split = make_split(read_dsrl(tiny), from_dict(type(make_run_config("bc-u", TASK, str(tiny)).split),
+                                                  {"n_negative": 6, "cost_limit": 5.0}))
+    d = cost_diagnostics(FirstAction(), split)
+    unl = split.labelled("unlabeled")
+    assert d["cost_auroc_step"] == auroc(unl.learner.actions[:, 0], unl.costs > 0)
+    neg = split.labelled("negative")
+    pooled = auroc(np.r_[unl.learner.actions[:, 0], neg.learner.actions[:, 0]], np.r_[unl.costs, neg.costs] > 0)
+    assert d["cost_auroc_step_with_dn"] == pytest.approx(pooled)
+    assert d["cost_auroc_step_ceiling_traj"] == 1.0  # tiny data: every step of a risky trajectory is costly
+    assert 0.5 < d["cost_auroc_step"] < 1.0  # random safe swimmers sometimes push the same way
 
 
 def test_only_oracles_receive_labels(tiny):
@@ -153,6 +184,10 @@ def test_quickstart_pipeline_on_tiny_data_reuses_finished_runs(tiny, tmp_path):
              "safemil": [*TINY_SAFEMIL, "mil.steps=20", "policy_steps=20"]}
     rows = run_quickstart(tmp_path, episodes=2, dataset=str(tiny), progress=False, extra=extra)
     assert [r["algo"] for r in rows] == ["bc-u", "safemil"]
+    for r in rows:  # sampled actions in eval.json, the noise-free action beside it, on the same episodes
+        det = r["deterministic_eval"]
+        assert det["deterministic"] is True and det["algo"] == r["algo"] and det["episodes"] == r["episodes"]
+        assert det["episode_returns"] != r["episode_returns"]
     stamp = (tmp_path / "safemil-seed0" / "eval.json").stat().st_mtime_ns
     assert run_quickstart(tmp_path, episodes=2, dataset=str(tiny), progress=False, extra=extra) == rows
     assert (tmp_path / "safemil-seed0" / "eval.json").stat().st_mtime_ns == stamp

@@ -26,29 +26,39 @@ def score_rows(cost: CostModel, obs: np.ndarray, act: np.ndarray, batch: int = 6
 
 
 def cost_diagnostics(cost: CostModel, split: Split, max_rows: int = 200_000, seed: int = 0) -> dict:
-    """Per-step and per-trajectory AUROC of the learned cost against the hidden true cost.
+    """Per-step and per-trajectory AUROC of the learned cost against the hidden true cost, on D_U.
 
-    Scored on D_N and D_U together. Per step: label = true step cost > 0 (rows
-    subsampled to ``max_rows``). Per trajectory: score = mean learned cost,
-    label = true trajectory cost > the split's cost limit.
+    D_U is the set the policy is weighted on, so that is where the ranking
+    matters. D_N is left out of the headline numbers: it is all-unsafe by
+    construction (its trajectories are trivially "risky"), which inflates the
+    per-trajectory AUROC, and its steps shift the per-step one; the pooled
+    per-step value is kept as ``cost_auroc_step_with_dn`` for comparison.
+    Per step: label = true step cost > 0 (rows subsampled to ``max_rows``).
+    Per trajectory: score = mean learned cost, label = true trajectory cost >
+    the split's cost limit. ``cost_auroc_step_ceiling_traj`` is the per-step
+    AUROC of a score that knows each step's *true trajectory cost* and nothing
+    else: the best a cost that tells risky trajectories (gaits) apart, but not
+    risky steps within them, can reach.
     """
-    parts = [split.labelled("negative"), split.labelled("unlabeled")]
-    obs = np.concatenate([p.learner.observations for p in parts])
-    act = np.concatenate([p.learner.actions for p in parts])
-    step_cost = np.concatenate([p.costs for p in parts])
-    scores = score_rows(cost, obs, act)
-    traj_true = np.concatenate([p.trajectory_costs() for p in parts])
-    lengths = np.concatenate([p.learner.index.lengths for p in parts])
-    sums = np.add.reduceat(scores.astype(np.float64), np.r_[0, np.cumsum(lengths)[:-1]])
-    traj_score = sums / lengths
+    neg, unl = split.labelled("negative"), split.labelled("unlabeled")
+    scores = score_rows(cost, unl.learner.observations, unl.learner.actions)
+    step_cost = unl.costs
+    lengths = unl.learner.index.lengths
+    traj_true = unl.trajectory_costs()
+    traj_score = np.add.reduceat(scores.astype(np.float64), np.r_[0, np.cumsum(lengths)[:-1]]) / lengths
     rng = np.random.default_rng(seed)
     sub = rng.choice(len(scores), size=min(max_rows, len(scores)), replace=False)
+    neg_scores = score_rows(cost, neg.learner.observations, neg.learner.actions)
+    sub_n = rng.choice(len(neg_scores), size=min(max_rows, len(neg_scores)), replace=False)
     limit = split.config.cost_limit
+    costly = step_cost > 0
     return {
-        "cost_auroc_step": auroc(scores[sub], step_cost[sub] > 0),
+        "cost_auroc_step": auroc(scores[sub], costly[sub]),
         "cost_auroc_traj": auroc(traj_score, traj_true > limit),
-        "cost_mean_on_costly_steps": float(scores[step_cost > 0].mean()) if (step_cost > 0).any() else float("nan"),
-        "cost_mean_on_free_steps": float(scores[step_cost <= 0].mean()) if (step_cost <= 0).any() else float("nan"),
+        "cost_auroc_step_with_dn": auroc(np.r_[scores[sub], neg_scores[sub_n]], np.r_[costly[sub], neg.costs[sub_n] > 0]),
+        "cost_auroc_step_ceiling_traj": auroc(np.repeat(traj_true, lengths)[sub], costly[sub]),
+        "cost_mean_on_costly_steps": float(scores[costly].mean()) if costly.any() else float("nan"),
+        "cost_mean_on_free_steps": float(scores[~costly].mean()) if (~costly).any() else float("nan"),
         "cost_pearson_traj": _pearson(traj_score, traj_true),
     }
 

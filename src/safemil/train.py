@@ -227,22 +227,28 @@ def cost_diagnostics_for(cost, split: Split, seed: int) -> dict:
     return cost_diagnostics(cost, split, seed=seed)
 
 
-def run_eval(policy, cfg: RunConfig, episodes: int | None = None) -> dict:
+def run_eval(policy, cfg: RunConfig, episodes: int | None = None, deterministic: bool | None = None) -> dict:
+    """Evaluate with the run's eval settings; ``deterministic`` (if given) overrides ``eval.deterministic``."""
     e = cfg.eval
+    det = e.deterministic if deterministic is None else deterministic
     return evaluate(policy, cfg.task, episodes=episodes or e.episodes,
                     seed=e.seed_offset + 1000 * cfg.seed, cost_limit=cfg.split.cost_limit,
-                    num_envs=e.num_envs, deterministic=e.deterministic, progress=cfg.train.progress)
+                    num_envs=e.num_envs, deterministic=det, progress=cfg.train.progress)
 
 
-def evaluate_run(run_dir: str | Path, episodes: int | None = None) -> dict:
-    """Re-evaluate a run's latest checkpoint with the config saved beside it (no dataset needed)."""
+def evaluate_run(run_dir: str | Path, episodes: int | None = None, deterministic: bool | None = None) -> dict:
+    """Re-evaluate a run's latest checkpoint with the config saved beside it (no dataset needed).
+
+    ``deterministic`` overrides the saved ``eval.deterministic`` (e.g. to compare the
+    sampled policy with its noise-free action)."""
     rd, cfg = load_run_config(run_dir)
     ckpt = rd.load_checkpoint()
     if ckpt is None:
         raise SafemilError(f"{rd.path} has no {RunDir.CHECKPOINT} yet: nothing to evaluate")
     policy = TorchPolicy(actor_from_state(ckpt["policy"]), seed=cfg.seed)
-    m = run_eval(policy, cfg, episodes)
-    m.update({"algo": cfg.algo, "seed": cfg.seed, "train_steps": int(ckpt["step"]), "run_dir": str(rd.path)})
+    m = run_eval(policy, cfg, episodes, deterministic)
+    m.update({"algo": cfg.algo, "seed": cfg.seed, "train_steps": int(ckpt["step"]), "run_dir": str(rd.path),
+              "deterministic": cfg.eval.deterministic if deterministic is None else deterministic})
     return m
 
 

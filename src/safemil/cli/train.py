@@ -66,11 +66,14 @@ def eval_run(
     run_dir: Path = typer.Argument(..., help="A run directory written by `safemil train`."),
     episodes: int | None = typer.Option(None, "--episodes", min=1, help="Default: the run's eval.episodes."),
     as_json: bool = typer.Option(False, "--json"),
+    deterministic: bool | None = typer.Option(
+        None, "--deterministic/--sample",
+        help="Noise-free or sampled actions; default: the run's eval.deterministic."),
 ) -> None:
     """Re-evaluate a run's latest checkpoint, using the config saved beside it."""
     from safemil.train import evaluate_run
 
-    _report(evaluate_run(run_dir, episodes), run_dir, as_json, write=False)
+    _report(evaluate_run(run_dir, episodes, deterministic), run_dir, as_json, write=False)
 
 
 def quickstart(
@@ -85,7 +88,10 @@ def quickstart(
     from safemil.quickstart import plot_quickstart, run_quickstart
 
     rows = run_quickstart(out, seed=seed, episodes=episodes, dataset=dataset, task=task)
-    print_metrics(rows, title="quickstart: BC on D_U vs SafeMIL")
+    print_metrics(rows, title="quickstart: BC on D_U vs SafeMIL (sampled actions)")
+    det = [m["deterministic_eval"] for m in rows if "deterministic_eval" in m]
+    if det:
+        print_metrics(det, title="the same policies, noise-free action (heaviest mixture component)")
     for m in rows:
         d = m.get("diagnostics", {})
         if "cost_auroc_step" in d:
