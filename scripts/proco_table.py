@@ -3,8 +3,11 @@
 For each task and base (bc-safe, bcq-lag) with its +proco variant: mean over
 seeds of normalized return, normalized cost and CVaR@20% cost, and whether
 +proco (a) has lower normalized cost than the base, (b) normalized cost <= 1,
-(c) normalized return >= 0.9 x the base's. Every number is read from the
-runs' eval.json files.
+(c) normalized return >= 0.9 x the base's. A second table shows whether the
+BCQ-Lag constraint acted: lambda (final and peak), the policy's cost value
+against the Q-space limit, the share of its converged scale the critic could
+reach, and the costly rows (real and synthetic) its critic trained on. Every
+number is read from the runs' eval.json files.
 
     PYTHONPATH=src python scripts/proco_table.py runs/proco-grid [--markdown docs/proco-table.md]
 """
@@ -12,6 +15,7 @@ runs' eval.json files.
 from __future__ import annotations
 
 import argparse
+import json
 from collections import defaultdict
 from pathlib import Path
 
@@ -59,12 +63,35 @@ def table(root: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+CONSTRAINT = (("lambda_final", "{:.3f}"), ("lambda_peak", "{:.3f}"), ("qc_pi_final", "{:.2f}"),
+              ("q_limit", "{:.2f}"), ("critic_scale_reached", "{:.2f}"), ("critic_unsafe_rows", "{:.0f}"))
+SYNTHETIC = (("synthetic_transitions", "{:.0f}"), ("synthetic_unsafe", "{:.0f}"))
+
+
+def constraint_table(root: str) -> str:
+    """Means over seeds of the BCQ-Lag diagnostics in ``eval.json`` (blank where a run does not report one)."""
+    runs: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for r in collect(root):
+        if r.algo.startswith("bcq-lag"):
+            d = json.loads((Path(r.run_dir) / "eval.json").read_text())["diagnostics"]
+            runs[(r.task, r.algo)].append({**d, **d.get("proco", {})})
+    head = [k for k, _ in CONSTRAINT + SYNTHETIC]
+    lines = ["| task | algorithm | seeds | " + " | ".join(head) + " |", "|---|---|" + "---:|" * (len(head) + 1)]
+    for (task, algo), ds in sorted(runs.items()):
+        cells = []
+        for key, fmt in CONSTRAINT + SYNTHETIC:
+            xs = [float(d[key]) for d in ds if d.get(key) is not None]
+            cells.append(fmt.format(np.mean(xs)) if xs else "")
+        lines.append(f"| {task} | {algo} | {len(ds)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("root")
     p.add_argument("--markdown", type=Path)
     a = p.parse_args()
-    t = table(a.root)
+    t = table(a.root) + "\n" + constraint_table(a.root)
     print(t, end="")
     if a.markdown:
         a.markdown.write_text(t)

@@ -114,6 +114,11 @@ def test_every_algorithm_trains_a_few_steps(tiny, name):
         p = summary["proco"]
         assert 0 <= p["real_infeasible_frac"] <= 1 and p["synthetic_transitions"] > 0
         assert p["rollout_starts"] == 64
+    if name.startswith("bcq-lag"):  # the constraint's story is in eval.json
+        assert {"lambda_final", "lambda_peak", "qc_pi_final", "q_limit", "critic_scale_reached"} <= set(summary)
+    if name == "bcq-lag+proco":  # every costly row, real (knowledge / infeasible next state) or synthetic, is in the pool
+        real_costly = int((algo.learner.real["costs"] > 0).sum())
+        assert summary["critic_unsafe_rows"] == real_costly + summary["proco"]["synthetic_unsafe"]
 
 
 def test_offline_algorithms_refuse_the_safemil_split(tiny):

@@ -8,6 +8,20 @@
 - lambda follows a PID controller on ``E[Q_c(s, pi(s))] - q_limit`` with
   ``q_limit = cost_limit (1 - gamma^L) / ((1 - gamma) L)`` (L: the episode length).
 
+That limit is on the scale of a CONVERGED cost critic (about ``1 / (1 - gamma)``
+times the per-step cost rate). Soft target updates at rate ``tau`` let the
+critic reach only ``1 - (1 - tau (1 - gamma))^steps`` of that scale: with OSRL's
+tau 0.005 that is 7% after 1,500 steps and 63% after 20,000, so at short budgets
+``Q_c`` stays far below the limit whatever the policy does and lambda never
+acts. ``tau=None`` (default) therefore picks tau from the budget (`critic_tau`);
+the summary reports the scale reached and warns when it is below 90%.
+
+The costly rows are rare on (nearly) safe data, so ``unsafe_ratio`` of each
+critic batch is drawn from the rows with cost > 0 (real and synthetic). A row's
+Bellman target does not depend on how often it is drawn, so this makes those
+rows fitted instead of averaged away; where a safe and an unsafe outcome share
+an input it tilts ``Q_c`` upward (the conservative side).
+
 ``bcq-lag+proco`` runs the same learner behind the PROCO layer: the critics
 train on the real transitions (cost 1 where PROCO marks the next state
 infeasible) mixed with the synthetic counterfactual ones; the VAE, which
@@ -40,7 +54,7 @@ class BCQLagConfig:
     lr_critic: float = 1e-3
     lr_vae: float = 1e-3
     gamma: float = 0.99
-    tau: float = 0.005
+    tau: float | None = None  # soft-update rate; None: from the budget (critic_tau)
     phi: float = 0.05
     reward_scale: float = 0.1
     cost_scale: float = 1.0
@@ -48,16 +62,65 @@ class BCQLagConfig:
     lambda_max: float = 100.0
     episode_len: int | None = None  # None: the longest trajectory in the data
     synthetic_ratio: float = 0.5  # +proco: share of each critic batch from the synthetic transitions
+    unsafe_ratio: float = 0.1  # share of each critic batch from the rows with cost > 0 (if there are any)
 
     def __post_init__(self):
         if self.steps < 1 or self.batch_size < 1:
             raise ConfigError("steps and batch_size must be >= 1")
-        if not 0 < self.gamma < 1 or not 0 < self.tau <= 1:
-            raise ConfigError("gamma must be in (0, 1) and tau in (0, 1]")
+        if not 0 < self.gamma < 1 or (self.tau is not None and not 0 < self.tau <= 1):
+            raise ConfigError("gamma must be in (0, 1) and tau in (0, 1] (or null: from the budget)")
         if len(self.pid) != 3 or any(g < 0 for g in self.pid):
             raise ConfigError(f"pid must be three non-negative gains (KP, KI, KD), got {self.pid}")
-        if not 0 <= self.synthetic_ratio < 1:
-            raise ConfigError("synthetic_ratio must be in [0, 1)")
+        if not 0 <= self.synthetic_ratio < 1 or not 0 <= self.unsafe_ratio < 1 \
+                or self.synthetic_ratio + self.unsafe_ratio >= 1:
+            raise ConfigError(f"synthetic_ratio ({self.synthetic_ratio}) and unsafe_ratio ({self.unsafe_ratio}) "
+                              "must be >= 0 with a sum below 1 (the rest of each critic batch is real)")
+
+
+def critic_scale_reached(tau: float, gamma: float, steps: int) -> float:
+    """Share of a constant cost's converged ``Q = c / (1 - gamma)`` that ``steps`` soft target updates reach.
+
+    The online critic fits its target quickly; the target moves ``tau`` of the way per step, so
+    ``Q_n = (1 - tau (1 - gamma)) Q_(n-1) + tau c``.
+    """
+    return 1.0 - (1.0 - tau * (1.0 - gamma)) ** steps
+
+
+def critic_tau(tau: float | None, gamma: float, steps: int) -> float:
+    """``tau`` if given, else the rate at which ``steps`` updates reach 95% of the scale (never below OSRL's 0.005)."""
+    if tau is not None:
+        return tau
+    return float(min(1.0, max(0.005, -np.log(0.05) / ((1.0 - gamma) * steps))))
+
+
+class PIDLagrangian:
+    """Stooke et al. (2020): ``e = J_C - limit``, ``I = (I + e)+``, ``lambda = (KP e + KI I + KD (e - e_prev)+)+``.
+
+    Called once per training step with the batch estimate of the policy's cost value ``J_C``. The
+    integral is capped at ``lambda_max / KI`` (anti-windup): uncapped, a long excursion over the limit
+    keeps lambda pinned at its maximum for as many steps after the policy is back under it.
+    """
+
+    def __init__(self, gains: tuple[float, float, float], limit: float, lambda_max: float):
+        self.gains, self.limit, self.lambda_max = gains, limit, lambda_max
+        self.lam = self.integral = self.prev_err = self.peak = 0.0
+
+    def update(self, jc: float) -> float:
+        kp, ki, kd = self.gains
+        err = jc - self.limit
+        self.integral = max(0.0, self.integral + err)
+        if ki > 0:
+            self.integral = min(self.integral, self.lambda_max / ki)
+        self.lam = float(np.clip(kp * err + ki * self.integral + kd * max(0.0, err - self.prev_err), 0, self.lambda_max))
+        self.prev_err, self.peak = err, max(self.peak, self.lam)
+        return self.lam
+
+    def state(self) -> list[float]:
+        return [self.lam, self.integral, self.prev_err, self.peak]
+
+    def load(self, s: list[float]) -> None:
+        self.lam, self.integral, self.prev_err = s[:3]
+        self.peak = s[3] if len(s) > 3 else self.lam
 
 
 class _Norm(nn.Module):
@@ -152,17 +215,42 @@ class BCQLagLearner:
         self.opt_critic = torch.optim.Adam([*self.qr.parameters(), *self.qc.parameters()], lr=c.lr_critic)
         L = c.episode_len or episode_len
         self.q_limit = cost_limit * (1 - c.gamma ** L) / ((1 - c.gamma) * L)
-        self.lam, self.integral, self.prev_err = 0.0, 0.0, 0.0
+        self.tau = critic_tau(c.tau, c.gamma, c.steps)
+        self.pid = PIDLagrangian(c.pid, self.q_limit, c.lambda_max)
         self.rng = np.random.default_rng(seed)
         self.gen = torch.Generator().manual_seed(seed)
         self.real = {k: torch.as_tensor(v) for k, v in real.items()}
         self.synthetic: dict[str, torch.Tensor] | None = None
+        self.unsafe: dict[str, torch.Tensor] | None = None
+        self._index_unsafe()
         self.act_scale = p.act_scale
         self.act_center = p.act_center
+        self.last: dict[str, float] = {}
+
+    @property
+    def lam(self) -> float:
+        return self.pid.lam
 
     def set_synthetic(self, syn: dict[str, np.ndarray] | None) -> None:
+        """Synthetic critic rows; call after any change of the real costs (the costly pool is rebuilt)."""
         self.synthetic = None if syn is None or len(syn["observations"]) == 0 else \
             {k: torch.as_tensor(v) for k, v in syn.items()}
+        self._index_unsafe()
+
+    def _index_unsafe(self) -> None:
+        bufs = [b for b in (self.real, self.synthetic) if b is not None]
+        rows = [{k: v[b["costs"] > 0] for k, v in b.items()} for b in bufs]
+        n = sum(len(r["costs"]) for r in rows)
+        self.unsafe = {k: torch.cat([r[k].float() for r in rows]) for k in rows[0]} if n else None
+
+    def _critic_batch(self) -> dict[str, torch.Tensor]:
+        """Real rows, plus ``synthetic_ratio`` synthetic and ``unsafe_ratio`` costly ones where they exist."""
+        c = self.config
+        n_syn = int(round(c.batch_size * c.synthetic_ratio)) if self.synthetic is not None else 0
+        n_uns = int(round(c.batch_size * c.unsafe_ratio)) if self.unsafe is not None else 0
+        parts = [self._sample(self.real, c.batch_size - n_syn - n_uns)]
+        parts += [self._sample(buf, n) for buf, n in ((self.synthetic, n_syn), (self.unsafe, n_uns)) if n]
+        return {k: torch.cat([p[k].float() for p in parts]) for k in parts[0]}
 
     def _sample(self, buf: dict[str, torch.Tensor], n: int) -> dict[str, torch.Tensor]:
         i = torch.from_numpy(self.rng.integers(len(buf["observations"]), size=n))
@@ -185,12 +273,8 @@ class BCQLagLearner:
         self.opt_vae.zero_grad(set_to_none=True)
         vae_loss.backward()
         self.opt_vae.step()
-        # critics on real (+ synthetic) transitions
-        if self.synthetic is not None and c.synthetic_ratio > 0:
-            n_syn = int(round(c.batch_size * c.synthetic_ratio))
-            b2 = self._sample(self.real, c.batch_size - n_syn)
-            s2 = self._sample(self.synthetic, n_syn)
-            b = {k: torch.cat([b2[k].float(), s2[k].float()]) for k in b2}
+        # critics on real (+ synthetic, + oversampled costly) transitions
+        b = self._critic_batch()
         s_n, a = p.norm(b["observations"].float()), self._squash(b["actions"].float())
         sn2 = p.norm(b["next_observations"].float())
         r = b["rewards"].float() * c.reward_scale
@@ -222,24 +306,33 @@ class BCQLagLearner:
         actor_loss.backward()
         self.opt_actor.step()
         # PID Lagrangian on the policy's cost value
-        err = float(qc_pi.detach().mean()) - self.q_limit
-        kp, ki, kd = c.pid
-        self.integral = max(0.0, self.integral + err)
-        self.lam = float(np.clip(kp * err + ki * self.integral + kd * max(0.0, err - self.prev_err), 0, c.lambda_max))
-        self.prev_err = err
-        _soft_update(self.qr, self.qr_t, c.tau)
-        _soft_update(self.qc, self.qc_t, c.tau)
-        _soft_update(p.perturb, self.target_perturb, c.tau)
-        return {"vae_loss": float(vae_loss.detach()), "critic_loss": float(critic_loss.detach()),
-                "qr_pi": float(qr_pi.detach().mean()), "qc_pi": float(qc_pi.detach().mean()),
-                "q_limit": self.q_limit, "lambda": self.lam}
+        self.pid.update(float(qc_pi.detach().mean()))
+        for net, target in ((self.qr, self.qr_t), (self.qc, self.qc_t), (p.perturb, self.target_perturb)):
+            _soft_update(net, target, self.tau)
+        self.last = {"vae_loss": float(vae_loss.detach()), "critic_loss": float(critic_loss.detach()),
+                     "qr_pi": float(qr_pi.detach().mean()), "qc_pi": float(qc_pi.detach().mean()),
+                     "q_limit": self.q_limit, "lambda": self.lam, "batch_cost_frac": float((cost > 0).float().mean())}
+        return self.last
+
+    def summary(self) -> dict:
+        """The constraint's story: lambda, the policy's cost value vs the limit, and whether Q_c could reach it."""
+        c = self.config
+        reached = critic_scale_reached(self.tau, c.gamma, c.steps)
+        out = {"lambda_final": self.lam, "lambda_peak": self.pid.peak, "q_limit": self.q_limit,
+               "qc_pi_final": self.last.get("qc_pi"), "tau": self.tau, "critic_scale_reached": reached,
+               "critic_unsafe_rows": 0 if self.unsafe is None else len(self.unsafe["costs"])}
+        if reached < 0.9:
+            out["critic_warning"] = (f"with tau {self.tau:g} and {c.steps} steps the critics reach only "
+                                     f"{100 * reached:.0f}% of their converged scale, which q_limit assumes: "
+                                     "raise steps or tau (or leave tau unset)")
+        return out
 
     def state_dict(self) -> dict:
         return {"policy": self.policy_net.state_dict(), "target_perturb": self.target_perturb.state_dict(),
                 "qr": self.qr.state_dict(), "qc": self.qc.state_dict(), "qr_t": self.qr_t.state_dict(),
                 "qc_t": self.qc_t.state_dict(), "opt_vae": self.opt_vae.state_dict(),
                 "opt_actor": self.opt_actor.state_dict(), "opt_critic": self.opt_critic.state_dict(),
-                "pid": [self.lam, self.integral, self.prev_err], "rng": self.rng.bit_generator.state,
+                "pid": self.pid.state(), "rng": self.rng.bit_generator.state,
                 "gen": self.gen.get_state()}
 
     def load_state_dict(self, s: dict) -> None:
@@ -247,7 +340,7 @@ class BCQLagLearner:
         self.target_perturb.load_state_dict(s["target_perturb"])
         for k in ("qr", "qc", "qr_t", "qc_t", "opt_vae", "opt_actor", "opt_critic"):
             getattr(self, k).load_state_dict(s[k])
-        self.lam, self.integral, self.prev_err = s["pid"]
+        self.pid.load(s["pid"])
         self.rng.bit_generator.state = s["rng"]
         self.gen.set_state(s["gen"])
 
@@ -299,7 +392,7 @@ class BCQLag:
         return None
 
     def summary(self) -> dict:
-        return {"lambda_final": self.learner.lam, "q_limit": self.learner.q_limit}
+        return self.learner.summary()
 
     def state_dict(self) -> dict:
         return {"base": self.learner.state_dict()}
@@ -342,8 +435,7 @@ class BCQLagProco(Layered):
         return self.learner.policy_state(self.data.act_low, self.data.act_high)
 
     def summary(self) -> dict:
-        return {**super().summary(), "lambda_final": self.learner.lam, "q_limit": self.learner.q_limit,
-                "real_costs_raised": self.n_relabelled}
+        return {**super().summary(), **self.learner.summary(), "real_costs_raised": self.n_relabelled}
 
     def base_state(self) -> dict:
         return self.learner.state_dict()

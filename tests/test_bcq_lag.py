@@ -1,0 +1,90 @@
+"""BCQ-Lag's constraint: the PID Lagrangian, the critic's time scale against the Q-space limit, unsafe oversampling."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from safemil.algos.bcq_lag import (
+    BCQLagConfig,
+    BCQLagLearner,
+    PIDLagrangian,
+    critic_scale_reached,
+    critic_tau,
+)
+from safemil.errors import ConfigError
+
+GAMMA, L, STEPS = 0.9, 100, 300
+Q_LIMIT_10 = 10 * (1 - GAMMA ** L) / ((1 - GAMMA) * L)  # cost_limit 10 per 100 steps: a per-step rate of 0.1
+
+
+def test_pid_sign_integral_and_clamp():
+    pid = PIDLagrangian((0.1, 0.01, 0.001), limit=1.0, lambda_max=5.0)
+    under = [pid.update(0.5) for _ in range(50)]
+    assert max(under) == 0.0 and pid.integral == 0.0  # under the limit: no multiplier, no wind-up
+    over = [pid.update(2.0) for _ in range(50)]
+    assert over[0] > 0 and np.all(np.diff(over) > 0)  # over the limit: lambda rises, through the integral
+    assert over[-1] == pytest.approx(0.1 * 1.0 + 0.01 * 50)
+    assert max(pid.update(100.0) for _ in range(100)) == 5.0  # clamped at lambda_max
+    peak = pid.peak
+    back = [pid.update(0.0) for _ in range(2000)]
+    assert back[-1] == 0.0 and pid.peak == peak == 5.0  # back under: the integral drains, lambda returns to 0
+    clone = PIDLagrangian((0.1, 0.01, 0.001), 1.0, 5.0)
+    clone.load(pid.state())
+    assert clone.update(3.0) == pid.update(3.0)
+
+
+def test_critic_time_scale():
+    # the bug this guards against: OSRL's tau at a 1,500-step budget reaches 7% of Q's scale
+    assert critic_scale_reached(0.005, 0.99, 1500) == pytest.approx(0.072, abs=0.001)
+    for steps in (300, 1500, 20_000):
+        assert critic_scale_reached(critic_tau(None, 0.99, steps), 0.99, steps) >= 0.95
+    assert critic_tau(None, 0.99, 1_000_000) == 0.005  # long budgets keep OSRL's rate
+    assert critic_tau(0.02, 0.99, 10) == 0.02
+    with pytest.raises(ConfigError, match="sum below 1"):
+        BCQLagConfig(synthetic_ratio=0.5, unsafe_ratio=0.5)
+
+
+def _learner(cost_rate: float, seed: int = 0, **cfg) -> BCQLagLearner:
+    """States and actions are noise; each row is costly with probability ``cost_rate``."""
+    rng = np.random.default_rng(seed)
+    n = 512
+    real = {"observations": rng.normal(size=(n, 3)).astype(np.float32),
+            "actions": rng.uniform(-1, 1, (n, 2)).astype(np.float32),
+            "next_observations": rng.normal(size=(n, 3)).astype(np.float32),
+            "rewards": np.zeros(n, np.float32), "costs": (rng.random(n) < cost_rate).astype(np.float32),
+            "terminals": np.zeros(n, np.float32)}
+    c = BCQLagConfig(**{"steps": STEPS, "batch_size": 64, "hidden": (32, 32), "gamma": GAMMA, **cfg})
+    return BCQLagLearner(c, real, -np.ones(2), np.ones(2), cost_limit=10.0, episode_len=L, seed=seed)
+
+
+def _train(learner: BCQLagLearner) -> dict:
+    for _ in range(learner.config.steps):
+        learner.step()
+    return learner.summary()
+
+
+def test_lambda_rises_when_the_cost_exceeds_the_limit_and_stays_zero_under_it():
+    # cost rate 0.3 per step: converged Q_c = 3, three times the limit (about 1)
+    over = _train(_learner(0.3, unsafe_ratio=0.0))
+    assert over["q_limit"] == pytest.approx(Q_LIMIT_10)
+    assert over["qc_pi_final"] > 1.5 * over["q_limit"] and over["lambda_final"] > 0.1
+    assert "critic_warning" not in over
+    # the same problem with OSRL's tau and this budget: Q_c stays under the limit and lambda never acts
+    stale = _train(_learner(0.3, unsafe_ratio=0.0, tau=0.005))
+    assert stale["qc_pi_final"] < over["q_limit"] and stale["lambda_peak"] == 0.0
+    assert "14%" in stale["critic_warning"]
+    # cost rate 0.02: converged Q_c = 0.2, under the limit
+    under = _train(_learner(0.02, unsafe_ratio=0.0))
+    assert under["qc_pi_final"] < 0.5 * under["q_limit"] and under["lambda_peak"] < 0.05
+    assert under["lambda_final"] == 0.0
+
+
+def test_costly_rows_are_oversampled():
+    learner = _learner(0.02, unsafe_ratio=0.25)
+    n_costly = int((learner.real["costs"] > 0).sum())
+    assert learner.summary()["critic_unsafe_rows"] == n_costly > 0
+    fracs = [learner.step()["batch_cost_frac"] for _ in range(30)]
+    assert np.mean(fracs) == pytest.approx(0.25 + 0.75 * n_costly / 512, abs=0.03)
+    none = _learner(0.0, unsafe_ratio=0.25)  # no costly rows: nothing to oversample, plain real batches
+    assert none.unsafe is None and none.step()["batch_cost_frac"] == 0.0
