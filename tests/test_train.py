@@ -193,3 +193,14 @@ def test_quickstart_pipeline_on_tiny_data_reuses_finished_runs(tiny, tmp_path):
     assert (tmp_path / "safemil-seed0" / "eval.json").stat().st_mtime_ns == stamp
     png = plot_quickstart(rows, tmp_path / "q.png")
     assert png.stat().st_size > 1000
+
+
+def test_sampled_eval_is_reproduced_by_safemil_eval(tiny, tmp_path):
+    """eval.json's sampled numbers come back from `safemil eval` (the learner's own RNG seed differs)."""
+    cfg = make_run_config("safemil", TASK, str(tiny), seed=2,
+                          overrides=[*TINY_SAFEMIL, "policy_steps=40", "eval.deterministic=false"])
+    m = train(cfg, tmp_path / "r")
+    again = evaluate_run(tmp_path / "r")
+    assert again["deterministic"] is False
+    assert again["episode_returns"] == m["episode_returns"] and again["episode_costs"] == m["episode_costs"]
+

@@ -193,6 +193,10 @@ class TorchPolicy:
         self.actor = actor.eval()
         self.generator = torch.Generator().manual_seed(seed)
 
+    def reseed(self, seed: int) -> None:
+        """Restart the sampling RNG: an evaluation seeds it so re-evaluating reproduces it."""
+        self.generator.manual_seed(seed)
+
     @torch.no_grad()
     def act(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
         o = torch.as_tensor(np.asarray(obs), dtype=torch.float32)
