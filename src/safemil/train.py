@@ -231,11 +231,8 @@ def run_eval(policy, cfg: RunConfig, episodes: int | None = None, deterministic:
     """Evaluate with the run's eval settings; ``deterministic`` (if given) overrides ``eval.deterministic``."""
     e = cfg.eval
     det = e.deterministic if deterministic is None else deterministic
-    seed = e.seed_offset + 1000 * cfg.seed
-    if hasattr(policy, "reseed"):  # sampled actions depend on the evaluation, not on the learner's RNG state
-        policy.reseed(seed)
     return evaluate(policy, cfg.task, episodes=episodes or e.episodes,
-                    seed=seed, cost_limit=cfg.split.cost_limit,
+                    seed=e.seed_offset + 1000 * cfg.seed, cost_limit=cfg.split.cost_limit,
                     num_envs=e.num_envs, deterministic=det, progress=cfg.train.progress)
 
 

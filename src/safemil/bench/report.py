@@ -202,7 +202,8 @@ def _cell(v) -> str:
     return str(v)
 
 
-def _fmt(e: Estimate, digits: int) -> str:
+def format_estimate(e: Estimate, digits: int) -> str:
+    """``mean [lo, hi]``: the cell format of every CI in the report."""
     return f"{e.mean:.{digits}f} [{e.lo:.{digits}f}, {e.hi:.{digits}f}]"
 
 
@@ -230,7 +231,8 @@ def markdown(rows: list[Row], method: str = "safemil", records: list[RunRecord] 
     ]
     for r in rows:
         name = f"{r.algo} (oracle)" if r.oracle else r.algo
-        cells = [_fmt(r.normalized_return, 3), _fmt(r.normalized_cost, 2), _fmt(r.cvar20_cost, 2)]
+        cells = [format_estimate(r.normalized_return, 3), format_estimate(r.normalized_cost, 2),
+                 format_estimate(r.cvar20_cost, 2)]
         if r.best:
             name, cells = f"**{name}**", [f"**{c}**" for c in cells]
         wall = f"{r.wall_s:.0f}" if r.wall_s is not None else ""

@@ -48,6 +48,8 @@ def rollout(
     (episodes in order; ``timeouts`` marks an episode cut by the step limit).
     """
     spec = get_task(task)
+    if hasattr(policy, "reseed"):  # sampled actions then depend on the rollout's seed, not on earlier use
+        policy.reseed(seed)
     ls = Lockstep(spec, episodes, seed, num_envs, max_steps)
     returns = np.zeros(episodes)
     costs = np.zeros(episodes)
