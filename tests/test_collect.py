@@ -93,6 +93,21 @@ def test_episode_plan_mixes_commands_and_noise():
     assert min(centers) < 0.6 and max(centers) > 1.3
 
 
+def test_episode_plan_gap_splits_centres_into_two_modes():
+    cfg = GenerateConfig(seed=0, center_low=0.3, center_high=1.7, gap_low=0.65, gap_high=1.05)
+    centers = np.array([episode_plan(cfg, i, 10, 2)[2]["center"] for i in range(400)])
+    assert not ((centers > 0.65) & (centers < 1.05)).any()
+    assert centers.min() >= 0.3 and centers.max() <= 1.7
+    # uniform over the two intervals: shares follow their lengths (0.35 vs 0.65)
+    assert abs((centers <= 0.65).mean() - 0.35) < 0.08
+    # without a gap, the draws are exactly the old ones (existing datasets do not change)
+    plain = GenerateConfig(seed=0, center_low=0.3, center_high=1.7)
+    assert episode_plan(plain, 3, 10, 2)[2]["center"] == np.random.default_rng([0, 3]).uniform(0.3, 1.7)
+    for bad in ({"gap_low": 0.5}, {"gap_low": 1.2, "gap_high": 1.0}, {"gap_low": 0.1, "gap_high": 0.5}):
+        with pytest.raises(ConfigError, match="gap"):
+            GenerateConfig(**bad).validate()
+
+
 def test_bad_config_and_policy_file_errors(tmp_path):
     with pytest.raises(ConfigError, match="episodes"):
         generate_dataset("SwimmerVelocity", small_cfg(episodes=0), random_actor("SwimmerVelocity"))

@@ -21,7 +21,7 @@ from safemil.data.dataset import LearnerView
 from safemil.diagnostics import score_rows
 from safemil.errors import ConfigError
 from safemil.policies import BCConfig, WeightedBC, actor_state
-from safemil.policies.weights import discounted_trajectory_sums
+from safemil.policies.weights import trajectory_segment_costs
 
 SCHEDULES = ("sequential", "alternate")
 
@@ -76,8 +76,8 @@ class CostWeightedBC:
         if self._traj_cache is None:
             self._cached_cost(np.zeros(1, dtype=np.int64))  # make sure rows are scored
             idx = self.view.index
-            self._traj_cache = discounted_trajectory_sums(self._cache, idx.starts, idx.lengths,
-                                                          self.bc_config.weights.gamma)
+            self._traj_cache = trajectory_segment_costs(self._cache, idx.starts, idx.lengths,
+                                                        self.bc_config.weights.gamma, self.bc_config.segment_len)
         return torch.from_numpy(self._traj_cache[traj])
 
     @torch.no_grad()

@@ -77,10 +77,15 @@ def discounted_segment_sums(per_step: torch.Tensor, mask: torch.Tensor, gamma: f
     return (per_step * mask.to(per_step.dtype) * disc).sum(-1)
 
 
-def discounted_trajectory_sums(per_row: np.ndarray, starts: np.ndarray, lengths: np.ndarray,
-                               gamma: float) -> np.ndarray:
-    """``sum_t gamma^t c_t`` over each whole trajectory (t counted from its start), vectorised."""
-    t = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-    rows = np.repeat(starts, lengths) + t
-    disc = np.power(gamma, t, dtype=np.float64) * per_row[rows]
-    return np.add.reduceat(disc, np.r_[0, np.cumsum(lengths)[:-1]]) if len(lengths) else np.zeros(0)
+def trajectory_segment_costs(per_row: np.ndarray, starts: np.ndarray, lengths: np.ndarray,
+                             gamma: float, horizon: int) -> np.ndarray:
+    """Each trajectory's learned cost rate on the scale of one discounted length-``horizon`` segment.
+
+    ``mean_t c_t * sum_{t<horizon} gamma^t``: every step counts the same, so a trajectory
+    that starts slowly and speeds up is judged by all of it (a discounted sum from its
+    start would only see the first ~1/(1-gamma) steps), and ``beta`` keeps the meaning it
+    has for segment-level weights.
+    """
+    csum = np.concatenate([[0.0], np.cumsum(per_row, dtype=np.float64)])
+    sums = csum[starts + lengths] - csum[starts]
+    return sums / np.maximum(lengths, 1) * float(np.sum(gamma ** np.arange(horizon)))
