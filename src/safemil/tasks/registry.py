@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import sys
 import warnings
 from dataclasses import dataclass, field
 
@@ -48,7 +50,7 @@ class TaskSpec:
 
     def make_env(self, render_mode: str | None = None) -> gym.Env:
         """A fresh env with the velocity cost in ``info['cost']`` and a 1000-step limit."""
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _quiet_mujoco_deprecations():
             warnings.simplefilter("ignore")  # gymnasium warns that v4 is superseded by v5
             env = gym.make(
                 self.gym_id,
@@ -69,6 +71,28 @@ class TaskSpec:
             "max_episode_steps": self.max_episode_steps,
             "dsrl_env_id": self.dsrl_env_id,
         }
+
+
+@contextlib.contextmanager
+def _quiet_mujoco_deprecations():
+    """Drop MuJoCo's compiler deprecation notices while gymnasium loads its own XML.
+
+    gymnasium's half_cheetah.xml still uses ``settotalmass``; MuJoCo 3.3+ prints a
+    deprecation line for it on every env built (eleven per HalfCheetah evaluation).
+    Any other MuJoCo warning is printed as MuJoCo itself would.
+    """
+    import mujoco
+
+    def forward(msg: str) -> None:
+        if "deprecated" not in msg:
+            print(f"WARNING: {msg}", file=sys.stderr)
+
+    previous = mujoco.get_mju_user_warning()
+    mujoco.set_mju_user_warning(forward)
+    try:
+        yield
+    finally:
+        mujoco.set_mju_user_warning(previous)
 
 
 def _schema(pos: list[tuple[str, str, str]], vel: list[tuple[str, str, str]]) -> tuple[ObsField, ...]:
