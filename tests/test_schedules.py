@@ -92,3 +92,10 @@ def test_trajectory_level_weights_use_whole_trajectory_costs():
     alt = CostWeightedBC(CountingCost(), WeightedBC(_view(), cfg, 0), cfg, 2, 3, "alternate")
     with pytest.raises(ConfigError, match="sequential"):
         alt.train_step(0)
+    from safemil.algos.safemil import SafeMILConfig
+    from safemil.algos.trex_wbc import TREXWBCConfig
+
+    for algo_config in (SafeMILConfig, TREXWBCConfig):  # the shared default is per trajectory...
+        assert algo_config().bc.weights.level == "trajectory"
+        with pytest.raises(ConfigError, match="level=segment"):  # ...so alternating says what to change
+            algo_config(schedule="alternate")

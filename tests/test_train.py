@@ -35,9 +35,12 @@ def _strip(m: dict) -> dict:
     return {k: v for k, v in m.items() if "wall" not in k}
 
 
-@pytest.mark.parametrize("schedule,stops", [("sequential", (30, 55)), ("alternate", (25,))])
-def test_resume_after_simulated_kill_matches_uninterrupted_run(tiny, tmp_path, schedule, stops):
-    cfg = make_run_config("safemil", TASK, str(tiny), seed=3, overrides=[*TINY_SAFEMIL, f"schedule={schedule}"])
+@pytest.mark.parametrize("schedule,level,stops", [("sequential", "trajectory", (30, 55)),
+                                                  ("sequential", "segment", (55,)),
+                                                  ("alternate", "segment", (25,))])
+def test_resume_after_simulated_kill_matches_uninterrupted_run(tiny, tmp_path, schedule, level, stops):
+    cfg = make_run_config("safemil", TASK, str(tiny), seed=3,
+                          overrides=[*TINY_SAFEMIL, f"schedule={schedule}", f"bc.weights.level={level}"])
     full = train(cfg, tmp_path / "full")
     for stop in stops:  # inside the cost phase (between checkpoints) and inside the policy phase
         out = tmp_path / f"killed{stop}"

@@ -5,14 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from safemil.algos.base import AlgoSpec, LearnerData, register
-from safemil.algos.cost_bc import CostWeightedBC, check_schedule
+from safemil.algos.cost_bc import CostWeightedBC, check_schedule, soft_trajectory_bc
 from safemil.costs.mil import MILConfig, MILCost
-from safemil.errors import ConfigError
-from safemil.policies import BCConfig, WeightConfig, WeightedBC
-
-
-def _soft_segment_bc() -> BCConfig:
-    return BCConfig(weights=WeightConfig(kind="soft", level="segment", beta=0.6, gamma=0.99))
+from safemil.policies import BCConfig, WeightedBC
 
 
 @dataclass
@@ -22,12 +17,10 @@ class SafeMILConfig:
     policy_steps: int = 20_000
     schedule: str = "sequential"  # sequential | alternate (see safemil.algos.cost_bc)
     mil: MILConfig = field(default_factory=MILConfig)
-    bc: BCConfig = field(default_factory=_soft_segment_bc)
+    bc: BCConfig = field(default_factory=soft_trajectory_bc)
 
     def __post_init__(self):
-        check_schedule(self.schedule, self.mil.steps, self.policy_steps)
-        if self.schedule == "alternate" and self.bc.weights.level == "trajectory":
-            raise ConfigError("bc.weights.level=trajectory needs the cost frozen first: use schedule=sequential")
+        check_schedule(self.schedule, self.mil.steps, self.policy_steps, self.bc)
 
 
 def build(config: SafeMILConfig, data: LearnerData, seed: int) -> CostWeightedBC:

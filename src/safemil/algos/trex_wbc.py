@@ -13,8 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from safemil.algos.base import AlgoSpec, LearnerData, register
-from safemil.algos.cost_bc import CostWeightedBC, check_schedule
-from safemil.algos.safemil import _soft_segment_bc
+from safemil.algos.cost_bc import CostWeightedBC, check_schedule, soft_trajectory_bc
 from safemil.costs.mil import MILConfig, MILCost
 from safemil.errors import ConfigError
 from safemil.policies import BCConfig, WeightedBC
@@ -32,7 +31,7 @@ class TREXWBCConfig:
     policy_steps: int = 20_000
     schedule: str = "sequential"  # sequential | alternate (see safemil.algos.cost_bc)
     cost: MILConfig = field(default_factory=_single_segment_preferences)
-    bc: BCConfig = field(default_factory=_soft_segment_bc)
+    bc: BCConfig = field(default_factory=soft_trajectory_bc)
 
     def __post_init__(self):
         if self.cost.bag_size != 1:
@@ -40,7 +39,7 @@ class TREXWBCConfig:
                 f"trex-wbc compares single segments (cost.bag_size = 1), got bag_size={self.cost.bag_size}; "
                 "bags of K > 1 segments are SafeMIL (`safemil train safemil ...`)"
             )
-        check_schedule(self.schedule, self.cost.steps, self.policy_steps)
+        check_schedule(self.schedule, self.cost.steps, self.policy_steps, self.bc)
 
 
 def build(config: TREXWBCConfig, data: LearnerData, seed: int) -> CostWeightedBC:
