@@ -16,6 +16,7 @@ from pathlib import Path
 import yaml
 
 from safemil.bench.report import collect, format_estimate, summarize
+from safemil.errors import SafemilError
 
 
 def main(argv: list[str]) -> None:
@@ -43,4 +44,9 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    if not sys.argv[1:] or any("=" not in a for a in sys.argv[1:]):
+        raise SystemExit("usage: bag_size_table.py K=RUN_DIR [K=RUN_DIR ...]")
+    try:
+        main(sys.argv[1:])
+    except SafemilError as e:
+        raise SystemExit(f"error: {e}") from None
