@@ -88,3 +88,16 @@ def test_costly_rows_are_oversampled():
     assert np.mean(fracs) == pytest.approx(0.25 + 0.75 * n_costly / 512, abs=0.03)
     none = _learner(0.0, unsafe_ratio=0.25)  # no costly rows: nothing to oversample, plain real batches
     assert none.unsafe is None and none.step()["batch_cost_frac"] == 0.0
+
+
+def test_negative_cost_values_give_the_actor_nothing():
+    """Costs are >= 0: a cost critic that extrapolates below 0 must not pull the actor (or the PID) there."""
+    import torch
+
+    learner = _learner(0.0, unsafe_ratio=0.0)
+    for twin in (learner.qc, learner.qc_t):
+        for head in (twin.q1, twin.q2):
+            torch.nn.init.constant_(head[-1].bias, -50.0)  # Q_c = -50 everywhere
+    m = learner.step()
+    assert m["qc_pi"] == 0.0  # clamped: without the clamp this was about -50
+    assert learner.pid.update(0.0) == 0.0

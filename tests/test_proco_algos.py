@@ -163,3 +163,23 @@ def test_cli_rule_and_cost_file(tiny, tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["diagnostics"]["proco"]["knowledge_expression"] == "x_velocity > 0.2"
     assert _cli(["train", "bc-u", "--task", TASK, "--dataset", str(tiny), "--rule", "x_velocity > 1"]) == 2
     assert "PROCO algorithms" in capsys.readouterr().err
+
+
+def test_base_sees_only_the_costly_synthetic_rows_by_default(tiny):
+    from safemil.config import apply_overrides
+    from safemil.proco.layer import ProcoLayer, ProcoLayerConfig
+
+    sel = select_offline(read_dsrl(tiny, task=TASK), DataConfig(mode="safe-only"), cost_limit=5)
+    cfg = apply_overrides(ProcoLayerConfig(), [o.removeprefix("layer.") for o in LAYER])
+    layer = ProcoLayer(sel.view, TASK, -np.ones(2), np.ones(2), cfg, seed=0)
+    for step in range(layer.total_steps):
+        layer.step(step)
+    syn, n_real = layer.synthetic, len(sel.view.learner)
+    assert 0 < int((syn.costs > 0).sum()) < len(syn)  # both kinds exist, so the filter is tested
+    aug = layer.augmented()
+    assert aug["synthetic"].sum() == int((syn.costs > 0).sum())
+    assert np.all(aug["costs"][n_real:] > 0)
+    layer.config.base_synthetic = "all"
+    assert layer.augmented()["synthetic"].sum() == len(syn)
+    with pytest.raises(ConfigError, match="base_synthetic"):
+        ProcoLayerConfig(base_synthetic="safe")

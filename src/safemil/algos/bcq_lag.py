@@ -285,7 +285,8 @@ class BCQLagLearner:
             a_dec = p.decode(sn2, z)
             a2 = (a_dec + c.phi * torch.tanh(self.target_perturb(torch.cat([sn2, a_dec], -1)))).clamp(-1, 1)
             r1, r2 = self.qr_t(sn2, a2)
-            c1, c2 = self.qc_t(sn2, a2)
+            # costs are >= 0, so a negative cost value is extrapolation error: never bootstrap from it
+            c1, c2 = (x.clamp_min(0) for x in self.qc_t(sn2, a2))
             yr = r + c.gamma * notdone * (0.75 * torch.minimum(r1, r2) + 0.25 * torch.maximum(r1, r2))
             yc = cost + c.gamma * notdone * (0.75 * torch.maximum(c1, c2) + 0.25 * torch.minimum(c1, c2))
         q1, q2 = self.qr(s_n, a)
@@ -300,7 +301,9 @@ class BCQLagLearner:
             a_dec = p.decode(s_n, torch.randn(*s_n.shape[:-1], p.latent, generator=self.gen))
         a_pi = p.perturbed(s_n, a_dec)
         qr_pi = self.qr(s_n, a_pi)[0]
-        qc_pi = torch.maximum(*self.qc(s_n, a_pi))
+        # ...and never let the actor (or the PID) gain from one: without the clamp, lambda > 0 drove the
+        # actor to actions whose Q_c was -38 (Hopper, bcq-lag+proco seed 1 before this fix)
+        qc_pi = torch.maximum(*self.qc(s_n, a_pi)).clamp_min(0)
         actor_loss = (-qr_pi + self.lam * qc_pi).mean()
         self.opt_actor.zero_grad(set_to_none=True)
         actor_loss.backward()

@@ -51,8 +51,14 @@ class ProcoLayerConfig:
     synthetic_ratio: float = 0.5  # share of each feasibility batch drawn from the synthetic transitions
     h_unsafe: float = 25.0
     h_safe: float = -1.0
+    # Which synthetic transitions a base learns from: "costly" (the counterfactual unsafe ones)
+    # or "all". Model rollouts carry model-predicted rewards with no uncertainty penalty, so
+    # safe synthetic rows mostly teach a Q-learning base that out-of-data actions pay more.
+    base_synthetic: str = "costly"
 
     def __post_init__(self):
+        if self.base_synthetic not in ("costly", "all"):
+            raise ConfigError(f"layer.base_synthetic must be 'costly' or 'all', got {self.base_synthetic!r}")
         if self.model_steps < 1 or self.feasibility_steps < 1 or self.validate_every < 1:
             raise ConfigError("layer.model_steps, layer.feasibility_steps and layer.validate_every must be >= 1")
         if not 0 <= self.synthetic_ratio < 1:
@@ -139,11 +145,14 @@ class ProcoLayer:
         return {k: np.concatenate(v) for k, v in out.items()}
 
     def augmented(self) -> dict[str, np.ndarray]:
-        """Real transitions (cost 1 where the next state is infeasible) followed by the synthetic ones."""
+        """Real transitions (cost 1 where the next state is infeasible) followed by the synthetic ones
+        (only the costly ones unless ``base_synthetic = "all"``)."""
         f = self.row_feasibility()
         real_c = np.maximum(self.real_costs, (f["v_next"] > 0).astype(np.float32))
         syn = self.synthetic
         assert syn is not None
+        if self.config.base_synthetic == "costly":
+            syn = syn.subset(syn.costs > 0)
         return {
             "observations": np.concatenate([self.obs, syn.observations]).astype(np.float32),
             "actions": np.concatenate([self.act, syn.actions]).astype(np.float32),

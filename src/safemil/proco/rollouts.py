@@ -17,7 +17,7 @@ feasibility). All rollouts advance together as one batch per step.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import torch
@@ -63,6 +63,10 @@ class Synthetic:
 
     def __len__(self) -> int:
         return len(self.observations)
+
+    def subset(self, keep: np.ndarray) -> Synthetic:
+        """The rows where ``keep`` is true."""
+        return Synthetic(*(getattr(self, f.name)[keep] for f in fields(self)))
 
 
 @torch.no_grad()
