@@ -101,3 +101,15 @@ def test_negative_cost_values_give_the_actor_nothing():
     m = learner.step()
     assert m["qc_pi"] == 0.0  # clamped: without the clamp this was about -50
     assert learner.pid.update(0.0) == 0.0
+
+
+def test_a_few_counterfactual_rows_are_drawn_at_their_share_not_half_the_batch():
+    learner = _learner(0.0, unsafe_ratio=0.1)
+    syn = {k: v[:8].numpy().copy() for k, v in learner.real.items()}
+    syn["costs"][:] = 1.0
+    learner.set_synthetic(syn)  # the layer's "all" mode: a fixed synthetic_ratio of each batch
+    assert learner.synthetic_share == learner.config.synthetic_ratio
+    learner.set_synthetic(syn, proportional=True)  # "costly" mode: 8 rows among 512 real
+    assert learner.synthetic_share == pytest.approx(8 / 520)
+    assert learner.summary()["critic_unsafe_rows"] == 8  # ...and oversampled through the costly pool
+    assert learner.step()["batch_cost_frac"] == pytest.approx(0.1, abs=0.03)

@@ -61,7 +61,7 @@ class BCQLagConfig:
     pid: tuple[float, float, float] = (0.1, 0.003, 0.001)  # KP, KI, KD
     lambda_max: float = 100.0
     episode_len: int | None = None  # None: the longest trajectory in the data
-    synthetic_ratio: float = 0.5  # +proco: share of each critic batch from the synthetic transitions
+    synthetic_ratio: float = 0.5  # +proco with layer.base_synthetic=all: share of each critic batch from them
     unsafe_ratio: float = 0.1  # share of each critic batch from the rows with cost > 0 (if there are any)
 
     def __post_init__(self):
@@ -221,6 +221,7 @@ class BCQLagLearner:
         self.gen = torch.Generator().manual_seed(seed)
         self.real = {k: torch.as_tensor(v) for k, v in real.items()}
         self.synthetic: dict[str, torch.Tensor] | None = None
+        self.synthetic_share = c.synthetic_ratio
         self.unsafe: dict[str, torch.Tensor] | None = None
         self._index_unsafe()
         self.act_scale = p.act_scale
@@ -231,10 +232,19 @@ class BCQLagLearner:
     def lam(self) -> float:
         return self.pid.lam
 
-    def set_synthetic(self, syn: dict[str, np.ndarray] | None) -> None:
-        """Synthetic critic rows; call after any change of the real costs (the costly pool is rebuilt)."""
+    def set_synthetic(self, syn: dict[str, np.ndarray] | None, proportional: bool = False) -> None:
+        """Synthetic critic rows; call after any change of the real costs (the costly pool is rebuilt).
+
+        ``proportional``: draw them at their share of all rows instead of ``synthetic_ratio``. For a
+        few hundred counterfactual unsafe rows, a fixed half of every batch would bootstrap their
+        out-of-data next states thousands of times each, and the cost critic diverges (Walker2d:
+        Q_c about 6e4); they are oversampled through the costly pool (``unsafe_ratio``) instead.
+        """
         self.synthetic = None if syn is None or len(syn["observations"]) == 0 else \
             {k: torch.as_tensor(v) for k, v in syn.items()}
+        n_syn = 0 if self.synthetic is None else len(self.synthetic["observations"])
+        self.synthetic_share = (n_syn / (n_syn + len(self.real["observations"])) if proportional
+                                else self.config.synthetic_ratio)
         self._index_unsafe()
 
     def _index_unsafe(self) -> None:
@@ -244,9 +254,9 @@ class BCQLagLearner:
         self.unsafe = {k: torch.cat([r[k].float() for r in rows]) for k in rows[0]} if n else None
 
     def _critic_batch(self) -> dict[str, torch.Tensor]:
-        """Real rows, plus ``synthetic_ratio`` synthetic and ``unsafe_ratio`` costly ones where they exist."""
+        """Real rows, plus synthetic ones (``synthetic_share``) and ``unsafe_ratio`` costly ones where they exist."""
         c = self.config
-        n_syn = int(round(c.batch_size * c.synthetic_ratio)) if self.synthetic is not None else 0
+        n_syn = int(round(c.batch_size * self.synthetic_share)) if self.synthetic is not None else 0
         n_uns = int(round(c.batch_size * c.unsafe_ratio)) if self.unsafe is not None else 0
         parts = [self._sample(self.real, c.batch_size - n_syn - n_uns)]
         parts += [self._sample(buf, n) for buf, n in ((self.synthetic, n_syn), (self.unsafe, n_uns)) if n]
@@ -426,7 +436,8 @@ class BCQLagProco(Layered):
         real = {k: v[~syn] for k, v in aug.items()}
         self.n_relabelled = int((real["costs"] > self.learner.real["costs"].numpy()).sum())
         self.learner.real["costs"] = torch.as_tensor(real["costs"])
-        self.learner.set_synthetic({k: v[syn] for k, v in aug.items()})
+        self.learner.set_synthetic({k: v[syn] for k, v in aug.items()},
+                                   proportional=self.layer.config.base_synthetic == "costly")
 
     def base_step(self, step: int) -> dict[str, float]:
         return self.learner.step()
