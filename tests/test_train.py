@@ -194,6 +194,11 @@ def test_quickstart_pipeline_on_tiny_data_reuses_finished_runs(tiny, tmp_path):
     stamp = (tmp_path / "safemil-seed0" / "eval.json").stat().st_mtime_ns
     assert run_quickstart(tmp_path, episodes=2, dataset=str(tiny), progress=False, extra=extra) == rows
     assert (tmp_path / "safemil-seed0" / "eval.json").stat().st_mtime_ns == stamp
+    # other settings (e.g. new defaults after an upgrade): the old run is moved aside, never deleted
+    changed = {**extra, "bc-u": [*TINY_SPLIT, "steps=21"]}
+    again = run_quickstart(tmp_path, episodes=2, dataset=str(tiny), progress=False, extra=changed)
+    assert again[0]["train_steps"] == 21 and (tmp_path / "bc-u-seed0.old1" / "eval.json").exists()
+    assert (tmp_path / "safemil-seed0" / "eval.json").stat().st_mtime_ns == stamp
     png = plot_quickstart(rows, tmp_path / "q.png")
     assert png.stat().st_size > 1000
 

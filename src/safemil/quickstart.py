@@ -89,11 +89,20 @@ def _train_or_reuse(cfg, run_dir: Path) -> dict:
                 resume(run_dir)
                 done = rd.read_eval()
             return done
-        raise DatasetError(
-            f"{run_dir} holds a run with a different config; delete it or pass another --out"
-        )
+        # The quickstart owns its run folders, but never deletes one: a run made with other
+        # settings (another dataset, or defaults changed by an upgrade) is moved aside.
+        aside = _free_name(run_dir)
+        run_dir.rename(aside)
+        print(f"{run_dir} was made with a different config; moved it to {aside} and training again", flush=True)
     train(cfg, run_dir)
     return RunDir(run_dir).read_eval()  # as written to disk, so fresh and reused runs look alike
+
+
+def _free_name(run_dir: Path) -> Path:
+    n = 1
+    while (aside := run_dir.with_name(f"{run_dir.name}.old{n}")).exists():
+        n += 1
+    return aside
 
 
 def plot_quickstart(rows: list[dict], path: str | Path) -> Path:
