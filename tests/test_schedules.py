@@ -89,9 +89,8 @@ def test_trajectory_level_weights_use_whole_trajectory_costs():
     for step in range(5):
         m = algo.train_step(step)
     assert 0 < m["bc_ess"] <= 1 and cost.cost_rows == 200
-    alt = CostWeightedBC(CountingCost(), WeightedBC(_view(), cfg, 0), cfg, 2, 3, "alternate")
     with pytest.raises(ConfigError, match="sequential"):
-        alt.train_step(0)
+        CostWeightedBC(CountingCost(), WeightedBC(_view(), cfg, 0), cfg, 2, 3, "alternate")
     from safemil.algos.safemil import SafeMILConfig
     from safemil.algos.trex_wbc import TREXWBCConfig
 

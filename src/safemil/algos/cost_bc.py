@@ -50,7 +50,7 @@ def check_schedule(schedule: str, cost_steps: int, policy_steps: int, bc: BCConf
 class CostWeightedBC:
     def __init__(self, cost: CostModel, bc: WeightedBC, bc_config: BCConfig,
                  cost_steps: int, policy_steps: int, schedule: str = "sequential"):
-        check_schedule(schedule, cost_steps, policy_steps)
+        check_schedule(schedule, cost_steps, policy_steps, bc_config)
         self.cost, self.bc, self.bc_config = cost, bc, bc_config
         self.cost_steps, self.policy_steps, self.schedule = cost_steps, policy_steps, schedule
         if schedule == "sequential":
@@ -71,9 +71,7 @@ class CostWeightedBC:
         return m
 
     def _policy_step(self, fn: Callable[[np.ndarray], torch.Tensor]) -> dict[str, float]:
-        if self.bc_config.weights.level == "trajectory":
-            if fn == self._live_cost:
-                raise ConfigError("trajectory-level weights need the cost frozen first: use schedule=sequential")
+        if self.bc_config.weights.level == "trajectory":  # frozen cost only: check_schedule refuses alternate
             m = self.bc.step(None, self._trajectory_cost)
         else:
             m = self.bc.step(fn)
