@@ -45,15 +45,17 @@ def test_critic_time_scale():
         BCQLagConfig(synthetic_ratio=0.5, unsafe_ratio=0.5)
 
 
-def _learner(cost_rate: float, seed: int = 0, **cfg) -> BCQLagLearner:
-    """States and actions are noise; each row is costly with probability ``cost_rate``."""
+def _learner(cost_rate: float, seed: int = 0, costly_reward: float = 0.0, **cfg) -> BCQLagLearner:
+    """States and actions are noise; each row is costly with probability ``cost_rate`` (and then pays
+    ``costly_reward``; the others pay 0)."""
     rng = np.random.default_rng(seed)
     n = 512
     real = {"observations": rng.normal(size=(n, 3)).astype(np.float32),
             "actions": rng.uniform(-1, 1, (n, 2)).astype(np.float32),
             "next_observations": rng.normal(size=(n, 3)).astype(np.float32),
-            "rewards": np.zeros(n, np.float32), "costs": (rng.random(n) < cost_rate).astype(np.float32),
+            "costs": (rng.random(n) < cost_rate).astype(np.float32),
             "terminals": np.zeros(n, np.float32)}
+    real["rewards"] = real["costs"] * costly_reward
     c = BCQLagConfig(**{"steps": STEPS, "batch_size": 64, "hidden": (32, 32), "gamma": GAMMA, **cfg})
     return BCQLagLearner(c, real, -np.ones(2), np.ones(2), cost_limit=10.0, episode_len=L, seed=seed)
 
@@ -113,3 +115,21 @@ def test_a_few_counterfactual_rows_are_drawn_at_their_share_not_half_the_batch()
     assert learner.synthetic_share == pytest.approx(8 / 520)
     assert learner.summary()["critic_unsafe_rows"] == 8  # ...and oversampled through the costly pool
     assert learner.step()["batch_cost_frac"] == pytest.approx(0.1, abs=0.03)
+
+
+def test_oversampled_costly_rows_do_not_shift_the_reward_critic():
+    """The costly pool is oversampled for Q_c; Q_r must still see the data at its own proportions."""
+    import torch
+
+    def mean_qr(unsafe_ratio: float) -> float:
+        learner = _learner(0.05, costly_reward=10.0, synthetic_ratio=0.0, unsafe_ratio=unsafe_ratio)
+        _train(learner)
+        r = learner.real
+        with torch.no_grad():
+            s_n = learner.policy_net.norm(r["observations"].float())
+            return float(learner.qr(s_n, learner._squash(r["actions"].float()))[0].mean())
+
+    plain, oversampled = mean_qr(0.0), mean_qr(0.5)
+    assert plain > 0.1  # the reward is learned at all
+    # fed to Q_r, half of each batch from the paying rows would raise its scale about tenfold
+    assert oversampled == pytest.approx(plain, rel=0.5)

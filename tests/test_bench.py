@@ -181,6 +181,8 @@ def test_grid_spec_overrides_and_seeds(tmp_path):
     for bad in ("0", "x", "1,1"):
         with pytest.raises(ConfigError, match="--seeds"):
             parse_seeds(bad)
+    with pytest.raises(ConfigError, match=r"for seed 0 alone write 0,"):
+        parse_seeds("0")
     with pytest.raises(ConfigError, match="unknown algorithm 'nope'"):
         GridSpec([TASK], ["bc-u"], [0], ["nope:steps=3"])
     with pytest.raises(ConfigError, match="key=value"):

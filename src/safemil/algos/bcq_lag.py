@@ -20,7 +20,9 @@ The costly rows are rare on (nearly) safe data, so ``unsafe_ratio`` of each
 critic batch is drawn from the rows with cost > 0 (real and synthetic). A row's
 Bellman target does not depend on how often it is drawn, so this makes those
 rows fitted instead of averaged away; where a safe and an unsafe outcome share
-an input it tilts ``Q_c`` upward (the conservative side).
+an input it tilts ``Q_c`` upward (the conservative side). Only the cost critics
+see these extra rows: the reward critics train on the rest of the batch, so the
+oversampling does not shift where ``Q_r`` is fitted.
 
 ``bcq-lag+proco`` runs the same learner behind the PROCO layer: the critics
 train on the real transitions (cost 1 where PROCO marks the next state
@@ -253,14 +255,15 @@ class BCQLagLearner:
         n = sum(len(r["costs"]) for r in rows)
         self.unsafe = {k: torch.cat([r[k].float() for r in rows]) for k in rows[0]} if n else None
 
-    def _critic_batch(self) -> dict[str, torch.Tensor]:
-        """Real rows, plus synthetic ones (``synthetic_share``) and ``unsafe_ratio`` costly ones where they exist."""
+    def _critic_batch(self) -> tuple[dict[str, torch.Tensor], int]:
+        """Real rows, plus synthetic ones (``synthetic_share``), then ``unsafe_ratio`` costly ones where they
+        exist; also how many leading rows the reward critic uses (all but the oversampled costly ones)."""
         c = self.config
         n_syn = int(round(c.batch_size * self.synthetic_share)) if self.synthetic is not None else 0
         n_uns = int(round(c.batch_size * c.unsafe_ratio)) if self.unsafe is not None else 0
         parts = [self._sample(self.real, c.batch_size - n_syn - n_uns)]
         parts += [self._sample(buf, n) for buf, n in ((self.synthetic, n_syn), (self.unsafe, n_uns)) if n]
-        return {k: torch.cat([p[k].float() for p in parts]) for k in parts[0]}
+        return {k: torch.cat([p[k].float() for p in parts]) for k in parts[0]}, c.batch_size - n_uns
 
     def _sample(self, buf: dict[str, torch.Tensor], n: int) -> dict[str, torch.Tensor]:
         i = torch.from_numpy(self.rng.integers(len(buf["observations"]), size=n))
@@ -284,7 +287,7 @@ class BCQLagLearner:
         vae_loss.backward()
         self.opt_vae.step()
         # critics on real (+ synthetic, + oversampled costly) transitions
-        b = self._critic_batch()
+        b, n_r = self._critic_batch()
         s_n, a = p.norm(b["observations"].float()), self._squash(b["actions"].float())
         sn2 = p.norm(b["next_observations"].float())
         r = b["rewards"].float() * c.reward_scale
@@ -301,7 +304,10 @@ class BCQLagLearner:
             yc = cost + c.gamma * notdone * (0.75 * torch.maximum(c1, c2) + 0.25 * torch.minimum(c1, c2))
         q1, q2 = self.qr(s_n, a)
         k1, k2 = self.qc(s_n, a)
-        critic_loss = F.mse_loss(q1, yr) + F.mse_loss(q2, yr) + F.mse_loss(k1, yc) + F.mse_loss(k2, yc)
+        # the oversampled costly rows fit Q_c only: in Q_r's batch they would over-weight the out-of-data
+        # states of the counterfactual rows (Hopper, bcq-lag+proco: the reward critic then preferred standing)
+        critic_loss = (F.mse_loss(q1[:n_r], yr[:n_r]) + F.mse_loss(q2[:n_r], yr[:n_r])
+                       + F.mse_loss(k1, yc) + F.mse_loss(k2, yc))
         self.opt_critic.zero_grad(set_to_none=True)
         critic_loss.backward()
         self.opt_critic.step()

@@ -115,7 +115,10 @@ def parse_seeds(text: str) -> list[int]:
                 raise ValueError
             seeds = list(range(n))
     except ValueError:
-        raise ConfigError(f"--seeds expects a count N >= 1 or a list like 0,1,2; got {text!r}") from None
+        hint = f" (for seed {text.strip()} alone write {text.strip()},)" if text.strip().isdigit() else ""
+        raise ConfigError(
+            f"--seeds expects a count N >= 1 or a list like 0,1,2; got {text!r}{hint}"
+        ) from None
     if len(set(seeds)) != len(seeds) or any(s < 0 for s in seeds):
         raise ConfigError(f"--seeds: seeds must be distinct and >= 0, got {text!r}")
     return seeds
