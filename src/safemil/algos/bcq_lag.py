@@ -64,7 +64,7 @@ class BCQLagConfig:
     lambda_max: float = 100.0
     episode_len: int | None = None  # None: the longest trajectory in the data
     synthetic_ratio: float = 0.5  # +proco with layer.base_synthetic=all: share of each critic batch from them
-    unsafe_ratio: float = 0.1  # share of each critic batch from the rows with cost > 0 (if there are any)
+    unsafe_ratio: float = 0.1  # extra share of each cost-critic batch from the rows with cost > 0 (if any)
 
     def __post_init__(self):
         if self.steps < 1 or self.batch_size < 1:
