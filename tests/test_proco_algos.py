@@ -92,6 +92,32 @@ def test_rollouts_respect_the_disagreement_cut(tiny):
     assert rep_s["rollouts_steered"] == 200 and syn_s.disagreement.max() <= cut
 
 
+def test_policy_rollouts_take_the_policy_action(tiny):
+    ds = read_dsrl(tiny, task=TASK)
+    model = DynamicsEnsemble(Transitions(ds.observations, ds.actions, ds.next_observations, ds.rewards),
+                             EnsembleConfig(members=3, elites=3, hidden=(32,)), seed=0)
+    model.train_step()
+    cost = make_knowledge_cost(TASK, KnowledgeSettings(rule="x_velocity > 0.05"))
+    lo, hi = -np.ones(2), np.ones(2)
+    target = torch.tensor([0.7, -1.5])  # the second entry is outside the action box
+    seen: list[int] = []
+
+    def policy(s: torch.Tensor) -> torch.Tensor:
+        seen.append(len(s))
+        return target.expand(len(s), 2)
+
+    cfg = RolloutConfig(n_starts=50, horizon=4, noise=0.0, uniform_prob=1.0)  # no uniform actions under a policy
+    syn, rep = counterfactual_rollouts(model, cost.transition_cost, ds.observations, ds.actions, lo, hi, cfg,
+                                       cut=float("inf"), policy=policy)
+    assert len(syn) > 0 and seen and seen[0] == 50
+    np.testing.assert_allclose(syn.actions, np.tile([0.7, -1.0], (len(syn), 1)))  # the policy's, clipped
+    noisy, _ = counterfactual_rollouts(model, cost.transition_cost, ds.observations, ds.actions, lo, hi,
+                                       RolloutConfig(n_starts=50, horizon=4, noise=0.1), cut=float("inf"),
+                                       policy=policy)
+    first = noisy.actions[noisy.step == 0]
+    assert 0.02 < np.abs(first[:, 0] - 0.7).mean() < 0.2  # N(0, 0.1 x half-range) around it
+
+
 @pytest.mark.parametrize("name", list(TINY))
 def test_every_algorithm_trains_a_few_steps(tiny, name):
     spec = get_algo(name)
@@ -144,6 +170,22 @@ def test_bcq_lag_proco_resumes_to_the_same_numbers(tiny, tmp_path):
     assert full["split"]["rule"] == "safe-only"
 
 
+def test_policy_rollout_rows_survive_a_kill_in_the_base_phase(tiny, tmp_path):
+    ov = RUN + TINY["bcq-lag+proco"] + ["policy_rollouts.every=4", "policy_rollouts.starts=64",
+                                        "policy_rollouts.horizon=3", "policy_rollouts.noise=0.5",
+                                        "train.log_every=7", "train.checkpoint_every=7"]
+    cfg = make_run_config("bcq-lag+proco", TASK, str(tiny), overrides=ov)
+    full = train(cfg, tmp_path / "a")
+    rep = full["diagnostics"]["policy_rollouts"]
+    assert rep["refreshes"] == 4 and rep["transitions"] > 0  # base steps 4, 8, 12, 16 of 20
+    assert train(cfg, tmp_path / "b", stop_at=55) is None  # last checkpoint at step 49: base step 9, two refreshes
+    again = resume(tmp_path / "b")
+    keep = ("return_mean", "cost_mean", "normalized_cost_mean")
+    assert {k: full[k] for k in keep if k in full} == {k: again[k] for k in keep if k in again}
+    assert again["diagnostics"]["policy_rollouts"] == rep
+    assert again["diagnostics"]["critic_unsafe_rows"] == full["diagnostics"]["critic_unsafe_rows"]
+
+
 def _cli(args: list[str]) -> int:
     try:
         main(args)
@@ -179,7 +221,12 @@ def test_base_sees_only_the_costly_synthetic_rows_by_default(tiny):
     aug = layer.augmented()
     assert aug["synthetic"].sum() == int((syn.costs > 0).sum())
     assert np.all(aug["costs"][n_real:] > 0)
+    assert not aug["terminals"][n_real:].any()  # a critic bootstraps past a counterfactual violation...
+    layer.config.violation_terminal = True
+    assert np.all(layer.augmented()["terminals"][n_real:] == 1)  # ...unless it is told not to
     layer.config.base_synthetic = "all"
-    assert layer.augmented()["synthetic"].sum() == len(syn)
+    aug = layer.augmented()
+    assert aug["synthetic"].sum() == len(syn)
+    np.testing.assert_array_equal(aug["terminals"][n_real:], syn.costs > 0)  # only the violations end
     with pytest.raises(ConfigError, match="base_synthetic"):
         ProcoLayerConfig(base_synthetic="safe")

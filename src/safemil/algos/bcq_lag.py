@@ -45,6 +45,7 @@ from safemil.algos.offline import require_offline
 from safemil.errors import ConfigError
 from safemil.policies.actors import TorchPolicy, mlp
 from safemil.proco.layer import ProcoLayer, ProcoLayerConfig
+from safemil.proco.rollouts import RolloutConfig
 
 
 @dataclass
@@ -421,9 +422,34 @@ class BCQLag:
 
 
 @dataclass
+class PolicyRolloutConfig:
+    """Model rollouts of the current policy during the base's training (MBPO-style refreshes).
+
+    The layer's counterfactual rollouts start from the data's actions; a policy that Q-learning makes
+    faster than the data drives to states none of them reached, where the cost critic has seen no cost.
+    Every ``every`` base steps, ``starts`` rollouts of the policy (plus N(0, ``noise``) of the action
+    half-range) run ``horizon`` model steps under the layer's knowledge cost and disagreement cut; their
+    rows (costly ones only, unless ``layer.base_synthetic=all``) join the critics' synthetic rows.
+    """
+
+    every: int = 0  # 0: off
+    starts: int = 1000
+    horizon: int = 10
+    noise: float = 0.1
+
+    def __post_init__(self):
+        if self.every < 0 or self.starts < 1 or self.horizon < 1 or self.noise < 0:
+            raise ConfigError("policy_rollouts needs every >= 0, starts >= 1, horizon >= 1 and noise >= 0")
+
+    def rollout_config(self) -> RolloutConfig:
+        return RolloutConfig(n_starts=self.starts, horizon=self.horizon, noise=self.noise, steer_frac=0.0)
+
+
+@dataclass
 class BCQLagProcoConfig:
     base: BCQLagConfig = field(default_factory=BCQLagConfig)
     layer: ProcoLayerConfig = field(default_factory=ProcoLayerConfig)
+    policy_rollouts: PolicyRolloutConfig = field(default_factory=PolicyRolloutConfig)
 
 
 class BCQLagProco(Layered):
@@ -434,7 +460,11 @@ class BCQLagProco(Layered):
         super().__init__(layer, config.base.steps)
         self.learner = BCQLagLearner(config.base, _real_buffer(off), data.act_low, data.act_high, data.cost_limit,
                                      int(off.learner.index.lengths.max()), seed)
+        self.seed, self.rollouts = seed, config.policy_rollouts
         self.n_relabelled = 0
+        self.layer_rows: dict[str, np.ndarray] = {}
+        self.policy_rows: list[dict[str, np.ndarray]] = []  # one block per refresh, kept in the checkpoint
+        self.policy_report = {"refreshes": 0, "transitions": 0, "unsafe": 0, "cut": 0}
 
     def prepare(self) -> None:
         aug = self.layer.augmented()
@@ -442,11 +472,31 @@ class BCQLagProco(Layered):
         real = {k: v[~syn] for k, v in aug.items()}
         self.n_relabelled = int((real["costs"] > self.learner.real["costs"].numpy()).sum())
         self.learner.real["costs"] = torch.as_tensor(real["costs"])
-        self.learner.set_synthetic({k: v[syn] for k, v in aug.items()},
+        self.layer_rows = {k: v[syn] for k, v in aug.items()}
+        self._set_synthetic()
+
+    def _set_synthetic(self) -> None:
+        blocks = [self.layer_rows, *self.policy_rows]
+        self.learner.set_synthetic({k: np.concatenate([b[k] for b in blocks]) for k in self.layer_rows},
                                    proportional=self.layer.config.base_synthetic == "costly")
 
     def base_step(self, step: int) -> dict[str, float]:
+        every = self.rollouts.every
+        if every and step and step % every == 0:
+            self._refresh_policy_rows(step)
         return self.learner.step()
+
+    def _refresh_policy_rows(self, step: int) -> None:
+        net = self.learner.policy_net
+        syn, rep = self.layer.policy_rollouts(lambda s: net.unsquash(net.mode(s)), self.rollouts.rollout_config(),
+                                              seed=self.seed * 100_003 + step)
+        self.policy_rows.append(self.layer.base_rows(syn))
+        r = self.policy_report
+        r["refreshes"] += 1
+        r["transitions"] += rep["synthetic_transitions"]
+        r["unsafe"] += rep["synthetic_unsafe"]
+        r["cut"] += rep["rollouts_cut"]
+        self._set_synthetic()
 
     def policy(self):
         return self.learner.policy()
@@ -455,13 +505,19 @@ class BCQLagProco(Layered):
         return self.learner.policy_state(self.data.act_low, self.data.act_high)
 
     def summary(self) -> dict:
-        return {**super().summary(), **self.learner.summary(), "real_costs_raised": self.n_relabelled}
+        out = {**super().summary(), **self.learner.summary(), "real_costs_raised": self.n_relabelled}
+        if self.rollouts.every:
+            out["policy_rollouts"] = dict(self.policy_report)
+        return out
 
     def base_state(self) -> dict:
-        return self.learner.state_dict()
+        return {"learner": self.learner.state_dict(), "policy_rows": self.policy_rows,
+                "policy_report": dict(self.policy_report)}
 
     def load_base_state(self, state: dict) -> None:
-        self.learner.load_state_dict(state)
+        self.learner.load_state_dict(state["learner"])
+        self.policy_rows = state["policy_rows"]
+        self.policy_report = dict(state["policy_report"])
 
 
 register(AlgoSpec("bcq-lag", BCQLagConfig, BCQLag, data="offline",

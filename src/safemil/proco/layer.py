@@ -55,6 +55,9 @@ class ProcoLayerConfig:
     # or "all". Model rollouts carry model-predicted rewards with no uncertainty penalty, so
     # safe synthetic rows mostly teach a Q-learning base that out-of-data actions pay more.
     base_synthetic: str = "costly"
+    # A counterfactual violation ends its rollout, and the state after it lies off the data, where a
+    # critic's value is extrapolation: true makes those rows terminal for the base's critics.
+    violation_terminal: bool = False
 
     def __post_init__(self):
         if self.base_synthetic not in ("costly", "all"):
@@ -87,6 +90,7 @@ class ProcoLayer:
         self.feas = FeasibilityCritic(self.obs, self.act, config.feasibility, config.h_unsafe, config.h_safe)
         self.rng = np.random.default_rng(seed + 17)
         self.synthetic: Synthetic | None = None
+        self.cut: float | None = None  # the disagreement cut, set with the synthetic transitions
         self.report: dict = {}
         self.total_steps = config.model_steps + config.feasibility_steps
         self._t = {k: _t(getattr(self, k)) for k in ("obs", "act", "next_obs", "rewards", "done", "real_costs")}
@@ -121,7 +125,8 @@ class ProcoLayer:
     def _make_synthetic(self) -> None:
         rc = self.config.rollout
         dis = real_disagreement(self.model, self.obs, self.act)
-        cut = rc.max_disagreement if rc.max_disagreement is not None else float(np.quantile(dis, rc.cut_quantile))
+        self.cut = cut = (rc.max_disagreement if rc.max_disagreement is not None
+                          else float(np.quantile(dis, rc.cut_quantile)))
         k = self.knowledge
         soft = KnowledgeCost(k.task, k.expression, k.config.margin, rc.steer_softness)
         self.synthetic, rep = counterfactual_rollouts(
@@ -146,22 +151,31 @@ class ProcoLayer:
 
     def augmented(self) -> dict[str, np.ndarray]:
         """Real transitions (cost 1 where the next state is infeasible) followed by the synthetic ones
-        (only the costly ones unless ``base_synthetic = "all"``)."""
+        (`base_rows`)."""
         f = self.row_feasibility()
-        real_c = np.maximum(self.real_costs, (f["v_next"] > 0).astype(np.float32))
-        syn = self.synthetic
-        assert syn is not None
+        real = {"observations": self.obs, "actions": self.act, "next_observations": self.next_obs,
+                "rewards": self.rewards, "costs": np.maximum(self.real_costs, (f["v_next"] > 0).astype(np.float32)),
+                "terminals": self.done}
+        assert self.synthetic is not None
+        syn = self.base_rows(self.synthetic)
+        out = {k: np.concatenate([v, syn[k]]).astype(np.float32) for k, v in real.items()}
+        out["synthetic"] = np.concatenate([np.zeros(len(self.obs), bool), np.ones(len(syn["costs"]), bool)])
+        return out
+
+    def base_rows(self, syn: Synthetic) -> dict[str, np.ndarray]:
+        """The synthetic rows a base learns from, as a transition buffer: the costly ones unless
+        ``base_synthetic = "all"``; a violation is terminal if ``violation_terminal``."""
         if self.config.base_synthetic == "costly":
             syn = syn.subset(syn.costs > 0)
-        return {
-            "observations": np.concatenate([self.obs, syn.observations]).astype(np.float32),
-            "actions": np.concatenate([self.act, syn.actions]).astype(np.float32),
-            "next_observations": np.concatenate([self.next_obs, syn.next_observations]).astype(np.float32),
-            "rewards": np.concatenate([self.rewards, syn.rewards]).astype(np.float32),
-            "costs": np.concatenate([real_c, syn.costs]).astype(np.float32),
-            "terminals": np.concatenate([self.done, np.zeros(len(syn), np.float32)]),
-            "synthetic": np.concatenate([np.zeros(len(self.obs), bool), np.ones(len(syn), bool)]),
-        }
+        term = (syn.costs > 0) if self.config.violation_terminal else np.zeros(len(syn), bool)
+        return {"observations": syn.observations, "actions": syn.actions, "next_observations": syn.next_observations,
+                "rewards": syn.rewards, "costs": syn.costs, "terminals": term.astype(np.float32)}
+
+    def policy_rollouts(self, policy, config: RolloutConfig, seed: int) -> tuple[Synthetic, dict]:
+        """Rollouts of a learner's current ``policy`` in the frozen model (same knowledge cost and cut)."""
+        assert self.synthetic is not None, "the model and its cut exist after the layer's steps"
+        return counterfactual_rollouts(self.model, self.knowledge.transition_cost, self.obs, self.act,
+                                       self.act_low, self.act_high, config, self.cut, seed=seed, policy=policy)
 
     def summary(self) -> dict:
         out = dict(self.report)

@@ -80,11 +80,14 @@ def real_disagreement(model: DynamicsEnsemble, obs: np.ndarray, act: np.ndarray,
 @torch.no_grad()
 def counterfactual_rollouts(model: DynamicsEnsemble, cost, obs: np.ndarray, act: np.ndarray,
                             act_low: np.ndarray, act_high: np.ndarray, config: RolloutConfig,
-                            cut: float, seed: int = 0, score=None) -> tuple[Synthetic, dict]:
+                            cut: float, seed: int = 0, score=None, policy=None) -> tuple[Synthetic, dict]:
     """Roll out from ``config.n_starts`` random (obs, act) rows; return the kept transitions and a report.
 
     ``cost`` maps (obs, next_obs) to a per-transition cost (e.g. `KnowledgeCost.transition_cost`);
     ``score`` (obs, next_obs) -> a continuous unsafe score used to steer (None: no steering).
+    ``policy`` (obs tensor -> action tensor, env units): every action is the policy's plus N(0, ``noise``)
+    instead of the dataset action and a random walk (no uniform actions), so the rollouts go where a
+    learner's current policy drives.
     """
     rng = np.random.default_rng(seed)
     gen = torch.Generator().manual_seed(seed)
@@ -96,7 +99,7 @@ def counterfactual_rollouts(model: DynamicsEnsemble, cost, obs: np.ndarray, act:
     s = torch.as_tensor(obs[start], dtype=torch.float32)
     a = torch.as_tensor(act[start], dtype=torch.float32)
     a = a + torch.randn(a.shape, generator=gen) * config.noise * half
-    uni = torch.rand(n, generator=gen) < config.uniform_prob
+    uni = torch.rand(n, generator=gen) < (config.uniform_prob if policy is None else 0.0)
     a[uni] = low + torch.rand((int(uni.sum()), a.shape[1]), generator=gen) * (high - low)
     steer = torch.rand(n, generator=gen) < (config.steer_frac if score is not None else 0.0)
     alive = torch.ones(n, dtype=torch.bool)
@@ -104,6 +107,8 @@ def counterfactual_rollouts(model: DynamicsEnsemble, cost, obs: np.ndarray, act:
     n_cut = n_unsafe = 0
     cut_dis: list[torch.Tensor] = []
     for k in range(config.horizon):
+        if policy is not None:
+            a = policy(s) + torch.randn(a.shape, generator=gen) * config.noise * half
         a = torch.minimum(torch.maximum(a, low), high)
         idx = torch.nonzero(alive).flatten()
         if len(idx) == 0:
@@ -126,7 +131,8 @@ def counterfactual_rollouts(model: DynamicsEnsemble, cost, obs: np.ndarray, act:
         s[kept] = pred["next_obs"][ok]
         alive[idx[~ok]] = False
         alive[kept[c[ok] > 0]] = False
-        a = a + torch.randn(a.shape, generator=gen) * config.noise * half
+        if policy is None:
+            a = a + torch.randn(a.shape, generator=gen) * config.noise * half
     cat = {key: torch.cat([b[key] for b in keep]).numpy() if keep else np.zeros(0) for key in "o a o2 r c d k".split()}
     syn = Synthetic(cat["o"], cat["a"], cat["o2"], cat["r"], cat["c"], cat["d"], cat["k"].astype(np.int64))
     unsafe_d = syn.disagreement[syn.costs > 0]
