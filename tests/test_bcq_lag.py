@@ -133,21 +133,3 @@ def test_oversampled_costly_rows_do_not_shift_the_reward_critic():
     assert plain > 0.1  # the reward is learned at all
     # fed to Q_r, half of each batch from the paying rows would raise its scale about tenfold
     assert oversampled == pytest.approx(plain, rel=0.5)
-
-
-def test_path_rows_reach_the_cost_critics_only():
-    learner = _learner(0.02, unsafe_ratio=0.1, path_ratio=0.2)
-    paths = {k: v[:16].numpy().copy() for k, v in learner.real.items()}
-    paths["costs"][:] = 0.0
-    paths["rewards"][:] = 123.0  # a marker no real row carries
-    learner.set_paths(paths)
-    assert learner.summary()["critic_path_rows"] == 16
-    batch, n_r = learner._critic_batch()
-    b = learner.config.batch_size
-    assert n_r == b - round(0.1 * b) - round(0.2 * b)
-    assert np.all(batch["rewards"][n_r + round(0.1 * b):].numpy() == 123.0)  # the path rows close the batch
-    assert not np.any(batch["rewards"][:n_r].numpy() == 123.0)  # and none is among the reward critic's rows
-    learner.step()
-    with pytest.raises(ConfigError, match="path_ratio"):
-        BCQLagConfig(unsafe_ratio=0.5, path_ratio=0.5)
-

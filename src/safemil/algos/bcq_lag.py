@@ -66,7 +66,6 @@ class BCQLagConfig:
     episode_len: int | None = None  # None: the longest trajectory in the data
     synthetic_ratio: float = 0.5  # +proco with layer.base_synthetic=all: share of each critic batch from them
     unsafe_ratio: float = 0.1  # extra share of each cost-critic batch from the rows with cost > 0 (if any)
-    path_ratio: float = 0.1  # +proco with policy_rollouts.paths: share of each cost-critic batch from those paths
 
     def __post_init__(self):
         if self.steps < 1 or self.batch_size < 1:
@@ -75,11 +74,10 @@ class BCQLagConfig:
             raise ConfigError("gamma must be in (0, 1) and tau in (0, 1] (or null: from the budget)")
         if len(self.pid) != 3 or any(g < 0 for g in self.pid):
             raise ConfigError(f"pid must be three non-negative gains (KP, KI, KD), got {self.pid}")
-        shares = (self.synthetic_ratio, self.unsafe_ratio, self.path_ratio)
-        if min(shares) < 0 or sum(shares) >= 1:
-            raise ConfigError(f"synthetic_ratio ({self.synthetic_ratio}), unsafe_ratio ({self.unsafe_ratio}) and "
-                              f"path_ratio ({self.path_ratio}) must be >= 0 with a sum below 1 "
-                              "(the rest of each critic batch is real)")
+        if not 0 <= self.synthetic_ratio < 1 or not 0 <= self.unsafe_ratio < 1 \
+                or self.synthetic_ratio + self.unsafe_ratio >= 1:
+            raise ConfigError(f"synthetic_ratio ({self.synthetic_ratio}) and unsafe_ratio ({self.unsafe_ratio}) "
+                              "must be >= 0 with a sum below 1 (the rest of each critic batch is real)")
 
 
 def critic_scale_reached(tau: float, gamma: float, steps: int) -> float:
@@ -228,7 +226,6 @@ class BCQLagLearner:
         self.synthetic: dict[str, torch.Tensor] | None = None
         self.synthetic_share = c.synthetic_ratio
         self.unsafe: dict[str, torch.Tensor] | None = None
-        self.paths: dict[str, torch.Tensor] | None = None  # cost-critic-only rows (policy paths to a violation)
         self._index_unsafe()
         self.act_scale = p.act_scale
         self.act_center = p.act_center
@@ -253,12 +250,6 @@ class BCQLagLearner:
                                 else self.config.synthetic_ratio)
         self._index_unsafe()
 
-    def set_paths(self, rows: dict[str, np.ndarray] | None) -> None:
-        """Rows only the cost critics train on, at ``path_ratio`` of each batch: a policy's model paths to a
-        violation, whose cost-free steps carry the violation's cost back to the states it started from."""
-        self.paths = None if rows is None or len(rows["observations"]) == 0 else \
-            {k: torch.as_tensor(v).float() for k, v in rows.items()}
-
     def _index_unsafe(self) -> None:
         bufs = [b for b in (self.real, self.synthetic) if b is not None]
         rows = [{k: v[b["costs"] > 0] for k, v in b.items()} for b in bufs]
@@ -266,17 +257,14 @@ class BCQLagLearner:
         self.unsafe = {k: torch.cat([r[k].float() for r in rows]) for k in rows[0]} if n else None
 
     def _critic_batch(self) -> tuple[dict[str, torch.Tensor], int]:
-        """Real rows, plus synthetic ones (``synthetic_share``), then ``unsafe_ratio`` costly ones and
-        ``path_ratio`` path rows where they exist; also how many leading rows the reward critic uses (all
-        but the cost-only ones at the end)."""
+        """Real rows, plus synthetic ones (``synthetic_share``), then ``unsafe_ratio`` costly ones where they
+        exist; also how many leading rows the reward critic uses (all but the oversampled costly ones)."""
         c = self.config
         n_syn = int(round(c.batch_size * self.synthetic_share)) if self.synthetic is not None else 0
         n_uns = int(round(c.batch_size * c.unsafe_ratio)) if self.unsafe is not None else 0
-        n_path = int(round(c.batch_size * c.path_ratio)) if self.paths is not None else 0
-        parts = [self._sample(self.real, c.batch_size - n_syn - n_uns - n_path)]
-        parts += [self._sample(buf, n) for buf, n in ((self.synthetic, n_syn), (self.unsafe, n_uns),
-                                                       (self.paths, n_path)) if n]
-        return {k: torch.cat([p[k].float() for p in parts]) for k in parts[0]}, c.batch_size - n_uns - n_path
+        parts = [self._sample(self.real, c.batch_size - n_syn - n_uns)]
+        parts += [self._sample(buf, n) for buf, n in ((self.synthetic, n_syn), (self.unsafe, n_uns)) if n]
+        return {k: torch.cat([p[k].float() for p in parts]) for k in parts[0]}, c.batch_size - n_uns
 
     def _sample(self, buf: dict[str, torch.Tensor], n: int) -> dict[str, torch.Tensor]:
         i = torch.from_numpy(self.rng.integers(len(buf["observations"]), size=n))
@@ -317,8 +305,8 @@ class BCQLagLearner:
             yc = cost + c.gamma * notdone * (0.75 * torch.maximum(c1, c2) + 0.25 * torch.minimum(c1, c2))
         q1, q2 = self.qr(s_n, a)
         k1, k2 = self.qc(s_n, a)
-        # the oversampled costly rows (and any path rows) fit Q_c only: in Q_r's batch they would over-weight
-        # out-of-data states (Hopper, bcq-lag+proco: the reward critic then preferred standing)
+        # the oversampled costly rows fit Q_c only: in Q_r's batch they would over-weight the out-of-data
+        # states of the counterfactual rows (Hopper, bcq-lag+proco: the reward critic then preferred standing)
         critic_loss = (F.mse_loss(q1[:n_r], yr[:n_r]) + F.mse_loss(q2[:n_r], yr[:n_r])
                        + F.mse_loss(k1, yc) + F.mse_loss(k2, yc))
         self.opt_critic.zero_grad(set_to_none=True)
@@ -352,8 +340,7 @@ class BCQLagLearner:
         reached = critic_scale_reached(self.tau, c.gamma, c.steps)
         out = {"lambda_final": self.lam, "lambda_peak": self.pid.peak, "q_limit": self.q_limit,
                "qc_pi_final": self.last.get("qc_pi"), "tau": self.tau, "critic_scale_reached": reached,
-               "critic_unsafe_rows": 0 if self.unsafe is None else len(self.unsafe["costs"]),
-               "critic_path_rows": 0 if self.paths is None else len(self.paths["costs"])}
+               "critic_unsafe_rows": 0 if self.unsafe is None else len(self.unsafe["costs"])}
         if reached < 0.9:
             out["critic_warning"] = (f"with tau {self.tau:g} and {c.steps} steps the critics reach only "
                                      f"{100 * reached:.0f}% of their converged scale, which q_limit assumes: "
@@ -449,10 +436,6 @@ class PolicyRolloutConfig:
     starts: int = 1000
     horizon: int = 10
     noise: float = 0.1
-    # also keep the cost-free steps of each rollout that ends in a violation, for the cost critics only
-    # (base.path_ratio of each batch): without them the violation's cost never reaches the states the
-    # constraint is measured on, the data's
-    paths: bool = False
 
     def __post_init__(self):
         if self.every < 0 or self.starts < 1 or self.horizon < 1 or self.noise < 0:
@@ -481,8 +464,7 @@ class BCQLagProco(Layered):
         self.n_relabelled = 0
         self.layer_rows: dict[str, np.ndarray] = {}
         self.policy_rows: list[dict[str, np.ndarray]] = []  # one block per refresh, kept in the checkpoint
-        self.policy_paths: list[dict[str, np.ndarray]] = []  # likewise (empty unless policy_rollouts.paths)
-        self.policy_report = {"refreshes": 0, "transitions": 0, "unsafe": 0, "cut": 0, "path_rows": 0}
+        self.policy_report = {"refreshes": 0, "transitions": 0, "unsafe": 0, "cut": 0}
 
     def prepare(self) -> None:
         aug = self.layer.augmented()
@@ -497,8 +479,6 @@ class BCQLagProco(Layered):
         blocks = [self.layer_rows, *self.policy_rows]
         self.learner.set_synthetic({k: np.concatenate([b[k] for b in blocks]) for k in self.layer_rows},
                                    proportional=self.layer.config.base_synthetic == "costly")
-        if self.policy_paths:
-            self.learner.set_paths({k: np.concatenate([b[k] for b in self.policy_paths]) for k in self.layer_rows})
 
     def base_step(self, step: int) -> dict[str, float]:
         every = self.rollouts.every
@@ -512,9 +492,6 @@ class BCQLagProco(Layered):
                                               seed=self.seed * 100_003 + step)
         self.policy_rows.append(self.layer.base_rows(syn))
         r = self.policy_report
-        if self.rollouts.paths:
-            self.policy_paths.append(syn.paths_to_violation().buffer())
-            r["path_rows"] += len(self.policy_paths[-1]["costs"])
         r["refreshes"] += 1
         r["transitions"] += rep["synthetic_transitions"]
         r["unsafe"] += rep["synthetic_unsafe"]
@@ -535,11 +512,11 @@ class BCQLagProco(Layered):
 
     def base_state(self) -> dict:
         return {"learner": self.learner.state_dict(), "policy_rows": self.policy_rows,
-                "policy_paths": self.policy_paths, "policy_report": dict(self.policy_report)}
+                "policy_report": dict(self.policy_report)}
 
     def load_base_state(self, state: dict) -> None:
         self.learner.load_state_dict(state["learner"])
-        self.policy_rows, self.policy_paths = state["policy_rows"], state["policy_paths"]
+        self.policy_rows = state["policy_rows"]
         self.policy_report = dict(state["policy_report"])
 
 

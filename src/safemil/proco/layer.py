@@ -167,7 +167,9 @@ class ProcoLayer:
         ``base_synthetic = "all"``; a violation is terminal if ``violation_terminal``."""
         if self.config.base_synthetic == "costly":
             syn = syn.subset(syn.costs > 0)
-        return syn.buffer(self.config.violation_terminal)
+        term = (syn.costs > 0) if self.config.violation_terminal else np.zeros(len(syn), bool)
+        return {"observations": syn.observations, "actions": syn.actions, "next_observations": syn.next_observations,
+                "rewards": syn.rewards, "costs": syn.costs, "terminals": term.astype(np.float32)}
 
     def policy_rollouts(self, policy, config: RolloutConfig, seed: int) -> tuple[Synthetic, dict]:
         """Rollouts of a learner's current ``policy`` in the frozen model (same knowledge cost and cut)."""

@@ -51,8 +51,7 @@ class RolloutConfig:
 
 @dataclass
 class Synthetic:
-    """Synthetic transitions (rows align); ``step`` is the rollout step each came from, ``rollout`` which
-    rollout (its start's index)."""
+    """Synthetic transitions (rows align); ``step`` is the rollout step each came from."""
 
     observations: np.ndarray
     actions: np.ndarray
@@ -61,7 +60,6 @@ class Synthetic:
     costs: np.ndarray
     disagreement: np.ndarray
     step: np.ndarray
-    rollout: np.ndarray
 
     def __len__(self) -> int:
         return len(self.observations)
@@ -69,18 +67,6 @@ class Synthetic:
     def subset(self, keep: np.ndarray) -> Synthetic:
         """The rows where ``keep`` is true."""
         return Synthetic(*(getattr(self, f.name)[keep] for f in fields(self)))
-
-    def paths_to_violation(self) -> Synthetic:
-        """The cost-free rows of the rollouts that end in a violation: the way there."""
-        hit = np.unique(self.rollout[self.costs > 0])
-        return self.subset(np.isin(self.rollout, hit) & (self.costs <= 0))
-
-    def buffer(self, violation_terminal: bool = False) -> dict[str, np.ndarray]:
-        """The rows as a transition buffer (``terminals``: the violations, if ``violation_terminal``)."""
-        term = (self.costs > 0) if violation_terminal else np.zeros(len(self), bool)
-        return {"observations": self.observations, "actions": self.actions,
-                "next_observations": self.next_observations, "rewards": self.rewards, "costs": self.costs,
-                "terminals": term.astype(np.float32)}
 
 
 @torch.no_grad()
@@ -139,7 +125,7 @@ def counterfactual_rollouts(model: DynamicsEnsemble, cost, obs: np.ndarray, act:
         kept = idx[ok]
         keep.append({"o": s[kept], "a": a[kept], "o2": pred["next_obs"][ok],
                      "r": pred.get("reward", torch.zeros(len(idx)))[ok], "c": c[ok], "d": dis[ok],
-                     "k": torch.full((len(kept),), k), "i": kept})
+                     "k": torch.full((len(kept),), k)})
         n_unsafe += int((c[ok] > 0).sum())
         s = s.clone()
         s[kept] = pred["next_obs"][ok]
@@ -147,9 +133,8 @@ def counterfactual_rollouts(model: DynamicsEnsemble, cost, obs: np.ndarray, act:
         alive[kept[c[ok] > 0]] = False
         if policy is None:
             a = a + torch.randn(a.shape, generator=gen) * config.noise * half
-    cat = {key: torch.cat([b[key] for b in keep]).numpy() if keep else np.zeros(0) for key in "o a o2 r c d k i".split()}
-    syn = Synthetic(cat["o"], cat["a"], cat["o2"], cat["r"], cat["c"], cat["d"], cat["k"].astype(np.int64),
-                    cat["i"].astype(np.int64))
+    cat = {key: torch.cat([b[key] for b in keep]).numpy() if keep else np.zeros(0) for key in "o a o2 r c d k".split()}
+    syn = Synthetic(cat["o"], cat["a"], cat["o2"], cat["r"], cat["c"], cat["d"], cat["k"].astype(np.int64))
     unsafe_d = syn.disagreement[syn.costs > 0]
     cut_all = torch.cat(cut_dis).numpy() if cut_dis else np.zeros(0)
     report = {
