@@ -299,3 +299,49 @@ def test_local_pool_survives_a_dying_worker():
     out = dict(LocalExecutor(workers=2).run(_crash_on_two, [1, 2, 3]))
     assert out[1] == 10 and out[3] == 30  # the innocent cells are rerun alone if the pool broke under them
     assert isinstance(out[2], BrokenProcessPool)
+
+
+NAPPER = """
+import os, sys, time
+from safemil.bench.executors import LocalExecutor
+
+def nap(x):
+    open(os.path.join(sys.argv[1], str(os.getpid())), "w").close()
+    time.sleep(120)
+    return x
+
+if __name__ == "__main__":
+    for _ in LocalExecutor(workers=2).run(nap, [1, 2, 3, 4]):
+        pass
+"""
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return "\tZ" not in next(line for line in f if line.startswith("State:"))
+    except (FileNotFoundError, StopIteration):
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads worker states from /proc")
+def test_sigterm_to_the_bench_stops_its_workers(tmp_path):
+    """`kill` on a bench must not leave its workers running its queued cells."""
+    import signal
+    import time
+
+    script, pids = tmp_path / "napper.py", tmp_path / "pids"
+    script.write_text(NAPPER)
+    pids.mkdir()
+    proc = subprocess.Popen([sys.executable, str(script), str(pids)])
+    deadline = time.time() + 120
+    while len(list(pids.iterdir())) < 2 and time.time() < deadline:
+        time.sleep(0.2)
+    workers = [int(p.name) for p in pids.iterdir()]
+    assert len(workers) == 2 and all(_running(w) for w in workers)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 128 + signal.SIGTERM
+    deadline = time.time() + 30
+    while any(_running(w) for w in workers) and time.time() < deadline:
+        time.sleep(0.2)
+    assert not any(_running(w) for w in workers)

@@ -72,6 +72,7 @@ class LocalExecutor:
     def _pool(self, fn, items: list, workers: int, suspects: list | None) -> Iterator[tuple[Any, Any]]:
         ctx = mp.get_context("spawn")  # no fork of a process that holds torch/OpenMP state
         pool = ProcessPoolExecutor(min(workers, len(items)), mp_context=ctx, initializer=_init_worker)
+        restore = _exit_on_sigterm()
         try:
             futures = {pool.submit(fn, item): item for item in items}
             waiting = set(futures)
@@ -93,6 +94,25 @@ class LocalExecutor:
             raise
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
+            restore()
+
+
+def _exit_on_sigterm() -> Callable[[], None]:
+    """Make SIGTERM (kill, a scheduler's stop) raise, so the pool's workers are stopped with it.
+
+    By default SIGTERM ends the process at once and the spawned workers go on running their queued
+    cells, competing with whatever runs next. Returns what restores the previous handler."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None  # handlers can only be set from the main thread
+
+    def stop(signum, frame):
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    return lambda: signal.signal(signal.SIGTERM, previous)
 
 
 def _terminate(pool: ProcessPoolExecutor) -> None:
