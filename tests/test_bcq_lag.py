@@ -133,24 +133,3 @@ def test_oversampled_costly_rows_do_not_shift_the_reward_critic():
     assert plain > 0.1  # the reward is learned at all
     # fed to Q_r, half of each batch from the paying rows would raise its scale about tenfold
     assert oversampled == pytest.approx(plain, rel=0.5)
-
-
-def test_the_constraint_is_measured_on_the_constraint_states_when_given():
-    import torch
-    from torch import nn
-
-    class Probe(nn.Module):  # Q_c = 7 where the first normalised state entry exceeds 10, else 0
-        def forward(self, s_n, a):
-            q = (s_n[:, 0] > 10).float() * 7.0
-            return q, q
-
-    learner = _learner(0.0, unsafe_ratio=0.0)
-    learner.qc = learner.qc_t = Probe()
-    assert learner.step()["qc_pi"] == 0.0  # the data's states: all near 0 after normalisation
-    far = np.zeros((32, 3), np.float32)
-    far[:, 0] = 50.0
-    learner.set_constraint_states(far)
-    assert learner.step()["qc_pi"] == 7.0  # the PID (and the actor's cost term) see those states
-    learner.set_constraint_states(None)
-    assert learner.step()["qc_pi"] == 0.0
-    assert torch.isfinite(torch.tensor(learner.last["lambda"]))

@@ -173,7 +173,6 @@ def test_bcq_lag_proco_resumes_to_the_same_numbers(tiny, tmp_path):
 def test_policy_rollout_rows_survive_a_kill_in_the_base_phase(tiny, tmp_path):
     ov = RUN + TINY["bcq-lag+proco"] + ["policy_rollouts.every=4", "policy_rollouts.starts=64",
                                         "policy_rollouts.horizon=3", "policy_rollouts.noise=0.5",
-                                        "policy_rollouts.constrain=true",
                                         "train.log_every=7", "train.checkpoint_every=7"]
     cfg = make_run_config("bcq-lag+proco", TASK, str(tiny), overrides=ov)
     full = train(cfg, tmp_path / "a")

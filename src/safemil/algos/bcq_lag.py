@@ -226,7 +226,6 @@ class BCQLagLearner:
         self.synthetic: dict[str, torch.Tensor] | None = None
         self.synthetic_share = c.synthetic_ratio
         self.unsafe: dict[str, torch.Tensor] | None = None
-        self.constraint_states: torch.Tensor | None = None  # None: the constraint is measured on the data's states
         self._index_unsafe()
         self.act_scale = p.act_scale
         self.act_center = p.act_center
@@ -250,11 +249,6 @@ class BCQLagLearner:
         self.synthetic_share = (n_syn / (n_syn + len(self.real["observations"])) if proportional
                                 else self.config.synthetic_ratio)
         self._index_unsafe()
-
-    def set_constraint_states(self, obs: np.ndarray | None) -> None:
-        """Measure and enforce the cost constraint on these states (e.g. where the current policy goes in a
-        model) instead of the data's: the reward term of the actor's loss stays on the data's states."""
-        self.constraint_states = None if obs is None or len(obs) == 0 else torch.as_tensor(obs).float()
 
     def _index_unsafe(self) -> None:
         bufs = [b for b in (self.real, self.synthetic) if b is not None]
@@ -326,16 +320,8 @@ class BCQLagLearner:
         qr_pi = self.qr(s_n, a_pi)[0]
         # ...and never let the actor (or the PID) gain from one: without the clamp, lambda > 0 drove the
         # actor to actions whose Q_c was -38 (Hopper, bcq-lag+proco seed 1 before this fix)
-        if self.constraint_states is None:
-            qc_pi = torch.maximum(*self.qc(s_n, a_pi)).clamp_min(0)
-            actor_loss = (-qr_pi + self.lam * qc_pi).mean()
-        else:
-            i = torch.from_numpy(self.rng.integers(len(self.constraint_states), size=c.batch_size))
-            s_c = p.norm(self.constraint_states[i])
-            with torch.no_grad():
-                a_dec = p.decode(s_c, torch.randn(*s_c.shape[:-1], p.latent, generator=self.gen))
-            qc_pi = torch.maximum(*self.qc(s_c, p.perturbed(s_c, a_dec))).clamp_min(0)
-            actor_loss = -qr_pi.mean() + self.lam * qc_pi.mean()
+        qc_pi = torch.maximum(*self.qc(s_n, a_pi)).clamp_min(0)
+        actor_loss = (-qr_pi + self.lam * qc_pi).mean()
         self.opt_actor.zero_grad(set_to_none=True)
         actor_loss.backward()
         self.opt_actor.step()
@@ -450,9 +436,6 @@ class PolicyRolloutConfig:
     starts: int = 1000
     horizon: int = 10
     noise: float = 0.1
-    # measure and enforce the cost constraint on the states the latest refresh's rollouts reached (the
-    # policy's own, in the model) instead of the data's, where a policy faster than the data rarely is
-    constrain: bool = False
 
     def __post_init__(self):
         if self.every < 0 or self.starts < 1 or self.horizon < 1 or self.noise < 0:
@@ -482,7 +465,6 @@ class BCQLagProco(Layered):
         self.layer_rows: dict[str, np.ndarray] = {}
         self.policy_rows: list[dict[str, np.ndarray]] = []  # one block per refresh, kept in the checkpoint
         self.policy_report = {"refreshes": 0, "transitions": 0, "unsafe": 0, "cut": 0}
-        self.policy_states: np.ndarray | None = None  # the latest refresh's reached states (if constrain)
 
     def prepare(self) -> None:
         aug = self.layer.augmented()
@@ -497,7 +479,6 @@ class BCQLagProco(Layered):
         blocks = [self.layer_rows, *self.policy_rows]
         self.learner.set_synthetic({k: np.concatenate([b[k] for b in blocks]) for k in self.layer_rows},
                                    proportional=self.layer.config.base_synthetic == "costly")
-        self.learner.set_constraint_states(self.policy_states)
 
     def base_step(self, step: int) -> dict[str, float]:
         every = self.rollouts.every
@@ -510,8 +491,6 @@ class BCQLagProco(Layered):
         syn, rep = self.layer.policy_rollouts(lambda s: net.unsquash(net.mode(s)), self.rollouts.rollout_config(),
                                               seed=self.seed * 100_003 + step)
         self.policy_rows.append(self.layer.base_rows(syn))
-        if self.rollouts.constrain:
-            self.policy_states = syn.next_observations.astype(np.float32)
         r = self.policy_report
         r["refreshes"] += 1
         r["transitions"] += rep["synthetic_transitions"]
@@ -533,11 +512,11 @@ class BCQLagProco(Layered):
 
     def base_state(self) -> dict:
         return {"learner": self.learner.state_dict(), "policy_rows": self.policy_rows,
-                "policy_states": self.policy_states, "policy_report": dict(self.policy_report)}
+                "policy_report": dict(self.policy_report)}
 
     def load_base_state(self, state: dict) -> None:
         self.learner.load_state_dict(state["learner"])
-        self.policy_rows, self.policy_states = state["policy_rows"], state["policy_states"]
+        self.policy_rows = state["policy_rows"]
         self.policy_report = dict(state["policy_report"])
 
 
