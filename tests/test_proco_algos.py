@@ -145,6 +145,8 @@ def test_every_algorithm_trains_a_few_steps(tiny, name):
     if name == "bcq-lag+proco":  # every costly row, real (knowledge / infeasible next state) or synthetic, is in the pool
         real_costly = int((algo.learner.real["costs"] > 0).sum())
         assert summary["critic_unsafe_rows"] == real_costly + summary["proco"]["synthetic_unsafe"]
+        algo.load_base_state(algo.learner.state_dict())  # a checkpoint written before policy_rollouts existed
+        assert algo.policy_rows == [] and algo.policy_report["refreshes"] == 0
 
 
 def test_offline_algorithms_refuse_the_safemil_split(tiny):

@@ -515,6 +515,8 @@ class BCQLagProco(Layered):
                 "policy_report": dict(self.policy_report)}
 
     def load_base_state(self, state: dict) -> None:
+        if "learner" not in state:  # a checkpoint from before policy_rollouts: the learner's state alone
+            state = {"learner": state, "policy_rows": [], "policy_report": self.policy_report}
         self.learner.load_state_dict(state["learner"])
         self.policy_rows = state["policy_rows"]
         self.policy_report = dict(state["policy_report"])
