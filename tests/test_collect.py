@@ -238,3 +238,30 @@ def test_install_switches_between_snapshots_of_one_run(tmp_path):
     np.testing.assert_allclose(sw.act(obs, 1.2), random_actor("SwimmerVelocity", 3).act(obs, 1.2), rtol=1e-6)
     with pytest.raises(ConfigError, match="no snapshot at 150"):
         install_policy("SwimmerVelocity", [wd], tmp_path / "d2", snapshots=[150])
+
+
+def test_a_cached_default_dataset_from_another_config_is_named(tmp_path, monkeypatch, capsys):
+    from safemil.collect.actor import shipped_policy_path
+    from safemil.collect.generate import default_config, stale_default_dataset
+    from safemil.data import default_dataset_path, resolve_dataset
+
+    monkeypatch.setenv("SAFEMIL_DATA_DIR", str(tmp_path))
+    task = "SwimmerVelocity"
+    path = default_dataset_path(task)
+    current = default_config(task)
+    cfg = small_cfg(**{k: getattr(current, k) for k in ("seed", "center_low", "center_high")})
+    generate_to_file(task, cfg, path, random_actor(task), progress=False, policy_file=shipped_policy_path(task))
+    record = json.loads(open(str(path) + ".generation.json").read())
+    assert record["config"]["episodes"] == 4 and record["policy_sha256"]
+    why = stale_default_dataset(task, path)
+    assert "episodes: 4 -> 500" in why and "max_steps" in why and "num_envs" not in why
+    assert resolve_dataset(task) == path  # still used...
+    assert "generated differently" in capsys.readouterr().err  # ...but never silently
+    record["config"] = json.loads(json.dumps(vars(current)))
+    open(str(path) + ".generation.json", "w").write(json.dumps(record))
+    assert stale_default_dataset(task, path) is None  # the same config and policy: nothing to say
+    record["policy_sha256"] = "0" * 64
+    open(str(path) + ".generation.json", "w").write(json.dumps(record))
+    assert stale_default_dataset(task, path) == "a different behaviour policy"
+    (tmp_path / f"{task}-default.hdf5.generation.json").unlink()  # older files: the HDF5 attributes still tell
+    assert stale_default_dataset(task, path) == "episodes: 4 -> 500"

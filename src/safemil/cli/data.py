@@ -73,6 +73,7 @@ def generate(
     import time
 
     from safemil.collect import default_config, generate_to_file, load_behaviour_policy
+    from safemil.collect.actor import shipped_policy_path
     from safemil.config import apply_overrides
     from safemil.tasks import get_task
 
@@ -80,7 +81,8 @@ def generate(
     cfg = apply_overrides(default_config(name, episodes=episodes, seed=seed, num_envs=num_envs), overrides)
     actor = load_behaviour_policy(name, policy)
     t0 = time.perf_counter()
-    path = generate_to_file(name, cfg, out, actor)
+    path = generate_to_file(name, cfg, out, actor,
+                            policy_file=policy if policy is not None else shipped_policy_path(name))
     console.print(f"wrote {path} ({cfg.episodes} trajectories, {time.perf_counter() - t0:.1f} s)")
 
 

@@ -11,14 +11,16 @@ splits into a cautious and an aggressive mode). Episode ``i`` only depends on
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from safemil.collect.actor import SpeedActor, load_behaviour_policy
+from safemil.collect.actor import SpeedActor, load_behaviour_policy, shipped_policy_path
 from safemil.data import Dataset, default_dataset_path, write_dsrl
 from safemil.errors import ConfigError
 from safemil.eval.lockstep import Lockstep
@@ -178,11 +180,60 @@ def _assemble(episodes: list[tuple], task: str) -> Dataset:
 
 
 def generate_to_file(task: str, cfg: GenerateConfig | None = None, out: str | os.PathLike | None = None,
-                     actor: SpeedActor | None = None, progress: bool = True) -> Path:
-    """Generate and write atomically (default: the task's default dataset path)."""
+                     actor: SpeedActor | None = None, progress: bool = True,
+                     policy_file: str | os.PathLike | None = None) -> Path:
+    """Generate and write atomically (default: the task's default dataset path).
+
+    Beside the file, ``<file>.generation.json`` records the config and the behaviour policy's
+    sha256 (``policy_file``, or the shipped one when no ``actor`` is given), so a cached default
+    dataset made by another version can be recognised (`stale_default_dataset`). It is a separate
+    file so the dataset's own bytes, and the sha256 the docs quote, do not change.
+    """
     spec = get_task(task)
     cfg = cfg or default_config(spec.name)
     ds = generate_dataset(spec.name, cfg, actor, progress)
     path = Path(out) if out is not None else default_dataset_path(spec.name)
     attrs = {"generator": "safemil.collect", "seed": cfg.seed, "episodes": cfg.episodes}
-    return write_dsrl(ds, path, attrs=attrs)
+    written = write_dsrl(ds, path, attrs=attrs)
+    policy = policy_file if policy_file is not None else (shipped_policy_path(spec.name) if actor is None else None)
+    record = _record(spec.name, cfg, policy)
+    tmp = _record_path(written).with_suffix(".tmp")
+    tmp.write_text(json.dumps(record, indent=1))
+    os.replace(tmp, _record_path(written))
+    return written
+
+
+def _record_path(path: str | os.PathLike) -> Path:
+    return Path(str(path) + ".generation.json")
+
+
+def _record(task: str, cfg: GenerateConfig, policy_file: str | os.PathLike | None) -> dict:
+    sha = hashlib.sha256(Path(policy_file).read_bytes()).hexdigest() if policy_file is not None else None
+    return json.loads(json.dumps({"task": task, "config": asdict(cfg), "policy_sha256": sha}))
+
+
+def stale_default_dataset(task: str, path: str | os.PathLike) -> str | None:
+    """What differs between how the dataset at ``path`` was generated and how ``task``'s default dataset
+    is generated now (None: nothing, or nothing is known). ``num_envs`` does not change a file."""
+    spec = get_task(task)
+    now = _record(spec.name, default_config(spec.name), shipped_policy_path(spec.name))
+    rec_path = _record_path(path)
+    if rec_path.exists():
+        try:
+            then = json.loads(rec_path.read_text())
+        except (OSError, ValueError):
+            return f"its generation record {rec_path} is unreadable"
+    else:  # generated before records existed: the HDF5 attributes hold the seed and the episode count
+        import h5py
+
+        with h5py.File(path, "r") as f:
+            if f.attrs.get("generator") != "safemil.collect":
+                return None
+            then = {"config": {k: int(f.attrs[k]) for k in ("seed", "episodes") if k in f.attrs}}
+        now = {"config": {k: now["config"][k] for k in then["config"]}}
+    keys = sorted((set(now["config"]) | set(then.get("config", {}))) - {"num_envs"})
+    diffs = [f"{k}: {then.get('config', {}).get(k)!r} -> {now['config'].get(k)!r}" for k in keys
+             if then.get("config", {}).get(k) != now["config"].get(k)]
+    if "policy_sha256" in then and then["policy_sha256"] != now.get("policy_sha256"):
+        diffs.append("a different behaviour policy")
+    return "; ".join(diffs) or None

@@ -35,12 +35,16 @@ def resolve_dataset(spec: str | os.PathLike) -> Path:
         return p
     name = str(spec)
     candidates = [dsrl_data_dir() / name, default_data_dir() / name]
+    default = None
     try:
-        candidates.insert(0, default_dataset_path(name))
+        default = default_dataset_path(name)
+        candidates.insert(0, default)
     except TaskError:
         pass
     for c in candidates:
         if c.exists():
+            if c == default:
+                _warn_if_stale(name, c)
             return c
     looked = ", ".join(str(c) for c in candidates)
     hint = ""
@@ -51,3 +55,18 @@ def resolve_dataset(spec: str | os.PathLike) -> Path:
     except TaskError:
         pass
     raise DatasetError(f"dataset {name!r} not found (looked in {looked}){hint}")
+
+
+def _warn_if_stale(task: str, path: Path) -> None:
+    """A cached default dataset generated under another config is still used, but never silently."""
+    try:
+        from safemil.collect.generate import stale_default_dataset
+    except ImportError:  # an install without the dataset-generation module
+        return
+    why = stale_default_dataset(task, path)
+    if why:
+        import sys
+
+        print(f"warning: the cached default dataset {path} was generated differently from this version's "
+              f"default ({why}); regenerate it with: safemil data generate --task {task}", file=sys.stderr)
+
