@@ -265,3 +265,15 @@ def test_a_cached_default_dataset_from_another_config_is_named(tmp_path, monkeyp
     assert stale_default_dataset(task, path) == "a different behaviour policy"
     (tmp_path / f"{task}-default.hdf5.generation.json").unlink()  # older files: the HDF5 attributes still tell
     assert stale_default_dataset(task, path) == "episodes: 4 -> 500"
+
+
+def test_a_corrupt_cached_default_dataset_is_left_to_the_reader(tmp_path, monkeypatch):
+    from safemil.data import default_dataset_path, read_dsrl, resolve_dataset
+    from safemil.errors import DatasetError
+
+    monkeypatch.setenv("SAFEMIL_DATA_DIR", str(tmp_path))
+    path = default_dataset_path("SwimmerVelocity")
+    path.write_bytes(b"not an hdf5 file")
+    assert resolve_dataset("SwimmerVelocity") == path  # the staleness check does not crash on it...
+    with pytest.raises(DatasetError):
+        read_dsrl(path)  # ...the reader gives its clear error

@@ -63,7 +63,10 @@ def _warn_if_stale(task: str, path: Path) -> None:
         from safemil.collect.generate import stale_default_dataset
     except ImportError:  # an install without the dataset-generation module
         return
-    why = stale_default_dataset(task, path)
+    try:
+        why = stale_default_dataset(task, path)
+    except OSError:  # an unreadable file or no shipped policy: the reader (or generator) says so clearly
+        return
     if why:
         import sys
 
