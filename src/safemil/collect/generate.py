@@ -24,6 +24,7 @@ from safemil.collect.actor import SpeedActor, load_behaviour_policy, shipped_pol
 from safemil.data import Dataset, default_dataset_path, write_dsrl
 from safemil.errors import ConfigError
 from safemil.eval.lockstep import Lockstep
+from safemil.runs import atomic_write_text
 from safemil.tasks import get_task
 
 
@@ -196,10 +197,7 @@ def generate_to_file(task: str, cfg: GenerateConfig | None = None, out: str | os
     attrs = {"generator": "safemil.collect", "seed": cfg.seed, "episodes": cfg.episodes}
     written = write_dsrl(ds, path, attrs=attrs)
     policy = policy_file if policy_file is not None else (shipped_policy_path(spec.name) if actor is None else None)
-    record = _record(spec.name, cfg, policy)
-    tmp = _record_path(written).with_suffix(".tmp")
-    tmp.write_text(json.dumps(record, indent=1))
-    os.replace(tmp, _record_path(written))
+    atomic_write_text(_record_path(written), json.dumps(_record(spec.name, cfg, policy), indent=1))
     return written
 
 
@@ -207,8 +205,12 @@ def _record_path(path: str | os.PathLike) -> Path:
     return Path(str(path) + ".generation.json")
 
 
+def _sha256(path: str | os.PathLike) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
 def _record(task: str, cfg: GenerateConfig, policy_file: str | os.PathLike | None) -> dict:
-    sha = hashlib.sha256(Path(policy_file).read_bytes()).hexdigest() if policy_file is not None else None
+    sha = _sha256(policy_file) if policy_file is not None else None
     return json.loads(json.dumps({"task": task, "config": asdict(cfg), "policy_sha256": sha}))
 
 
@@ -216,24 +218,27 @@ def stale_default_dataset(task: str, path: str | os.PathLike) -> str | None:
     """What differs between how the dataset at ``path`` was generated and how ``task``'s default dataset
     is generated now (None: nothing, or nothing is known). ``num_envs`` does not change a file."""
     spec = get_task(task)
-    now = _record(spec.name, default_config(spec.name), shipped_policy_path(spec.name))
+    now = _record(spec.name, default_config(spec.name), None)["config"]
     rec_path = _record_path(path)
+    other_policy = False
     if rec_path.exists():
         try:
             then = json.loads(rec_path.read_text())
         except (OSError, ValueError):
             return f"its generation record {rec_path} is unreadable"
+        if "policy_sha256" in then:
+            other_policy = then["policy_sha256"] != _sha256(shipped_policy_path(spec.name))
+        then = then.get("config", {})
     else:  # generated before records existed: the HDF5 attributes hold the seed and the episode count
         import h5py
 
         with h5py.File(path, "r") as f:
             if f.attrs.get("generator") != "safemil.collect":
                 return None
-            then = {"config": {k: int(f.attrs[k]) for k in ("seed", "episodes") if k in f.attrs}}
-        now = {"config": {k: now["config"][k] for k in then["config"]}}
-    keys = sorted((set(now["config"]) | set(then.get("config", {}))) - {"num_envs"})
-    diffs = [f"{k}: {then.get('config', {}).get(k)!r} -> {now['config'].get(k)!r}" for k in keys
-             if then.get("config", {}).get(k) != now["config"].get(k)]
-    if "policy_sha256" in then and then["policy_sha256"] != now.get("policy_sha256"):
+            then = {k: int(f.attrs[k]) for k in ("seed", "episodes") if k in f.attrs}
+        now = {k: now[k] for k in then}
+    keys = sorted((set(now) | set(then)) - {"num_envs"})
+    diffs = [f"{k}: {then.get(k)!r} -> {now.get(k)!r}" for k in keys if then.get(k) != now.get(k)]
+    if other_policy:
         diffs.append("a different behaviour policy")
     return "; ".join(diffs) or None
