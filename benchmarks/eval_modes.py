@@ -48,6 +48,7 @@ def main() -> None:
     torch.set_num_threads(1)
     print("| run | actions | norm. return | norm. cost | episodes with cost > limit |")
     print("|---|---|---|---|---|")
+    costs: dict[str, list[float]] = {"noise-free": [], "sampled": []}
     for run in args.runs:
         rd, cfg = load_run_config(run)
         state = rd.load_checkpoint()["policy"]
@@ -64,9 +65,14 @@ def main() -> None:
                 m = evaluate(policy, cfg.task, deterministic=False, **kw)
             else:
                 m = evaluate(SampledPrefix(policy, prefix), cfg.task, deterministic=True, **kw)
+            if label in costs:
+                costs[label].append(m["normalized_cost"])
             over = int((np.asarray(m["episode_costs"]) > cfg.split.cost_limit).sum())
             print(f"| {Path(run).name} | {label} | {m['normalized_return']:.3f} | {m['normalized_cost']:.2f} | "
                   f"{over}/{args.episodes} |", flush=True)
+    # how much costlier sampling is than the noise-free action, over all runs (inf: noise-free is at 0)
+    free, sampled = float(np.mean(costs["noise-free"])), float(np.mean(costs["sampled"]))
+    print(f"ratio={sampled / free if free > 0 else float('inf'):.4f}")
 
 
 if __name__ == "__main__":

@@ -171,10 +171,6 @@ class BCQPolicyNet(nn.Module):
     def unsquash(self, y: torch.Tensor) -> torch.Tensor:
         return y * self.act_scale + self.act_center
 
-    @torch.no_grad()
-    def act(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
-        o = torch.as_tensor(np.asarray(obs), dtype=torch.float32)
-        return self.unsquash(self.mode(o) if deterministic else self.sample(o)).numpy()
 
 
 class _Twin(nn.Module):

@@ -94,11 +94,6 @@ class Actor(nn.Module):
         """Per-sample squared error of the deterministic action, in the normalised action space."""
         return ((self.mode(obs) - self.squash_target(actions)) ** 2).sum(-1)
 
-    @torch.no_grad()
-    def act(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
-        o = torch.as_tensor(np.asarray(obs), dtype=torch.float32)
-        y = self.mode(o) if deterministic else self.sample(o)
-        return self.unsquash(y).numpy()
 
 
 def _gauss_logp(u: torch.Tensor, mean: torch.Tensor, log_std: torch.Tensor) -> torch.Tensor:
