@@ -11,6 +11,7 @@ from safemil.errors import ConfigError
 from safemil.policies import (
     ActorConfig,
     BCConfig,
+    TorchPolicy,
     WeightConfig,
     WeightedBC,
     actor_from_state,
@@ -72,10 +73,10 @@ def test_actor_round_trip_and_action_box(kind):
     a = make_actor(ActorConfig(kind=kind, hidden=(16,)), 3, 2, low, high)
     a.set_normalizer(np.random.default_rng(0).normal(5, 3, (100, 3)))
     obs = np.random.default_rng(1).normal(5, 3, (7, 3)).astype(np.float32)
-    act = a.act(obs)
+    act = TorchPolicy(a).act(obs)
     assert act.shape == (7, 2) and np.all(act >= low) and np.all(act <= high)
     b = actor_from_state(actor_state(a, ActorConfig(kind=kind, hidden=(16,))))
-    np.testing.assert_array_equal(b.act(obs), act)
+    np.testing.assert_array_equal(TorchPolicy(b).act(obs), act)
 
 
 def _two_behaviour_view(n_traj=40, length=20, seed=0):

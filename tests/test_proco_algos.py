@@ -17,7 +17,7 @@ from safemil.data import read_dsrl
 from safemil.data.safe_only import DataConfig, select_offline
 from safemil.errors import ConfigError, DatasetError
 from safemil.models import DynamicsEnsemble, EnsembleConfig, Transitions
-from safemil.policies import actor_from_state
+from safemil.policies import TorchPolicy, actor_from_state
 from safemil.proco.knowledge import KnowledgeSettings, make_knowledge_cost
 from safemil.proco.rollouts import RolloutConfig, counterfactual_rollouts, real_disagreement
 from safemil.train import build_data, make_run_config, resume, train
@@ -133,7 +133,7 @@ def test_every_algorithm_trains_a_few_steps(tiny, name):
     obs = data.unlabeled.observations[:5]
     a = algo.policy().act(obs)
     assert a.shape == (5, 2) and np.all(np.abs(a) <= 1)
-    again = actor_from_state(algo.policy_state()).act(obs)  # what `safemil eval RUN_DIR` rebuilds
+    again = TorchPolicy(actor_from_state(algo.policy_state())).act(obs)  # what `safemil eval RUN_DIR` rebuilds
     np.testing.assert_allclose(a, again, atol=1e-6)
     summary = algo.summary()
     if "proco" in name:
