@@ -234,6 +234,19 @@ def test_learned_cost_auroc_per_step_and_per_trajectory(toy):
     assert flat == {"auroc_step": 0.5, "auroc_traj": 0.5}
 
 
+def test_trajectory_auroc_scores_by_mean_cost_not_length():
+    """A short risky run must outrank a long cautious one whose learned costs sum higher."""
+    lengths = np.array([100, 10])
+    obs = np.r_[np.full(100, 0.1), np.full(10, 0.9)].astype(np.float32)[:, None]
+    index = TrajectoryIndex(np.r_[0, 100].astype(np.int64), lengths.astype(np.int64))
+    term = np.zeros(110, dtype=bool)
+    term[[99, 109]] = True
+    view = LearnerView(obs, obs, np.zeros_like(obs), term, index)
+    lab = LabelledView(learner=view, rewards=np.zeros(110), costs=np.r_[np.zeros(100), np.ones(10)])
+    out = learned_cost_auroc(lambda o, a: o[:, 0], lab, cost_limit=5.0)  # sums: 10 vs 9, means: 0.1 vs 0.9
+    assert out["auroc_traj"] == 1.0
+
+
 def test_collapse_detector():
     d = CollapseDetector(window=10)
     assert not any(d.update(math.log(2), 0.0) for _ in range(9))

@@ -55,7 +55,11 @@ def learned_cost_auroc(
     """AUROC of a learned per-step cost against the hidden cost of a labelled view.
 
     - ``auroc_step``: learned c(s, a) vs true per-step cost > 0.
-    - ``auroc_traj``: learned trajectory sum vs true trajectory cost > ``cost_limit``.
+    - ``auroc_traj``: the trajectory's *mean* learned cost vs true trajectory cost >
+      ``cost_limit``: the score the trajectory weights use, and the one the runner's
+      ``eval.json`` reports (`safemil.diagnostics.cost_diagnostics`). A sum would rank
+      trajectories partly by length: on tasks that end with a fall (Hopper, Walker2d) a
+      short risky run sums to less than a long cautious one.
     ``cost_fn(obs, act)`` returns per-row costs as numpy. Undefined values (one
     class only) are reported as None so they serialise to JSON.
     """
@@ -64,7 +68,10 @@ def learned_cost_auroc(
     if learned.shape != (len(view),):
         raise ValueError(f"cost_fn returned shape {learned.shape}, expected ({len(view)},)")
     step = auroc(learned, labelled.costs > 0)
-    traj = auroc(view.index.segment_sums(learned), labelled.trajectory_costs() > cost_limit)
+    traj = auroc(
+        view.index.segment_sums(learned) / view.index.lengths,
+        labelled.trajectory_costs() > cost_limit,
+    )
     return {
         "auroc_step": None if math.isnan(step) else step,
         "auroc_traj": None if math.isnan(traj) else traj,
