@@ -149,8 +149,8 @@ def main() -> None:
     print(
         f"train wall time {train_s:.1f} s ({train_s / max(steps, 1) * 1e3:.1f} ms/step, {a.threads} thread(s))"
     )
-    print(f"reference: per-step AUROC of the trajectory-level oracle {trajectory_oracle_auroc(unl):.4f}")
     reference = trajectory_oracle_auroc(unl)
+    print(f"reference: per-step AUROC of the trajectory-level oracle {reference:.4f}")
     if a.classifier_steps > 0:
         curve = density_ratio_reference_auroc(split, unl, a.classifier_steps, a.seed)
         reference = max(v for _, v in curve)

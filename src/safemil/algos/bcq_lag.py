@@ -172,7 +172,6 @@ class BCQPolicyNet(nn.Module):
         return y * self.act_scale + self.act_center
 
 
-
 class _Twin(nn.Module):
     def __init__(self, obs_dim: int, act_dim: int, hidden):
         super().__init__()

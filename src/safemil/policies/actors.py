@@ -95,7 +95,6 @@ class Actor(nn.Module):
         return ((self.mode(obs) - self.squash_target(actions)) ** 2).sum(-1)
 
 
-
 def _gauss_logp(u: torch.Tensor, mean: torch.Tensor, log_std: torch.Tensor) -> torch.Tensor:
     z = (u - mean) * torch.exp(-log_std)
     return (-0.5 * z * z - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
