@@ -153,11 +153,12 @@ def main() -> None:
     print(f"reference: per-step AUROC of the trajectory-level oracle {reference:.4f}")
     if a.classifier_steps > 0:
         curve = density_ratio_reference_auroc(split, unl, a.classifier_steps, a.seed)
-        reference = max(v for _, v in curve)
+        best = max(v for _, v in curve)
+        reference = max(reference, best)
         print(
             "reference: per-step AUROC of a D_N-vs-D_U row classifier "
             + " ".join(f"{i}:{v:.4f}" for i, v in curve)
-            + f" (best {reference:.4f})"
+            + f" (best {best:.4f})"
         )
     print(f"D_U auroc_step={au['auroc_step']} auroc_traj={au['auroc_traj']}")
     # learned per-step AUROC over the strongest reference measured in this run
