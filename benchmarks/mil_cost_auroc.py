@@ -9,8 +9,8 @@ per-trajectory cost (> the split's cost limit).
 
 Two references are printed beside the learned cost's AUROC, both evaluator-side:
 - the trajectory-level score (each step scored by its trajectory's true cost fraction);
-- with ``--classifier-steps N``, a per-(s, a) classifier of D_N vs D_U rows (logistic loss,
-  the MIL cost network's architecture): its logit estimates log p_N(s, a) / p_U(s, a), the
+- with ``--classifier-steps N``, SafeDICE's classifier of D_N vs D_U rows
+  (`safemil.costs.safedice`, its default config): it estimates p_N(s, a) / p_U(s, a), the
   per-step evidence that set membership carries. Its per-step AUROC is reported every 1000
   steps and at its best checkpoint (chosen with the labels: generous on purpose).
 """
@@ -24,12 +24,12 @@ import time
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from safemil.config import apply_overrides, to_dict
 from safemil.costs.diagnostics import auroc, learned_cost_auroc
 from safemil.costs.mil import MILConfig, MILCost
+from safemil.costs.safedice import SafeDICEClassifier, SafeDICEConfig
 from safemil.data import (
     LabelledView,
     SplitConfig,
@@ -57,37 +57,19 @@ def trajectory_oracle_auroc(unl: LabelledView) -> float:
 def density_ratio_reference_auroc(
     split, unl: LabelledView, steps: int, seed: int, every: int = 1000
 ) -> list[tuple[int, float]]:
-    """Per-step AUROC on D_U of a D_N-vs-D_U row classifier, every ``every`` steps.
+    """Per-step AUROC on D_U of the SafeDICE D_N-vs-D_U classifier, every ``every`` steps.
 
     The set labels are all that SafeMIL (or any learner on this split) is told, so a
     score that ranks steps by p_N(s, a) / p_U(s, a) is what that evidence supports;
     a learned cost above it owes the excess to its inductive bias, not to the data.
     """
-    from safemil.costs.nets import CostNet
-
-    def feats(v):
-        return torch.from_numpy(np.concatenate([v.observations, v.actions], 1).astype(np.float32))
-
-    xn, xu = feats(split.negative), feats(split.unlabeled)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        net = CostNet(split.negative.obs_dim, split.negative.act_dim)
-    net.fit_normalizer(torch.cat([xn, xu]).numpy())
-    opt = torch.optim.AdamW(net.parameters(), lr=1e-3, weight_decay=0.01)
-    gen = torch.Generator().manual_seed(seed)
-    label = unl.costs > 0
+    clf = SafeDICEClassifier(split.negative, split.unlabeled, SafeDICEConfig(), seed=seed)
+    obs, act = torch.as_tensor(unl.learner.observations), torch.as_tensor(unl.learner.actions)
     out = []
     for i in range(1, steps + 1):
-        a = xn[torch.randint(len(xn), (512,), generator=gen)]
-        b = xu[torch.randint(len(xu), (512,), generator=gen)]
-        # balanced logistic loss: D_N rows positive, D_U rows negative
-        loss = F.softplus(-net.logits_of(a)).mean() + F.softplus(net.logits_of(b)).mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        clf.train_step()
         if i % every == 0 or i == steps:
-            with torch.no_grad():
-                out.append((i, auroc(net.logits_of(xu).numpy(), label)))
+            out.append((i, auroc(clf.cost(obs, act).numpy(), unl.costs > 0)))
     return out
 
 
@@ -111,7 +93,7 @@ def main() -> None:
         "--classifier-steps",
         type=int,
         default=0,
-        help="also train a D_N-vs-D_U row classifier this many steps (density-ratio reference)",
+        help="also train the SafeDICE D_N-vs-D_U classifier this many steps (density-ratio reference)",
     )
     p.add_argument("overrides", nargs="*", help="MILConfig key=value overrides")
     a = p.parse_args()
@@ -156,7 +138,7 @@ def main() -> None:
         best = max(v for _, v in curve)
         reference = max(reference, best)
         print(
-            "reference: per-step AUROC of a D_N-vs-D_U row classifier "
+            "reference: per-step AUROC of the SafeDICE D_N-vs-D_U classifier "
             + " ".join(f"{i}:{v:.4f}" for i, v in curve)
             + f" (best {best:.4f})"
         )
