@@ -58,10 +58,6 @@ class ProcoLayerConfig:
     # A counterfactual violation ends its rollout, and the state after it lies off the data, where a
     # critic's value is extrapolation: true makes those rows terminal for the base's critics.
     violation_terminal: bool = False
-    # Whether the (margin-widened) knowledge cost also raises the *base's* cost on real transitions.
-    # The feasibility critic always sees it (that is where conservatism belongs); with false the base's
-    # cumulative constraint counts observed violations and V_h(s') > 0 on real rows, not near misses.
-    base_real_knowledge: bool = True
 
     def __post_init__(self):
         if self.base_synthetic not in ("costly", "all"):
@@ -88,8 +84,7 @@ class ProcoLayer:
         self.knowledge = make_knowledge_cost(task, config.knowledge)
         kc = np.asarray(self.knowledge.transition_cost(self.obs, self.next_obs), np.float32)
         self.real_knowledge_frac = float((kc > 0).mean())
-        self.observed_costs = np.asarray(data.costs, np.float32)
-        self.real_costs = np.maximum(self.observed_costs, kc)
+        self.real_costs = np.maximum(np.asarray(data.costs, np.float32), kc)
         self.model = DynamicsEnsemble(Transitions(self.obs, self.act, self.next_obs, self.rewards),
                                       config.ensemble, seed)
         self.feas = FeasibilityCritic(self.obs, self.act, config.feasibility, config.h_unsafe, config.h_safe)
@@ -158,9 +153,8 @@ class ProcoLayer:
         """Real transitions (cost 1 where the next state is infeasible) followed by the synthetic ones
         (`base_rows`)."""
         f = self.row_feasibility()
-        real_costs = self.real_costs if self.config.base_real_knowledge else self.observed_costs
         real = {"observations": self.obs, "actions": self.act, "next_observations": self.next_obs,
-                "rewards": self.rewards, "costs": np.maximum(real_costs, (f["v_next"] > 0).astype(np.float32)),
+                "rewards": self.rewards, "costs": np.maximum(self.real_costs, (f["v_next"] > 0).astype(np.float32)),
                 "terminals": self.done}
         assert self.synthetic is not None
         syn = self.base_rows(self.synthetic)
