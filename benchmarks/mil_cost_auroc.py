@@ -51,7 +51,7 @@ def trajectory_oracle_auroc(unl: LabelledView) -> float:
     """
     idx = unl.learner.index
     label = unl.costs > 0
-    return auroc(np.repeat(idx.segment_sums(label) / idx.lengths, idx.lengths), label)
+    return auroc(np.repeat(idx.segment_means(label), idx.lengths), label)
 
 
 def density_ratio_reference_auroc(

@@ -45,7 +45,7 @@ def cost_diagnostics(cost: CostModel, split: Split, max_rows: int = 200_000, see
     step_cost = unl.costs
     lengths = unl.learner.index.lengths
     traj_true = unl.trajectory_costs()
-    traj_score = np.add.reduceat(scores.astype(np.float64), np.r_[0, np.cumsum(lengths)[:-1]]) / lengths
+    traj_score = unl.learner.index.segment_means(scores)
     rng = np.random.default_rng(seed)
     sub = rng.choice(len(scores), size=min(max_rows, len(scores)), replace=False)
     neg_scores = score_rows(cost, neg.learner.observations, neg.learner.actions)

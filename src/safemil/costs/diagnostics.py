@@ -68,10 +68,7 @@ def learned_cost_auroc(
     if learned.shape != (len(view),):
         raise ValueError(f"cost_fn returned shape {learned.shape}, expected ({len(view)},)")
     step = auroc(learned, labelled.costs > 0)
-    traj = auroc(
-        view.index.segment_sums(learned) / view.index.lengths,
-        labelled.trajectory_costs() > cost_limit,
-    )
+    traj = auroc(view.index.segment_means(learned), labelled.trajectory_costs() > cost_limit)
     return {
         "auroc_step": None if math.isnan(step) else step,
         "auroc_traj": None if math.isnan(traj) else traj,

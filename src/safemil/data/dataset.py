@@ -59,6 +59,11 @@ class TrajectoryIndex:
         csum = np.concatenate([[0.0], np.cumsum(per_step, dtype=np.float64)])
         return csum[self.starts + self.lengths] - csum[self.starts]
 
+    def segment_means(self, per_step: np.ndarray) -> np.ndarray:
+        """Mean of a per-row quantity over each trajectory (0 for an empty one): a rate, not a total,
+        so trajectories that end early (a fall) are not judged by their length."""
+        return self.segment_sums(per_step) / np.maximum(self.lengths, 1)
+
 
 @dataclass(frozen=True)
 class Dataset:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from safemil.data.dataset import TrajectoryIndex
 from safemil.errors import ConfigError
 
 WEIGHTINGS = ("none", "soft", "hard")
@@ -86,6 +87,5 @@ def trajectory_segment_costs(per_row: np.ndarray, starts: np.ndarray, lengths: n
     start would only see the first ~1/(1-gamma) steps), and ``beta`` keeps the meaning it
     has for segment-level weights.
     """
-    csum = np.concatenate([[0.0], np.cumsum(per_row, dtype=np.float64)])
-    sums = csum[starts + lengths] - csum[starts]
-    return sums / np.maximum(lengths, 1) * float(np.sum(gamma ** np.arange(horizon)))
+    rate = TrajectoryIndex(np.asarray(starts), np.asarray(lengths)).segment_means(per_row)
+    return rate * float(np.sum(gamma ** np.arange(horizon)))
