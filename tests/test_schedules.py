@@ -76,11 +76,12 @@ def test_unknown_schedule_is_a_config_error():
 
 
 def test_trajectory_level_weights_use_whole_trajectory_costs():
+    from safemil.data.dataset import TrajectoryIndex
     from safemil.policies.weights import trajectory_segment_costs
 
     # a trajectory that is cheap at its start and costly later is judged by all of its steps
     per_row = np.array([0.0, 1.0, 0.0, 0.0, 1.0, 1.0, 1.0])
-    c = trajectory_segment_costs(per_row, np.array([0, 2]), np.array([2, 5]), 0.5, 2)
+    c = trajectory_segment_costs(per_row, TrajectoryIndex(np.array([0, 2]), np.array([2, 5])), 0.5, 2)
     np.testing.assert_allclose(c, [0.5 * 1.5, 0.6 * 1.5])
     cfg = BCConfig(actor=ActorConfig(hidden=(8,)), batch_size=16, segment_len=4,
                    weights=WeightConfig(level="trajectory"))

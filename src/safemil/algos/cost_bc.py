@@ -87,8 +87,7 @@ class CostWeightedBC:
     def _trajectory_cost(self, traj: np.ndarray) -> torch.Tensor:
         if self._traj_cache is None:
             self._cached_cost(np.zeros(1, dtype=np.int64))  # make sure rows are scored
-            idx = self.view.index
-            self._traj_cache = trajectory_segment_costs(self._cache, idx.starts, idx.lengths,
+            self._traj_cache = trajectory_segment_costs(self._cache, self.view.index,
                                                         self.bc_config.weights.gamma, self.bc_config.segment_len)
         return torch.from_numpy(self._traj_cache[traj])
 

@@ -78,8 +78,8 @@ def discounted_segment_sums(per_step: torch.Tensor, mask: torch.Tensor, gamma: f
     return (per_step * mask.to(per_step.dtype) * disc).sum(-1)
 
 
-def trajectory_segment_costs(per_row: np.ndarray, starts: np.ndarray, lengths: np.ndarray,
-                             gamma: float, horizon: int) -> np.ndarray:
+def trajectory_segment_costs(per_row: np.ndarray, index: TrajectoryIndex, gamma: float,
+                             horizon: int) -> np.ndarray:
     """Each trajectory's learned cost rate on the scale of one discounted length-``horizon`` segment.
 
     ``mean_t c_t * sum_{t<horizon} gamma^t``: every step counts the same, so a trajectory
@@ -87,5 +87,4 @@ def trajectory_segment_costs(per_row: np.ndarray, starts: np.ndarray, lengths: n
     start would only see the first ~1/(1-gamma) steps), and ``beta`` keeps the meaning it
     has for segment-level weights.
     """
-    rate = TrajectoryIndex(np.asarray(starts), np.asarray(lengths)).segment_means(per_row)
-    return rate * float(np.sum(gamma ** np.arange(horizon)))
+    return index.segment_means(per_row) * float(np.sum(gamma ** np.arange(horizon)))
