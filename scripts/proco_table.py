@@ -67,7 +67,7 @@ def table(root: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-CONSTRAINT = (("lambda_final", "{:.3f}"), ("lambda_peak", "{:.3f}"), ("qc_pi_final", "{:.2f}"),
+CONSTRAINT = (("lambda_final", "{:.3f}"), ("lambda_peak", "{:.3f}"), ("qc_pi_final", "{:.2f}"), ("qc_data_final", "{:.2f}"),
               ("q_limit", "{:.2f}"), ("critic_scale_reached", "{:.2f}"), ("critic_unsafe_rows", "{:.0f}"))
 SYNTHETIC = (("synthetic_transitions", "{:.0f}"), ("synthetic_unsafe", "{:.0f}"))
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 
@@ -48,6 +50,9 @@ def test_critic_time_scale():
 def _learner(cost_rate: float, seed: int = 0, costly_reward: float = 0.0, **cfg) -> BCQLagLearner:
     """States and actions are noise; each row is costly with probability ``cost_rate`` (and then pays
     ``costly_reward``; the others pay 0)."""
+    import torch
+
+    torch.manual_seed(seed)  # the networks' initialisation: results do not depend on which tests ran first
     rng = np.random.default_rng(seed)
     n = 512
     real = {"observations": rng.normal(size=(n, 3)).astype(np.float32),
@@ -133,3 +138,18 @@ def test_oversampled_costly_rows_do_not_shift_the_reward_critic():
     assert plain > 0.1  # the reward is learned at all
     # fed to Q_r, half of each batch from the paying rows would raise its scale about tenfold
     assert oversampled == pytest.approx(plain, rel=0.5)
+
+
+
+def test_the_summary_reports_what_the_critic_charges_the_data_itself():
+    """``qc_data_final``: Q_c of the data's own actions on the actor's states, beside the policy's."""
+    costly = _learner(0.3, unsafe_ratio=0.0)
+    s = _train(costly)
+    assert s["qc_data_final"] > 1.5 * s["q_limit"]  # the data costs 0.3 per step: Q_c about 3 against ~1
+    assert s["qc_data_final"] == pytest.approx(s["qc_pi_final"], rel=0.2)  # actions within phi of the data's
+    cheap = _train(_learner(0.02, unsafe_ratio=0.0))
+    assert cheap["qc_data_final"] < 0.5 * cheap["q_limit"]
+    clone = _learner(0.3, unsafe_ratio=0.0)
+    clone.load_state_dict(copy.deepcopy(costly.state_dict()))  # as from disk: no shared optimizer buffers
+    assert clone.qc_data == costly.qc_data
+    assert clone.step()["qc_data"] == costly.step()["qc_data"]

@@ -103,7 +103,7 @@ def test_cost_diagnostics_score_d_u_only(tiny):
     import numpy as np
     import torch
 
-    from safemil.costs.diagnostics import auroc
+    from safemil.costs.diagnostics import auroc, learned_cost_auroc
     from safemil.diagnostics import cost_diagnostics
 
     class FirstAction:  # a known cost: the first action coordinate (the risky swimmer pushes it to 0.9)
@@ -115,6 +115,9 @@ def test_cost_diagnostics_score_d_u_only(tiny):
     d = cost_diagnostics(FirstAction(), split)
     unl = split.labelled("unlabeled")
     assert d["cost_auroc_step"] == auroc(unl.learner.actions[:, 0], unl.costs > 0)
+    # eval.json and the benchmark's learned_cost_auroc: one definition, the same rows
+    same = learned_cost_auroc(lambda o, a: np.asarray(a)[:, 0], unl, split.config.cost_limit)
+    assert (d["cost_auroc_step"], d["cost_auroc_traj"]) == (same["auroc_step"], same["auroc_traj"])
     neg = split.labelled("negative")
     pooled = auroc(np.r_[unl.learner.actions[:, 0], neg.learner.actions[:, 0]], np.r_[unl.costs, neg.costs] > 0)
     assert d["cost_auroc_step_with_dn"] == pytest.approx(pooled)

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from safemil.costs.base import CostModel
-from safemil.costs.diagnostics import auroc
+from safemil.costs.diagnostics import auroc, learned_cost_auroc
 from safemil.data.splits import Split
 
 
@@ -25,7 +25,7 @@ def score_rows(cost: CostModel, obs: np.ndarray, act: np.ndarray, batch: int = 6
     return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
 
 
-def cost_diagnostics(cost: CostModel, split: Split, max_rows: int = 200_000, seed: int = 0) -> dict:
+def cost_diagnostics(cost: CostModel, split: Split) -> dict:
     """Per-step and per-trajectory AUROC of the learned cost against the hidden true cost, on D_U.
 
     D_U is the set the policy is weighted on, so that is where the ranking
@@ -33,34 +33,34 @@ def cost_diagnostics(cost: CostModel, split: Split, max_rows: int = 200_000, see
     construction (its trajectories are trivially "risky"), which inflates the
     per-trajectory AUROC, and its steps shift the per-step one; the pooled
     per-step value is kept as ``cost_auroc_step_with_dn`` for comparison.
-    Per step: label = true step cost > 0 (rows subsampled to ``max_rows``).
-    Per trajectory: score = mean learned cost, label = true trajectory cost >
-    the split's cost limit. ``cost_auroc_step_ceiling_traj`` is the per-step
-    AUROC of a score that knows each step's *true trajectory cost* and nothing
-    else: the best a cost that tells risky trajectories (gaits) apart, but not
-    risky steps within them, can reach.
+    The two headline numbers are `learned_cost_auroc`'s, on every row (a rank
+    AUROC over half a million rows is one sort): per step, label = true step
+    cost > 0; per trajectory, score = mean learned cost, label = true
+    trajectory cost > the split's cost limit. ``cost_auroc_step_ceiling_traj``
+    is the per-step AUROC of a score that knows each step's *true trajectory
+    cost* and nothing else: what a cost that tells risky trajectories (gaits)
+    apart, but not risky steps within them, reaches.
     """
     neg, unl = split.labelled("negative"), split.labelled("unlabeled")
     scores = score_rows(cost, unl.learner.observations, unl.learner.actions)
-    step_cost = unl.costs
-    lengths = unl.learner.index.lengths
-    traj_true = unl.trajectory_costs()
-    traj_score = unl.learner.index.segment_means(scores)
-    rng = np.random.default_rng(seed)
-    sub = rng.choice(len(scores), size=min(max_rows, len(scores)), replace=False)
-    neg_scores = score_rows(cost, neg.learner.observations, neg.learner.actions)
-    sub_n = rng.choice(len(neg_scores), size=min(max_rows, len(neg_scores)), replace=False)
     limit = split.config.cost_limit
-    costly = step_cost > 0
+    headline = learned_cost_auroc(lambda o, a: scores, unl, limit)
+    costly = unl.costs > 0
+    traj_true = unl.trajectory_costs()
+    neg_scores = score_rows(cost, neg.learner.observations, neg.learner.actions)
     return {
-        "cost_auroc_step": auroc(scores[sub], costly[sub]),
-        "cost_auroc_traj": auroc(traj_score, traj_true > limit),
-        "cost_auroc_step_with_dn": auroc(np.r_[scores[sub], neg_scores[sub_n]], np.r_[costly[sub], neg.costs[sub_n] > 0]),
-        "cost_auroc_step_ceiling_traj": auroc(np.repeat(traj_true, lengths)[sub], costly[sub]),
+        "cost_auroc_step": _nan_if_none(headline["auroc_step"]),
+        "cost_auroc_traj": _nan_if_none(headline["auroc_traj"]),
+        "cost_auroc_step_with_dn": auroc(np.r_[scores, neg_scores], np.r_[costly, neg.costs > 0]),
+        "cost_auroc_step_ceiling_traj": auroc(np.repeat(traj_true, unl.learner.index.lengths), costly),
         "cost_mean_on_costly_steps": float(scores[costly].mean()) if costly.any() else float("nan"),
         "cost_mean_on_free_steps": float(scores[~costly].mean()) if (~costly).any() else float("nan"),
-        "cost_pearson_traj": _pearson(traj_score, traj_true),
+        "cost_pearson_traj": _pearson(unl.learner.index.segment_means(scores), traj_true),
     }
+
+
+def _nan_if_none(x: float | None) -> float:
+    return float("nan") if x is None else x
 
 
 def _pearson(x: np.ndarray, y: np.ndarray) -> float:

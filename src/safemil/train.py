@@ -209,7 +209,7 @@ def _execute(rd: RunDir, cfg: RunConfig, stop_at: int | None = None, split: Spli
     diagnostics = dict(algo.summary())
     cost = algo.cost_model()
     if cost is not None and isinstance(split, Split):  # learned-cost scoring needs the D_N / D_U split
-        diagnostics.update(cost_diagnostics_for(cost, split, cfg.seed))
+        diagnostics.update(cost_diagnostics_for(cost, split))
     t_eval = time.perf_counter()
     metrics = run_eval(algo.policy(), cfg)
     metrics["eval_wall_s"] = time.perf_counter() - t_eval  # where a run's time goes: training vs evaluation
@@ -221,10 +221,10 @@ def _execute(rd: RunDir, cfg: RunConfig, stop_at: int | None = None, split: Spli
     return metrics
 
 
-def cost_diagnostics_for(cost, split: Split, seed: int) -> dict:
+def cost_diagnostics_for(cost, split: Split) -> dict:
     from safemil.diagnostics import cost_diagnostics
 
-    return cost_diagnostics(cost, split, seed=seed)
+    return cost_diagnostics(cost, split)
 
 
 def run_eval(policy, cfg: RunConfig, episodes: int | None = None, deterministic: bool | None = None) -> dict:

@@ -215,6 +215,7 @@ class BCQLagLearner:
         self.q_limit = cost_limit * (1 - c.gamma ** L) / ((1 - c.gamma) * L)
         self.tau = critic_tau(c.tau, c.gamma, c.steps)
         self.pid = PIDLagrangian(c.pid, self.q_limit, c.lambda_max)
+        self.qc_data = 0.0  # EMA of max Q_c(s, a_data) on the actor's states: what the critic charges the data
         self.rng = np.random.default_rng(seed)
         self.gen = torch.Generator().manual_seed(seed)
         self.real = {k: torch.as_tensor(v) for k, v in real.items()}
@@ -308,7 +309,8 @@ class BCQLagLearner:
         critic_loss.backward()
         self.opt_critic.step()
         # actor on real states
-        s_n = p.norm(self._sample(self.real, c.batch_size)["observations"].float())
+        ab = self._sample(self.real, c.batch_size)
+        s_n = p.norm(ab["observations"].float())
         with torch.no_grad():
             a_dec = p.decode(s_n, torch.randn(*s_n.shape[:-1], p.latent, generator=self.gen))
         a_pi = p.perturbed(s_n, a_dec)
@@ -320,13 +322,19 @@ class BCQLagLearner:
         self.opt_actor.zero_grad(set_to_none=True)
         actor_loss.backward()
         self.opt_actor.step()
+        # the data's own actions on the same states, under the same critic: where qc_pi tracks it, the
+        # constraint cannot tell the policy from the data, and only Q_c's level against q_limit moves lambda
+        with torch.no_grad():
+            qc_beh = torch.maximum(*self.qc(s_n, self._squash(ab["actions"].float()))).clamp_min(0)
+        self.qc_data += 0.01 * (float(qc_beh.mean()) - self.qc_data)
         # PID Lagrangian on the policy's cost value
         self.pid.update(float(qc_pi.detach().mean()))
         for net, target in ((self.qr, self.qr_t), (self.qc, self.qc_t), (p.perturb, self.target_perturb)):
             _soft_update(net, target, self.tau)
         self.last = {"vae_loss": float(vae_loss.detach()), "critic_loss": float(critic_loss.detach()),
                      "qr_pi": float(qr_pi.detach().mean()), "qc_pi": float(qc_pi.detach().mean()),
-                     "q_limit": self.q_limit, "lambda": self.lam, "batch_cost_frac": float((cost > 0).float().mean())}
+                     "q_limit": self.q_limit, "qc_data": self.qc_data,
+                     "lambda": self.lam, "batch_cost_frac": float((cost > 0).float().mean())}
         return self.last
 
     def summary(self) -> dict:
@@ -335,7 +343,8 @@ class BCQLagLearner:
         reached = critic_scale_reached(self.tau, c.gamma, c.steps)
         out = {"lambda_final": self.lam, "lambda_peak": self.pid.peak, "q_limit": self.q_limit,
                "qc_pi_final": self.last.get("qc_pi"), "tau": self.tau, "critic_scale_reached": reached,
-               "critic_unsafe_rows": 0 if self.unsafe is None else len(self.unsafe["costs"])}
+               "critic_unsafe_rows": 0 if self.unsafe is None else len(self.unsafe["costs"]),
+               "qc_data_final": self.qc_data}
         if reached < 0.9:
             out["critic_warning"] = (f"with tau {self.tau:g} and {c.steps} steps the critics reach only "
                                      f"{100 * reached:.0f}% of their converged scale, which q_limit assumes: "
@@ -347,7 +356,8 @@ class BCQLagLearner:
                 "qr": self.qr.state_dict(), "qc": self.qc.state_dict(), "qr_t": self.qr_t.state_dict(),
                 "qc_t": self.qc_t.state_dict(), "opt_vae": self.opt_vae.state_dict(),
                 "opt_actor": self.opt_actor.state_dict(), "opt_critic": self.opt_critic.state_dict(),
-                "pid": self.pid.state(), "rng": self.rng.bit_generator.state,
+                "pid": self.pid.state(), "qc_data": self.qc_data,
+                "rng": self.rng.bit_generator.state,
                 "gen": self.gen.get_state()}
 
     def load_state_dict(self, s: dict) -> None:
@@ -356,6 +366,7 @@ class BCQLagLearner:
         for k in ("qr", "qc", "qr_t", "qc_t", "opt_vae", "opt_actor", "opt_critic"):
             getattr(self, k).load_state_dict(s[k])
         self.pid.load(s["pid"])
+        self.qc_data = float(s.get("qc_data", 0.0))
         self.rng.bit_generator.state = s["rng"]
         self.gen.set_state(s["gen"])
 
