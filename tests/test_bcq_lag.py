@@ -140,7 +140,6 @@ def test_oversampled_costly_rows_do_not_shift_the_reward_critic():
     assert oversampled == pytest.approx(plain, rel=0.5)
 
 
-
 def test_the_summary_reports_what_the_critic_charges_the_data_itself():
     """``qc_data_final``: Q_c of the data's own actions on the actor's states, beside the policy's."""
     costly = _learner(0.3, unsafe_ratio=0.0)
