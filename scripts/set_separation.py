@@ -18,11 +18,13 @@ AUROCs are orientation-free here (max(a, 1 - a)): a feature may separate either 
 from __future__ import annotations
 
 import argparse
+import sys
 
 import numpy as np
 
 from safemil.costs.diagnostics import auroc
 from safemil.data import SplitConfig, default_dataset_path, make_split, read_dsrl
+from safemil.errors import SafemilError
 from safemil.tasks import get_task, list_tasks
 
 
@@ -68,4 +70,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except SafemilError as e:
+        sys.exit(f"error: {e} (the default datasets come from `safemil data generate --task T`)")
