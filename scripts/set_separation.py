@@ -62,10 +62,11 @@ def main() -> None:
     p.add_argument("--tasks", default=",".join(t.name for t in list_tasks()))
     p.add_argument("--seed", type=int, default=0, help="split seed")
     a = p.parse_args()
+    tasks = [get_task(t).name for t in a.tasks.split(",")]  # an unknown name fails before any output
     print("| task | set separation of the true step cost | velocity field: set separation (rank), "
           "per-step cost AUROC at s / s' / mean | best-separating field: set separation, per-step cost AUROC |")
     print("|---|---|---|---|")
-    for task in a.tasks.split(","):
+    for task in tasks:
         print(task_row(task, a.seed), flush=True)
 
 
