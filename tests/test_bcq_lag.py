@@ -141,7 +141,7 @@ def test_oversampled_costly_rows_do_not_shift_the_reward_critic():
 
 
 def test_the_summary_reports_what_the_critic_charges_the_data_itself():
-    """``qc_data_final``: Q_c of the data's own actions on the actor's states, beside the policy's."""
+    """``qc_data_final``: Q_c of the data's own actions (the critic batches' real rows), beside the policy's."""
     costly = _learner(0.3, unsafe_ratio=0.0)
     s = _train(costly)
     assert s["qc_data_final"] > 1.5 * s["q_limit"]  # the data costs 0.3 per step: Q_c about 3 against ~1

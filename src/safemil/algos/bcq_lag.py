@@ -215,7 +215,7 @@ class BCQLagLearner:
         self.q_limit = cost_limit * (1 - c.gamma ** L) / ((1 - c.gamma) * L)
         self.tau = critic_tau(c.tau, c.gamma, c.steps)
         self.pid = PIDLagrangian(c.pid, self.q_limit, c.lambda_max)
-        self.qc_data = 0.0  # EMA of max Q_c(s, a_data) on the actor's states: what the critic charges the data
+        self.qc_data = 0.0  # EMA of max Q_c(s, a_data) over the critic batches' real rows
         self.rng = np.random.default_rng(seed)
         self.gen = torch.Generator().manual_seed(seed)
         self.real = {k: torch.as_tensor(v) for k, v in real.items()}
@@ -252,15 +252,17 @@ class BCQLagLearner:
         n = sum(len(r["costs"]) for r in rows)
         self.unsafe = {k: torch.cat([r[k].float() for r in rows]) for k in rows[0]} if n else None
 
-    def _critic_batch(self) -> tuple[dict[str, torch.Tensor], int]:
+    def _critic_batch(self) -> tuple[dict[str, torch.Tensor], int, int]:
         """Real rows, plus synthetic ones (``synthetic_share``), then ``unsafe_ratio`` costly ones where they
-        exist; also how many leading rows the reward critic uses (all but the oversampled costly ones)."""
+        exist; also how many leading rows are real, and how many the reward critic uses (all but the
+        oversampled costly ones)."""
         c = self.config
         n_syn = int(round(c.batch_size * self.synthetic_share)) if self.synthetic is not None else 0
         n_uns = int(round(c.batch_size * c.unsafe_ratio)) if self.unsafe is not None else 0
-        parts = [self._sample(self.real, c.batch_size - n_syn - n_uns)]
+        n_real = c.batch_size - n_syn - n_uns
+        parts = [self._sample(self.real, n_real)]
         parts += [self._sample(buf, n) for buf, n in ((self.synthetic, n_syn), (self.unsafe, n_uns)) if n]
-        return {k: torch.cat([p[k].float() for p in parts]) for k in parts[0]}, c.batch_size - n_uns
+        return {k: torch.cat([p[k].float() for p in parts]) for k in parts[0]}, n_real, c.batch_size - n_uns
 
     def _sample(self, buf: dict[str, torch.Tensor], n: int) -> dict[str, torch.Tensor]:
         i = torch.from_numpy(self.rng.integers(len(buf["observations"]), size=n))
@@ -284,7 +286,7 @@ class BCQLagLearner:
         vae_loss.backward()
         self.opt_vae.step()
         # critics on real (+ synthetic, + oversampled costly) transitions
-        b, n_r = self._critic_batch()
+        b, n_real, n_r = self._critic_batch()
         s_n, a = p.norm(b["observations"].float()), self._squash(b["actions"].float())
         sn2 = p.norm(b["next_observations"].float())
         r = b["rewards"].float() * c.reward_scale
@@ -301,6 +303,10 @@ class BCQLagLearner:
             yc = cost + c.gamma * notdone * (0.75 * torch.maximum(c1, c2) + 0.25 * torch.minimum(c1, c2))
         q1, q2 = self.qr(s_n, a)
         k1, k2 = self.qc(s_n, a)
+        # what the cost critic charges the data's own actions (its real rows), beside qc_pi below: where the
+        # two agree the constraint cannot tell the policy from the data, and only Q_c's level moves lambda
+        qc_beh = float(torch.maximum(k1[:n_real], k2[:n_real]).detach().clamp_min(0).mean())
+        self.qc_data += 0.01 * (qc_beh - self.qc_data)
         # the oversampled costly rows fit Q_c only: in Q_r's batch they would over-weight the out-of-data
         # states of the counterfactual rows (Hopper, bcq-lag+proco: the reward critic then preferred standing)
         critic_loss = (F.mse_loss(q1[:n_r], yr[:n_r]) + F.mse_loss(q2[:n_r], yr[:n_r])
@@ -309,8 +315,7 @@ class BCQLagLearner:
         critic_loss.backward()
         self.opt_critic.step()
         # actor on real states
-        ab = self._sample(self.real, c.batch_size)
-        s_n = p.norm(ab["observations"].float())
+        s_n = p.norm(self._sample(self.real, c.batch_size)["observations"].float())
         with torch.no_grad():
             a_dec = p.decode(s_n, torch.randn(*s_n.shape[:-1], p.latent, generator=self.gen))
         a_pi = p.perturbed(s_n, a_dec)
@@ -322,11 +327,6 @@ class BCQLagLearner:
         self.opt_actor.zero_grad(set_to_none=True)
         actor_loss.backward()
         self.opt_actor.step()
-        # the data's own actions on the same states, under the same critic: where qc_pi tracks it, the
-        # constraint cannot tell the policy from the data, and only Q_c's level against q_limit moves lambda
-        with torch.no_grad():
-            qc_beh = torch.maximum(*self.qc(s_n, self._squash(ab["actions"].float()))).clamp_min(0)
-        self.qc_data += 0.01 * (float(qc_beh.mean()) - self.qc_data)
         # PID Lagrangian on the policy's cost value
         self.pid.update(float(qc_pi.detach().mean()))
         for net, target in ((self.qr, self.qr_t), (self.qc, self.qc_t), (p.perturb, self.target_perturb)):
