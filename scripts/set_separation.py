@@ -1,6 +1,7 @@
 """Which observation features tell D_N from D_U, against which rank the hidden step cost (evaluator-side).
 
     PYTHONPATH=src python scripts/set_separation.py [--tasks T1,T2,...] [--seed 0]
+    PYTHONPATH=src python scripts/set_separation.py --tasks SwimmerVelocity --dataset FILE.hdf5
 
 A learner that sees only set membership (SafeMIL's bags, SafeDICE's classifier) is rewarded
 for whatever separates D_N rows from D_U rows. Per task, on the default split, this prints:
@@ -23,7 +24,7 @@ import sys
 import numpy as np
 
 from safemil.costs.diagnostics import auroc
-from safemil.data import SplitConfig, default_dataset_path, make_split, read_dsrl
+from safemil.data import SplitConfig, default_dataset_path, make_split, read_dsrl, resolve_dataset
 from safemil.errors import SafemilError
 from safemil.tasks import get_task, list_tasks
 
@@ -32,9 +33,10 @@ def _two_sided(a: float) -> float:
     return max(a, 1.0 - a)
 
 
-def task_row(task: str, seed: int) -> str:
+def task_row(task: str, seed: int, dataset: str | None = None) -> str:
     spec = get_task(task)
-    split = make_split(read_dsrl(default_dataset_path(task)), SplitConfig(seed=seed))
+    path = resolve_dataset(dataset) if dataset else default_dataset_path(task)
+    split = make_split(read_dsrl(path), SplitConfig(seed=seed))
     unl, neg = split.labelled("unlabeled"), split.labelled("negative")
     x_u, x_n, x2_u = unl.learner.observations, neg.learner.observations, unl.learner.next_observations
     in_n = np.r_[np.ones(len(x_n), bool), np.zeros(len(x_u), bool)]
@@ -61,13 +63,16 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--tasks", default=",".join(t.name for t in list_tasks()))
     p.add_argument("--seed", type=int, default=0, help="split seed")
+    p.add_argument("--dataset", default=None, help="HDF5 file instead of the default dataset (one task only)")
     a = p.parse_args()
     tasks = [get_task(t).name for t in a.tasks.split(",")]  # an unknown name fails before any output
+    if a.dataset and len(tasks) != 1:
+        p.error("--dataset needs exactly one --tasks name")
     print("| task | set separation of the true step cost | velocity field: set separation (rank), "
           "per-step cost AUROC at s / s' / mean | best-separating field: set separation, per-step cost AUROC |")
     print("|---|---|---|---|")
     for task in tasks:
-        print(task_row(task, a.seed), flush=True)
+        print(task_row(task, a.seed, a.dataset), flush=True)
 
 
 if __name__ == "__main__":
