@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from safemil.costs.base import CostModel
-from safemil.costs.diagnostics import auroc, learned_cost_auroc
+from safemil.costs.diagnostics import auroc, step_and_trajectory_auroc
 from safemil.data.splits import Split
 
 
@@ -44,23 +44,19 @@ def cost_diagnostics(cost: CostModel, split: Split) -> dict:
     neg, unl = split.labelled("negative"), split.labelled("unlabeled")
     scores = score_rows(cost, unl.learner.observations, unl.learner.actions)
     limit = split.config.cost_limit
-    headline = learned_cost_auroc(lambda o, a: scores, unl, limit)
+    step, traj = step_and_trajectory_auroc(scores, unl, limit)
     costly = unl.costs > 0
     traj_true = unl.trajectory_costs()
     neg_scores = score_rows(cost, neg.learner.observations, neg.learner.actions)
     return {
-        "cost_auroc_step": _nan_if_none(headline["auroc_step"]),
-        "cost_auroc_traj": _nan_if_none(headline["auroc_traj"]),
+        "cost_auroc_step": step,
+        "cost_auroc_traj": traj,
         "cost_auroc_step_with_dn": auroc(np.r_[scores, neg_scores], np.r_[costly, neg.costs > 0]),
         "cost_auroc_step_ceiling_traj": auroc(np.repeat(traj_true, unl.learner.index.lengths), costly),
         "cost_mean_on_costly_steps": float(scores[costly].mean()) if costly.any() else float("nan"),
         "cost_mean_on_free_steps": float(scores[~costly].mean()) if (~costly).any() else float("nan"),
         "cost_pearson_traj": _pearson(unl.learner.index.segment_means(scores), traj_true),
     }
-
-
-def _nan_if_none(x: float | None) -> float:
-    return float("nan") if x is None else x
 
 
 def _pearson(x: np.ndarray, y: np.ndarray) -> float:

@@ -47,6 +47,15 @@ def auroc(scores: np.ndarray, labels: np.ndarray) -> float:
     return float(u / (n_pos * n_neg))
 
 
+def step_and_trajectory_auroc(
+    learned: np.ndarray, labelled: LabelledView, cost_limit: float
+) -> tuple[float, float]:
+    """`learned_cost_auroc`'s two numbers for per-row costs already scored (NaN where undefined)."""
+    step = auroc(learned, labelled.costs > 0)
+    traj = auroc(labelled.learner.index.segment_means(learned), labelled.trajectory_costs() > cost_limit)
+    return step, traj
+
+
 def learned_cost_auroc(
     cost_fn: Callable[[np.ndarray, np.ndarray], np.ndarray],
     labelled: LabelledView,
@@ -67,8 +76,7 @@ def learned_cost_auroc(
     learned = np.asarray(cost_fn(view.observations, view.actions), dtype=np.float64)
     if learned.shape != (len(view),):
         raise ValueError(f"cost_fn returned shape {learned.shape}, expected ({len(view)},)")
-    step = auroc(learned, labelled.costs > 0)
-    traj = auroc(view.index.segment_means(learned), labelled.trajectory_costs() > cost_limit)
+    step, traj = step_and_trajectory_auroc(learned, labelled, cost_limit)
     return {
         "auroc_step": None if math.isnan(step) else step,
         "auroc_traj": None if math.isnan(traj) else traj,
