@@ -211,8 +211,11 @@ def _execute(rd: RunDir, cfg: RunConfig, stop_at: int | None = None, split: Spli
     if cost is not None and isinstance(split, Split):  # learned-cost scoring needs the D_N / D_U split
         diagnostics.update(cost_diagnostics_for(cost, split))
     t_eval = time.perf_counter()
-    metrics = run_eval(algo.policy(), cfg)
+    policy = algo.policy()
+    metrics = run_eval(policy, cfg)
     metrics["eval_wall_s"] = time.perf_counter() - t_eval  # where a run's time goes: training vs evaluation
+    if hasattr(policy, "report"):  # a safety filter says how often it acted
+        diagnostics["shield"] = policy.report()
     metrics.update({"algo": cfg.algo, "seed": cfg.seed, "dataset": cfg.dataset,
                     "dataset_sha256": cfg.dataset_sha256, "train_steps": total, "split": split.summary(),
                     "diagnostics": diagnostics, "train_wall_s": train_wall,
@@ -245,11 +248,22 @@ def evaluate_run(run_dir: str | Path, episodes: int | None = None, deterministic
     ckpt = rd.load_checkpoint()
     if ckpt is None:
         raise SafemilError(f"{rd.path} has no {RunDir.CHECKPOINT} yet: nothing to evaluate")
-    policy = TorchPolicy(actor_from_state(ckpt["policy"]), seed=cfg.seed)
+    policy = policy_from_state(ckpt["policy"], seed=cfg.seed)
     m = run_eval(policy, cfg, episodes, deterministic)
+    if hasattr(policy, "report"):
+        m["shield"] = policy.report()
     m.update({"algo": cfg.algo, "seed": cfg.seed, "train_steps": int(ckpt["step"]), "run_dir": str(rd.path),
               "deterministic": cfg.eval.deterministic if deterministic is None else deterministic})
     return m
+
+
+def policy_from_state(state: dict, seed: int):
+    """The evaluator-facing policy a checkpoint's ``policy`` entry describes (a filtered one included)."""
+    if state.get("kind") == "shielded":
+        from safemil.proco.shield import shielded_from_state
+
+        return shielded_from_state(state, policy_from_state(state["inner"], seed))
+    return TorchPolicy(actor_from_state(state), seed=seed)
 
 
 def config_dict(cfg: RunConfig) -> dict:

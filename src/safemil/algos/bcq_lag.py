@@ -456,6 +456,14 @@ class BCQLagProcoConfig:
     base: BCQLagConfig = field(default_factory=BCQLagConfig)
     layer: ProcoLayerConfig = field(default_factory=ProcoLayerConfig)
     policy_rollouts: PolicyRolloutConfig = field(default_factory=PolicyRolloutConfig)
+    # The base's critics learn PROCO's costs (feasibility relabels + counterfactual rows). false: the data's own
+    # costs, so the base trains exactly as `bcq-lag` does and PROCO guards only the deployed policy
+    # (`layer.shield`), for tasks where the cost critic's constraint costs more return than it buys.
+    layer_costs: bool = True
+
+    def __post_init__(self):
+        if not self.layer_costs and self.policy_rollouts.every:
+            raise ConfigError("policy_rollouts feed the base's cost critic: they need layer_costs=true")
 
 
 class BCQLagProco(Layered):
@@ -466,13 +474,15 @@ class BCQLagProco(Layered):
         super().__init__(layer, config.base.steps)
         self.learner = BCQLagLearner(config.base, _real_buffer(off), data.act_low, data.act_high, data.cost_limit,
                                      int(off.learner.index.lengths.max()), seed)
-        self.seed, self.rollouts = seed, config.policy_rollouts
+        self.seed, self.rollouts, self.layer_costs = seed, config.policy_rollouts, config.layer_costs
         self.n_relabelled = 0
         self.layer_rows: dict[str, np.ndarray] = {}
         self.policy_rows: list[dict[str, np.ndarray]] = []  # one block per refresh, kept in the checkpoint
         self.policy_report = {"refreshes": 0, "transitions": 0, "unsafe": 0, "cut": 0}
 
     def prepare(self) -> None:
+        if not self.layer_costs:
+            return
         aug = self.layer.augmented()
         syn = aug.pop("synthetic")
         real = {k: v[~syn] for k, v in aug.items()}
@@ -504,10 +514,10 @@ class BCQLagProco(Layered):
         r["cut"] += rep["rollouts_cut"]
         self._set_synthetic()
 
-    def policy(self):
+    def base_policy(self):
         return self.learner.policy()
 
-    def policy_state(self) -> dict:
+    def base_policy_state(self) -> dict:
         return self.learner.policy_state(self.data.act_low, self.data.act_high)
 
     def summary(self) -> dict:

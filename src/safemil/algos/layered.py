@@ -31,6 +31,12 @@ class Layered:
     def base_state(self) -> dict:
         raise NotImplementedError
 
+    def base_policy(self):
+        raise NotImplementedError
+
+    def base_policy_state(self) -> dict:
+        raise NotImplementedError
+
     def load_base_state(self, state: dict) -> None:
         raise NotImplementedError
 
@@ -48,6 +54,15 @@ class Layered:
 
     def cost_model(self):
         return None
+
+    def policy(self):
+        """The base's policy, behind the layer's safety filter when ``layer.shield`` is on."""
+        p = self.base_policy()
+        return self.layer.shielded(p) if self.layer.config.shield.on else p
+
+    def policy_state(self) -> dict:
+        s = self.base_policy_state()
+        return self.layer.shield_state(s) if self.layer.config.shield.on else s
 
     def summary(self) -> dict:
         return {"proco": self.layer.summary()}

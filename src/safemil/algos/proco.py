@@ -81,10 +81,10 @@ class _WeightedBase(Layered):
         assert self._row_cost is not None
         return self.bc.step(lambda rows: self._row_cost[torch.from_numpy(rows)])
 
-    def policy(self):
+    def base_policy(self):
         return self.bc.policy()
 
-    def policy_state(self) -> dict:
+    def base_policy_state(self) -> dict:
         return actor_state(self.bc.actor, self.bc_config.actor)
 
     def base_state(self) -> dict:

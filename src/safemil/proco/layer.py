@@ -33,6 +33,7 @@ from safemil.proco.rollouts import (
     counterfactual_rollouts,
     real_disagreement,
 )
+from safemil.proco.shield import EliteDynamics, ShieldConfig, ShieldedPolicy, shield_state
 
 
 def _feas_critic() -> CriticConfig:
@@ -58,6 +59,8 @@ class ProcoLayerConfig:
     # A counterfactual violation ends its rollout, and the state after it lies off the data, where a
     # critic's value is extrapolation: true makes those rows terminal for the base's critics.
     violation_terminal: bool = False
+    # The deployed policy filtered by the model and the knowledge cost (safemil/proco/shield.py); off by default.
+    shield: ShieldConfig = field(default_factory=ShieldConfig)
 
     def __post_init__(self):
         if self.base_synthetic not in ("costly", "all"):
@@ -176,6 +179,15 @@ class ProcoLayer:
         assert self.synthetic is not None, "the model and its cut exist after the layer's steps"
         return counterfactual_rollouts(self.model, self.knowledge.transition_cost, self.obs, self.act,
                                        self.act_low, self.act_high, config, self.cut, seed=seed, policy=policy)
+
+    def shielded(self, inner) -> ShieldedPolicy:
+        """``inner`` guarded by this layer's model and knowledge cost (``shield`` settings)."""
+        return ShieldedPolicy(inner, EliteDynamics.from_ensemble(self.model), self.knowledge, self.config.shield,
+                              self.act_low, self.act_high)
+
+    def shield_state(self, inner_state: dict) -> dict:
+        return shield_state(inner_state, EliteDynamics.from_ensemble(self.model), self.knowledge,
+                            self.config.shield, self.act_low, self.act_high)
 
     def summary(self) -> dict:
         out = dict(self.report)

@@ -1,0 +1,174 @@
+"""A model-predictive safety filter: PROCO's dynamics model and knowledge cost guarding a policy at deployment.
+
+A policy learned offline from safe-only data can still drift, one small step at
+a time, into states the data never reached (a BCQ policy that runs faster than
+any logged trajectory). The cost critic, fitted on the data's states, cannot see
+that drift (``docs/proco.md``, eighth run); the dynamics model can. At every
+step the filter predicts, with each elite member, where the policy's action
+leads over ``horizon`` model steps (the first step with the candidate action,
+the rest with the policy's own noise-free action) and scores every predicted
+transition with the knowledge cost (at ``margin``). The first candidate that no
+elite predicts to violate is taken, in this order:
+
+1. the policy's own action (so the filter is invisible while it predicts no violation);
+2. that action shrunk towards the centre of the action box by each of ``scales``
+   (less push: on a velocity rule, the least intervention that slows down);
+3. if every candidate is predicted to violate, the one with the lowest soft
+   knowledge score (the least bad).
+
+The filter only ever chooses among candidates, so it needs nothing from the
+learner beyond its ``act``; it is stored with the policy (`shield_state`) and
+rebuilt by `safemil eval RUN_DIR`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from safemil.costs.knowledge import KnowledgeCost
+from safemil.errors import ConfigError
+from safemil.models.ensemble import DynamicsEnsemble, GaussianEnsemble
+
+SOFTNESS = 0.5  # width of the soft knowledge score that ranks candidates when all are predicted to violate
+
+
+@dataclass
+class ShieldConfig:
+    horizon: int = 0  # model steps looked ahead; 0: no filter
+    margin: float = 0.0  # knowledge margin the filter checks at (fraction of each threshold)
+    scales: tuple[float, ...] = (0.9, 0.8, 0.6, 0.4, 0.2, 0.0)
+
+    def __post_init__(self):
+        if self.horizon < 0:
+            raise ConfigError(f"shield.horizon must be >= 0 (0: off), got {self.horizon}")
+        if not 0 <= self.margin < 1:
+            raise ConfigError(f"shield.margin must be in [0, 1), got {self.margin}")
+        if any(not 0 <= s < 1 for s in self.scales):
+            raise ConfigError(f"shield.scales must lie in [0, 1), got {list(self.scales)}")
+
+    @property
+    def on(self) -> bool:
+        return self.horizon > 0
+
+
+class EliteDynamics:
+    """The elite members' mean predictions, each member rolling its own copy of the state forward."""
+
+    def __init__(self, net: GaussianEnsemble, elites: np.ndarray, x_mean, x_std, y_mean, y_std, obs_dim: int):
+        self.net, self.elites, self.obs_dim = net.eval(), torch.as_tensor(elites, dtype=torch.long), obs_dim
+        self.x_mean, self.x_std, self.y_mean, self.y_std = x_mean, x_std, y_mean, y_std
+
+    @classmethod
+    def from_ensemble(cls, model: DynamicsEnsemble) -> EliteDynamics:
+        return cls(model.net, model.elites, model.x_mean, model.x_std, model.y_mean, model.y_std, model.obs_dim)
+
+    @torch.no_grad()
+    def step(self, obs: torch.Tensor, act: torch.Tensor) -> torch.Tensor:
+        """(E, N, obs) and (E, N, act) per elite -> each elite's predicted next state (E, N, obs)."""
+        x = (torch.cat([obs, act], -1) - self.x_mean) / self.x_std
+        full = x.new_zeros(self.net.members, *x.shape[1:])
+        full[self.elites] = x
+        mean, _ = self.net(full)
+        delta = mean[self.elites] * self.y_std + self.y_mean
+        return obs + delta[..., : self.obs_dim]
+
+    def state(self) -> dict:
+        n = self.net
+        hidden = [layer.weight.shape[-1] for layer in n.layers]
+        return {"members": n.members, "n_in": n.n_in, "n_out": n.n_out, "hidden": hidden,
+                "state_dict": n.state_dict(), "elites": self.elites.tolist(), "obs_dim": self.obs_dim,
+                "x_mean": self.x_mean, "x_std": self.x_std, "y_mean": self.y_mean, "y_std": self.y_std}
+
+    @classmethod
+    def from_state(cls, s: dict) -> EliteDynamics:
+        net = GaussianEnsemble(s["members"], s["n_in"], s["n_out"], tuple(s["hidden"]))
+        net.load_state_dict(s["state_dict"])
+        return cls(net, np.asarray(s["elites"]), s["x_mean"], s["x_std"], s["y_mean"], s["y_std"], s["obs_dim"])
+
+
+class ShieldedPolicy:
+    """``act`` of an inner policy, filtered by the model's prediction of the knowledge cost."""
+
+    def __init__(self, inner, dynamics: EliteDynamics, knowledge: KnowledgeCost, config: ShieldConfig,
+                 act_low: np.ndarray, act_high: np.ndarray):
+        if not config.on:
+            raise ConfigError("a ShieldedPolicy needs shield.horizon >= 1")
+        self.inner, self.dynamics, self.config = inner, dynamics, config
+        k = knowledge
+        self.hard = KnowledgeCost(k.task, k.expression, config.margin)
+        self.soft = KnowledgeCost(k.task, k.expression, config.margin, SOFTNESS)
+        self.low = np.asarray(act_low, np.float32)
+        self.high = np.asarray(act_high, np.float32)
+        self.counts = {"steps": 0, "replaced": 0, "none_safe": 0}
+
+    def reseed(self, seed: int) -> None:
+        if hasattr(self.inner, "reseed"):
+            self.inner.reseed(seed)
+
+    def _candidates(self, a0: np.ndarray) -> np.ndarray:
+        """(n, C, act): the action, then shrunk towards the box centre by each scale."""
+        centre = (self.low + self.high) / 2
+        shrunk = [centre + s * (a0 - centre) for s in self.config.scales]
+        return np.stack([a0, *shrunk], 1).astype(np.float32)
+
+    @torch.no_grad()
+    def _scores(self, obs: np.ndarray, cand: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per candidate: does any elite predict a violation within the horizon; the worst soft score."""
+        n, c, ad = cand.shape
+        e = len(self.dynamics.elites)
+        s = torch.as_tensor(obs, dtype=torch.float32)[:, None].expand(n, c, -1).reshape(1, n * c, -1)
+        s = s.expand(e, -1, -1)
+        a = torch.as_tensor(cand).reshape(1, n * c, ad).expand(e, -1, -1)
+        bad = torch.zeros(e, n * c, dtype=torch.bool)
+        worst = torch.zeros(e, n * c)
+        for h in range(self.config.horizon):
+            s2 = self.dynamics.step(s, a)
+            bad |= self.hard.transition_cost(s, s2) > 0
+            worst = torch.maximum(worst, self.soft.transition_cost(s, s2))
+            s = s2
+            if h + 1 < self.config.horizon:
+                nxt = self.inner.act(s.reshape(e * n * c, -1).numpy(), deterministic=True)
+                a = torch.as_tensor(np.asarray(nxt, np.float32)).reshape(e, n * c, ad)
+        return bad.any(0).reshape(n, c).numpy(), worst.amax(0).reshape(n, c).numpy()
+
+    def act(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
+        a0 = np.asarray(self.inner.act(obs, deterministic=deterministic), np.float32)
+        cand = self._candidates(a0)
+        bad, worst = self._scores(obs, cand)
+        safe = ~bad
+        any_safe = safe.any(1)
+        pick = np.where(any_safe, safe.argmax(1), worst.argmin(1))  # argmax of a bool row: the first safe one
+        c = self.counts
+        c["steps"] += len(obs)
+        c["replaced"] += int((pick != 0).sum())
+        c["none_safe"] += int((~any_safe).sum())
+        return cand[np.arange(len(obs)), pick]
+
+    def report(self) -> dict:
+        """How often the filter acted during the last evaluation(s)."""
+        c = dict(self.counts)
+        c["replaced_frac"] = c["replaced"] / max(c["steps"], 1)
+        return c
+
+
+def shield_state(inner_state: dict, dynamics: EliteDynamics, knowledge: KnowledgeCost, config: ShieldConfig,
+                 act_low, act_high) -> dict:
+    """A self-contained shielded policy (the inner policy's own state inside)."""
+    from dataclasses import asdict
+
+    return {"kind": "shielded", "inner": inner_state, "dynamics": dynamics.state(),
+            "knowledge": {"task": knowledge.task, "expression": knowledge.expression},
+            "shield": asdict(config), "act_low": np.asarray(act_low).tolist(),
+            "act_high": np.asarray(act_high).tolist()}
+
+
+def shielded_from_state(state: dict, inner) -> ShieldedPolicy:
+    from safemil.config import from_dict
+
+    k = state["knowledge"]
+    return ShieldedPolicy(inner, EliteDynamics.from_state(state["dynamics"]), KnowledgeCost(k["task"], k["expression"]),
+                          from_dict(ShieldConfig, dict(state["shield"])), np.asarray(state["act_low"]),
+                          np.asarray(state["act_high"]))
