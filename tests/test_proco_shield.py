@@ -99,3 +99,22 @@ def test_a_shielded_run_is_rebuilt_by_eval_and_the_base_can_keep_the_data_costs(
     assert isinstance(policy_from_state(ckpt["policy"], seed=0), ShieldedPolicy)
     with pytest.raises(ConfigError, match="layer_costs=true"):
         make_run_config("bcq-lag+proco", TASK, str(tiny), overrides=ov + ["policy_rollouts.every=5"])
+
+
+def test_without_layer_costs_the_base_is_bcq_lag_itself(tmp_path):
+    """Same seed, same networks, same updates: +proco then differs from the base only by the filter."""
+    from safemil.algos import get_algo
+    from safemil.train import _load_split, algo_config, build_data
+
+    tiny = make_tiny_dataset(tmp_path / "tiny.hdf5")
+    acts = []
+    for name, extra in (("bcq-lag", TINY["bcq-lag"]), ("bcq-lag+proco", TINY["bcq-lag+proco"] + ["layer_costs=false"])):
+        cfg = make_run_config(name, TASK, str(tiny), overrides=RUN + extra)
+        spec = get_algo(name)
+        data = build_data(spec, _load_split(cfg), TASK)
+        torch.manual_seed(cfg.seed)  # as the runner does
+        algo = spec.factory(algo_config(cfg), data, cfg.seed)
+        for i in range(algo.total_steps):
+            algo.train_step(i)
+        acts.append(algo.policy().act(data.unlabeled.observations[:16]))
+    np.testing.assert_array_equal(acts[0], acts[1])

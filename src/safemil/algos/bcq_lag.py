@@ -198,11 +198,15 @@ class BCQLagLearner:
         obs = torch.as_tensor(real["observations"], dtype=torch.float32)
         mean, std = obs.mean(0), obs.std(0).clamp_min(1e-3)
         od, ad = obs.shape[1], real["actions"].shape[1]
-        self.policy_net = BCQPolicyNet(od, ad, tuple(c.hidden), c.phi, mean, std, act_low, act_high)
-        self.target_perturb = mlp([od + ad, *c.hidden, ad])
+        # networks from the seed alone: `bcq-lag` and `bcq-lag+proco` with one seed start from the same ones
+        # (whatever the PROCO layer drew first), so the two are compared on common random numbers
+        with torch.random.fork_rng():
+            torch.manual_seed(seed)
+            self.policy_net = BCQPolicyNet(od, ad, tuple(c.hidden), c.phi, mean, std, act_low, act_high)
+            self.target_perturb = mlp([od + ad, *c.hidden, ad])
+            self.qr, self.qc = _Twin(od, ad, c.hidden), _Twin(od, ad, c.hidden)
+            self.qr_t, self.qc_t = _Twin(od, ad, c.hidden), _Twin(od, ad, c.hidden)
         self.target_perturb.load_state_dict(self.policy_net.perturb.state_dict())
-        self.qr, self.qc = _Twin(od, ad, c.hidden), _Twin(od, ad, c.hidden)
-        self.qr_t, self.qc_t = _Twin(od, ad, c.hidden), _Twin(od, ad, c.hidden)
         self.qr_t.load_state_dict(self.qr.state_dict())
         self.qc_t.load_state_dict(self.qc.state_dict())
         for m in (self.target_perturb, self.qr_t, self.qc_t):
