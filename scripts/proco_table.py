@@ -12,7 +12,12 @@ against the Q-space limit, the share of its converged scale the critic could
 reach, and the costly rows (real and synthetic) its critic trained on. Every
 number is read from the runs' eval.json files.
 
-    PYTHONPATH=src python scripts/proco_table.py runs/proco-grid [--markdown docs/proco-table.md]
+A third table lists every seed (normalized return / cost), and how often a
+deployed safety filter (`layer.shield`) replaced the policy's action.
+``--seeds 5,6,7`` restricts all three to those seeds (e.g. seeds held out
+from the ones a setting was chosen on).
+
+    PYTHONPATH=src python scripts/proco_table.py runs/proco-grid [--seeds 5,6,7] [--markdown docs/proco-table.md]
 """
 
 from __future__ import annotations
@@ -29,8 +34,12 @@ from safemil.bench.report import collect
 PAIRS = (("bc-safe", "bc-safe+proco"), ("bcq-lag", "bcq-lag+proco"))
 
 
-def table(root: str) -> str:
-    recs = collect(root)
+def _records(root: str, seeds: set[int] | None) -> list:
+    return [r for r in collect(root) if seeds is None or r.seed in seeds]
+
+
+def table(root: str, seeds: set[int] | None = None) -> str:
+    recs = _records(root, seeds)
     by: dict[tuple[str, str], list] = defaultdict(list)
     for r in recs:
         by[(r.task, r.algo)].append(r)
@@ -67,18 +76,22 @@ def table(root: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-CONSTRAINT = (("lambda_final", "{:.3f}"), ("lambda_peak", "{:.3f}"), ("qc_pi_final", "{:.2f}"), ("qc_data_final", "{:.2f}"),
+CONSTRAINT = (("shield_replaced_frac", "{:.3f}"), ("lambda_final", "{:.3f}"), ("lambda_peak", "{:.3f}"), ("qc_pi_final", "{:.2f}"), ("qc_data_final", "{:.2f}"),
               ("q_limit", "{:.2f}"), ("critic_scale_reached", "{:.2f}"), ("critic_unsafe_rows", "{:.0f}"))
 SYNTHETIC = (("synthetic_transitions", "{:.0f}"), ("synthetic_unsafe", "{:.0f}"))
 
 
-def constraint_table(root: str) -> str:
+def _diagnostics(run_dir: str) -> dict:
+    d = json.loads((Path(run_dir) / "eval.json").read_text())["diagnostics"]
+    return {**d, **d.get("proco", {}), "shield_replaced_frac": d.get("shield", {}).get("replaced_frac")}
+
+
+def constraint_table(root: str, seeds: set[int] | None = None) -> str:
     """Means over seeds of the BCQ-Lag diagnostics in ``eval.json`` (blank where a run does not report one)."""
     runs: dict[tuple[str, str], list[dict]] = defaultdict(list)
-    for r in collect(root):
+    for r in _records(root, seeds):
         if r.algo.startswith("bcq-lag"):
-            d = json.loads((Path(r.run_dir) / "eval.json").read_text())["diagnostics"]
-            runs[(r.task, r.algo)].append({**d, **d.get("proco", {})})
+            runs[(r.task, r.algo)].append(_diagnostics(r.run_dir))
     head = [k for k, _ in CONSTRAINT + SYNTHETIC]
     lines = ["| task | algorithm | seeds | " + " | ".join(head) + " |", "|---|---|" + "---:|" * (len(head) + 1)]
     for (task, algo), ds in sorted(runs.items()):
@@ -90,12 +103,26 @@ def constraint_table(root: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def seed_table(root: str, seeds: set[int] | None = None) -> str:
+    """Every seed's normalized return / cost per task and algorithm; the filter's replaced share where one ran."""
+    cells: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for r in _records(root, seeds):
+        f = _diagnostics(r.run_dir)["shield_replaced_frac"]
+        tail = "" if f is None else f" ({100 * f:.1f}%)"
+        cells[(r.task, r.algo)].append(f"s{r.seed} {r.normalized_return:.3f}/{r.normalized_cost:.2f}{tail}")
+    lines = ["| task | algorithm | per seed: normalized return / cost (filter's replaced actions) |", "|---|---|---|"]
+    lines += [f"| {t} | {a} | {', '.join(c)} |" for (t, a), c in sorted(cells.items())]
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("root")
+    p.add_argument("--seeds", help="comma-separated seeds to include (default: all)")
     p.add_argument("--markdown", type=Path)
     a = p.parse_args()
-    t = table(a.root) + "\n" + constraint_table(a.root)
+    seeds = {int(x) for x in a.seeds.split(",") if x.strip()} if a.seeds else None
+    t = table(a.root, seeds) + "\n" + constraint_table(a.root, seeds) + "\n" + seed_table(a.root, seeds)
     print(t, end="")
     if a.markdown:
         a.markdown.write_text(t)
