@@ -152,3 +152,13 @@ def test_the_summary_reports_what_the_critic_charges_the_data_itself():
     clone.load_state_dict(copy.deepcopy(costly.state_dict()))  # as from disk: no shared optimizer buffers
     assert clone.qc_data == costly.qc_data
     assert clone.step()["qc_data"] == costly.step()["qc_data"]
+
+
+def test_a_data_budget_keeps_lambda_off_when_the_policy_costs_what_the_data_does():
+    """Data costing 0.3 per step is priced about 3x q_limit; with data_budget the PID's limit rises to that
+    price, so a policy no costlier than the data is not pushed (the plain limit drives lambda up)."""
+    plain = _train(_learner(0.3, unsafe_ratio=0.0))
+    budget = _train(_learner(0.3, unsafe_ratio=0.0, data_budget=True))
+    assert plain["pid_limit_final"] == pytest.approx(plain["q_limit"]) and plain["lambda_final"] > 0.1
+    assert budget["pid_limit_final"] == pytest.approx(budget["qc_data_final"])
+    assert budget["pid_limit_final"] > 1.5 * budget["q_limit"] and budget["lambda_final"] < plain["lambda_final"]

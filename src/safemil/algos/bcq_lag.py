@@ -66,6 +66,10 @@ class BCQLagConfig:
     episode_len: int | None = None  # None: the longest trajectory in the data
     synthetic_ratio: float = 0.5  # +proco with layer.base_synthetic=all: share of each critic batch from them
     unsafe_ratio: float = 0.1  # extra share of each cost-critic batch from the rows with cost > 0 (if any)
+    # the PID's limit is max(q_limit, qc_data): never ask the policy to be cheaper, by the cost critic's own
+    # pricing, than the data's actions (where relabelled costs price the safe data itself over q_limit,
+    # lambda otherwise climbs to its cap and the policy stands still; docs/proco.md, eighth run)
+    data_budget: bool = False
 
     def __post_init__(self):
         if self.steps < 1 or self.batch_size < 1:
@@ -332,6 +336,8 @@ class BCQLagLearner:
         actor_loss.backward()
         self.opt_actor.step()
         # PID Lagrangian on the policy's cost value
+        if c.data_budget:
+            self.pid.limit = max(self.q_limit, self.qc_data)
         self.pid.update(float(qc_pi.detach().mean()))
         for net, target in ((self.qr, self.qr_t), (self.qc, self.qc_t), (p.perturb, self.target_perturb)):
             _soft_update(net, target, self.tau)
@@ -346,6 +352,7 @@ class BCQLagLearner:
         c = self.config
         reached = critic_scale_reached(self.tau, c.gamma, c.steps)
         out = {"lambda_final": self.lam, "lambda_peak": self.pid.peak, "q_limit": self.q_limit,
+               "pid_limit_final": self.pid.limit,
                "qc_pi_final": self.last.get("qc_pi"), "tau": self.tau, "critic_scale_reached": reached,
                "critic_unsafe_rows": 0 if self.unsafe is None else len(self.unsafe["costs"]),
                "qc_data_final": self.qc_data}
