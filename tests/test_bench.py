@@ -157,6 +157,30 @@ def test_changed_config_for_an_existing_run_is_refused(local_grid):
     assert all("config.steps is 40 but this grid asks for 41" in e for e in errors.values())
 
 
+def test_a_run_made_before_an_option_existed_is_still_the_same_run(local_grid):
+    """A stored config without a key added since (its default keeps the old behaviour) is skipped, not refused;
+    a key this version does not know is refused."""
+    import yaml
+
+    root, _, finished, *_ = local_grid
+    path = Path(finished.out_dir) / "config.yaml"
+    original = path.read_text()
+    try:
+        stored = yaml.safe_load(original)
+        del stored["config"]["bc"]["lr"]  # as if `bc.lr` had been added after this run was made
+        del stored["eval"]["seed_offset"]
+        path.write_text(yaml.safe_dump(stored))
+        res = run_grid(_grid(Path(finished.dataset)), root, InProcess(), progress=False)
+        assert {o.run.label: o.status for o in res.outcomes}[finished.label] == "skipped"
+        stored["config"]["bc"]["retired_option"] = 1
+        path.write_text(yaml.safe_dump(stored))
+        res = run_grid(_grid(Path(finished.dataset)), root, InProcess(), progress=False)
+        errors = {o.run.label: o.error for o in res.failures}
+        assert "retired_option" in errors[finished.label]
+    finally:
+        path.write_text(original)
+
+
 def test_run_lock_refuses_a_live_owner(tmp_path):
     lock = tmp_path / RunLock.NAME
     lock.write_text(str(os.getppid()))  # a live process that is not us

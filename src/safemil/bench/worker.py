@@ -58,12 +58,31 @@ def check_matches(run: RunSpec) -> None:
     stored = rd.read_config()
     wanted = to_dict(run_config(run))
     _check_dataset(rd, stored, wanted)
-    diffs = _diff(stored, wanted)
+    try:
+        resolved = _with_defaults(stored)
+    except SafemilError as e:
+        raise SafemilError(f"{rd.path} holds a run whose config this version does not accept ({e}); "
+                           "use another --out or delete that run directory") from None
+    diffs = _diff(resolved, wanted)
     if diffs:
         key, old, new = diffs[0]
         raise SafemilError(
             f"{rd.path} holds a run whose {key} is {old!r} but this grid asks for {new!r} "
             f"({len(diffs)} difference(s)); use another --out or delete that run directory")
+
+
+def _with_defaults(stored: dict) -> dict:
+    """A stored config with the defaults of the options added since it was written.
+
+    A new option's default keeps the old behaviour, so a run made before it existed is the run
+    the grid asks for; a changed value still differs, and an option this version does not know raises.
+    """
+    from safemil.config import from_dict, to_dict
+    from safemil.train import RunConfig, algo_config
+
+    cfg = from_dict(RunConfig, stored)
+    cfg.config = to_dict(algo_config(cfg))
+    return to_dict(cfg)
 
 
 def check_dataset(run: RunSpec) -> None:
