@@ -118,3 +118,22 @@ def test_without_layer_costs_the_base_is_bcq_lag_itself(tmp_path):
             algo.train_step(i)
         acts.append(algo.policy().act(data.unlabeled.observations[:16]))
     np.testing.assert_array_equal(acts[0], acts[1])
+
+
+def test_the_filter_wraps_a_bc_policy_too_and_its_state_rebuilds_the_same_actions(tmp_path):
+    from safemil.algos import get_algo
+    from safemil.train import _load_split, algo_config, build_data
+
+    tiny = make_tiny_dataset(tmp_path / "tiny.hdf5")
+    cfg = make_run_config("bc-safe+proco", TASK, str(tiny),
+                          overrides=RUN + TINY["bc-safe+proco"] + ["layer.shield.horizon=2", "layer.shield.margin=0.1"])
+    spec = get_algo("bc-safe+proco")
+    algo = spec.factory(algo_config(cfg), build_data(spec, _load_split(cfg), TASK), 0)
+    for i in range(algo.total_steps):
+        algo.train_step(i)
+    obs = np.random.default_rng(0).normal(size=(32, 8)).astype(np.float32)
+    obs[:, VEL] = np.linspace(-1.0, 1.0, 32)
+    p = algo.policy()
+    assert isinstance(p, ShieldedPolicy)
+    again = policy_from_state(algo.policy_state(), seed=0)
+    np.testing.assert_array_equal(p.act(obs), again.act(obs))
