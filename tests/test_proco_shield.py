@@ -92,7 +92,7 @@ def test_a_shielded_run_is_rebuilt_by_eval_and_the_base_can_keep_the_data_costs(
     assert sh["steps"] == sum(m["episode_lengths"]) and 0 <= sh["replaced_frac"] <= 1
     assert m["diagnostics"]["real_costs_raised"] == 0 and m["diagnostics"]["critic_unsafe_rows"] == 0
     again = evaluate_run(tmp_path / "run")  # `safemil eval RUN_DIR`: the filter comes back with the policy
-    assert again["normalized_return"] == pytest.approx(m["normalized_return"])
+    assert again["normalized_return"] == m["normalized_return"] and again["normalized_cost"] == m["normalized_cost"]
     assert again["shield"]["steps"] == sh["steps"] and again["shield"]["replaced"] == sh["replaced"]
     ckpt = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=False)
     assert ckpt["policy"]["kind"] == "shielded"
@@ -137,3 +137,23 @@ def test_the_filter_wraps_a_bc_policy_too_and_its_state_rebuilds_the_same_action
     assert isinstance(p, ShieldedPolicy)
     again = policy_from_state(algo.policy_state(), seed=0)
     np.testing.assert_array_equal(p.act(obs), again.act(obs))
+
+
+def test_re_evaluation_uses_the_runs_thread_count(tmp_path, monkeypatch):
+    """Float sums depend on the thread count, and a filter's hard choices on the sums: `safemil eval` must
+    evaluate with the run's `train.threads` to give the run's numbers (and leave the caller's setting alone)."""
+    import safemil.train as tr
+
+    tiny = make_tiny_dataset(tmp_path / "tiny.hdf5")
+    cfg = make_run_config("bcq-lag", TASK, str(tiny), overrides=RUN + TINY["bcq-lag"] + ["train.threads=1"])
+    train(cfg, tmp_path / "run")
+    seen = []
+    real = tr.run_eval
+    monkeypatch.setattr(tr, "run_eval", lambda *a, **k: seen.append(torch.get_num_threads()) or real(*a, **k))
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        evaluate_run(tmp_path / "run")
+        assert seen == [1] and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

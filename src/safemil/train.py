@@ -249,7 +249,12 @@ def evaluate_run(run_dir: str | Path, episodes: int | None = None, deterministic
     if ckpt is None:
         raise SafemilError(f"{rd.path} has no {RunDir.CHECKPOINT} yet: nothing to evaluate")
     policy = policy_from_state(ckpt["policy"], seed=cfg.seed)
-    m = run_eval(policy, cfg, episodes, deterministic)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(cfg.train.threads)  # as the run evaluated: float sums, and so a filter's choices, depend on it
+    try:
+        m = run_eval(policy, cfg, episodes, deterministic)
+    finally:
+        torch.set_num_threads(threads)
     if hasattr(policy, "report"):
         m["shield"] = policy.report()
     m.update({"algo": cfg.algo, "seed": cfg.seed, "train_steps": int(ckpt["step"]), "run_dir": str(rd.path),
