@@ -136,16 +136,25 @@ class ShieldedPolicy:
 
     def act(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
         a0 = np.asarray(self.inner.act(obs, deterministic=deterministic), np.float32)
-        cand = self._candidates(a0)
-        bad, worst = self._scores(obs, cand)
-        safe = ~bad
-        any_safe = safe.any(1)
-        pick = np.where(any_safe, safe.argmax(1), worst.argmin(1))  # argmax of a bool row: the first safe one
+        obs = np.asarray(obs, np.float32)
+        # the policy's own action first; the shrunk candidates only where it is predicted to violate
+        bad0, worst0 = self._scores(obs, a0[:, None])
+        flagged = np.flatnonzero(bad0[:, 0])
         c = self.counts
         c["steps"] += len(obs)
+        if len(flagged) == 0:
+            return a0
+        cand = self._candidates(a0[flagged])
+        bad, worst = self._scores(obs[flagged], cand[:, 1:])
+        safe = np.concatenate([np.zeros((len(flagged), 1), bool), ~bad], 1)
+        worst = np.concatenate([worst0[flagged], worst], 1)
+        any_safe = safe.any(1)
+        pick = np.where(any_safe, safe.argmax(1), worst.argmin(1))  # argmax of a bool row: the first safe one
+        out = a0.copy()
+        out[flagged] = cand[np.arange(len(flagged)), pick]
         c["replaced"] += int((pick != 0).sum())
         c["none_safe"] += int((~any_safe).sum())
-        return cand[np.arange(len(obs)), pick]
+        return out
 
     def report(self) -> dict:
         """How often the filter acted during the last evaluation(s)."""
