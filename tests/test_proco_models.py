@@ -63,3 +63,14 @@ def test_ensemble_resume_is_exact():
     m2.load_state_dict(state)
     a, b = m1.train_step(), m2.train_step()
     assert a == b
+
+
+def test_a_subset_of_members_runs_alone():
+    """The safety filter runs only the elites: their outputs equal those rows of the whole ensemble's."""
+    data, _, _ = _linear_system(200)
+    model = DynamicsEnsemble(data, EnsembleConfig(members=4, elites=2, hidden=(16, 16)), seed=3)
+    x = torch.randn(4, 5, 5)
+    mean, logvar = model.net(x)
+    idx = torch.tensor([1, 3])
+    sub_mean, sub_logvar = model.net(x[idx], idx)
+    assert torch.allclose(sub_mean, mean[idx], atol=1e-6) and torch.allclose(sub_logvar, logvar[idx], atol=1e-6)

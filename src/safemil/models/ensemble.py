@@ -55,8 +55,11 @@ class BatchedLinear(nn.Module):
         self.weight = nn.Parameter(torch.empty(members, n_in, n_out).uniform_(-bound, bound))
         self.bias = nn.Parameter(torch.empty(members, 1, n_out).uniform_(-bound, bound))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.baddbmm(self.bias, x, self.weight)
+    def forward(self, x: torch.Tensor, members: torch.Tensor | None = None) -> torch.Tensor:
+        """``members``: run only those (x is then (len(members), B, in))."""
+        if members is None:
+            return torch.baddbmm(self.bias, x, self.weight)
+        return torch.baddbmm(self.bias[members], x, self.weight[members])
 
 
 class GaussianEnsemble(nn.Module):
@@ -71,10 +74,11 @@ class GaussianEnsemble(nn.Module):
         self.min_logvar = nn.Parameter(torch.full((1, 1, n_out), -10.0))
         self.members, self.n_in, self.n_out = members, n_in, n_out
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, x: torch.Tensor, members: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """All members on an (E, B, in) batch, or only ``members`` (indices) on a (len(members), B, in) one."""
         for layer in self.layers:
-            x = F.silu(layer(x))
-        mean, logvar = self.head(x).chunk(2, -1)
+            x = F.silu(layer(x, members))
+        mean, logvar = self.head(x, members).chunk(2, -1)
         logvar = self.max_logvar - F.softplus(self.max_logvar - logvar)
         logvar = self.min_logvar + F.softplus(logvar - self.min_logvar)
         return mean, logvar

@@ -59,6 +59,9 @@ class EliteDynamics:
 
     def __init__(self, net: GaussianEnsemble, elites: np.ndarray, x_mean, x_std, y_mean, y_std, obs_dim: int):
         self.net, self.elites, self.obs_dim = net.eval(), torch.as_tensor(elites, dtype=torch.long), obs_dim
+        # only the elites run; when they are all the members, the whole network does (no weight gather)
+        everyone = torch.equal(self.elites, torch.arange(net.members))
+        self._members = None if everyone else self.elites
         self.x_mean, self.x_std, self.y_mean, self.y_std = x_mean, x_std, y_mean, y_std
 
     @classmethod
@@ -69,10 +72,8 @@ class EliteDynamics:
     def step(self, obs: torch.Tensor, act: torch.Tensor) -> torch.Tensor:
         """(E, N, obs) and (E, N, act) per elite -> each elite's predicted next state (E, N, obs)."""
         x = (torch.cat([obs, act], -1) - self.x_mean) / self.x_std
-        full = x.new_zeros(self.net.members, *x.shape[1:])
-        full[self.elites] = x
-        mean, _ = self.net(full)
-        delta = mean[self.elites] * self.y_std + self.y_mean
+        mean, _ = self.net(x, self._members)
+        delta = mean * self.y_std + self.y_mean
         return obs + delta[..., : self.obs_dim]
 
     def state(self) -> dict:
