@@ -118,6 +118,29 @@ def test_without_layer_costs_the_base_is_bcq_lag_itself(tmp_path):
             algo.train_step(i)
         acts.append(algo.policy().act(data.unlabeled.observations[:16]))
     np.testing.assert_array_equal(acts[0], acts[1])
+    # nothing of the layer but its model is used, so nothing else runs: no rollouts, no feasibility steps
+    assert algo.n_layer == algo.layer.config.model_steps and algo.layer.synthetic is None
+    assert algo.summary()["proco"]["model_only"] is True
+
+
+def test_a_checkpoint_whose_layer_ran_other_steps_is_refused(tmp_path):
+    """A checkpoint's step count means layer steps then base steps: with another layer length it would
+    resume the base at the wrong place, so loading it fails with a clear error."""
+    from safemil.algos import get_algo
+    from safemil.errors import SafemilError
+    from safemil.train import _load_split, algo_config, build_data
+
+    tiny = make_tiny_dataset(tmp_path / "tiny.hdf5")
+    algos = []
+    for extra in ([], ["layer_costs=false"]):
+        cfg = make_run_config("bcq-lag+proco", TASK, str(tiny), overrides=RUN + TINY["bcq-lag+proco"] + extra)
+        spec = get_algo("bcq-lag+proco")
+        algos.append(spec.factory(algo_config(cfg), build_data(spec, _load_split(cfg), TASK), cfg.seed))
+    full, model_only = algos
+    assert full.n_layer > model_only.n_layer
+    with pytest.raises(SafemilError, match="start a fresh run"):
+        model_only.load_state_dict(full.state_dict())
+    model_only.load_state_dict(model_only.state_dict())  # its own loads
 
 
 def test_the_filter_wraps_a_bc_policy_too_and_its_state_rebuilds_the_same_actions(tmp_path):

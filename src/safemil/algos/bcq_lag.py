@@ -481,7 +481,9 @@ class BCQLagProco(Layered):
     def __init__(self, config: BCQLagProcoConfig, data: LearnerData, seed: int):
         off = require_offline(data, "bcq-lag+proco")
         self.data = data
-        layer = ProcoLayer(off, data.task, data.act_low, data.act_high, config.layer, seed)
+        # with the data's own costs the base needs only the model (for the filter): no rollouts, no feasibility
+        layer = ProcoLayer(off, data.task, data.act_low, data.act_high, config.layer, seed,
+                           model_only=not config.layer_costs)
         super().__init__(layer, config.base.steps)
         self.learner = BCQLagLearner(config.base, _real_buffer(off), data.act_low, data.act_high, data.cost_limit,
                                      int(off.learner.index.lengths.max()), seed)

@@ -8,6 +8,7 @@ resumed past that point simply prepares again.
 
 from __future__ import annotations
 
+from safemil.errors import SafemilError
 from safemil.proco.layer import ProcoLayer
 
 
@@ -68,9 +69,13 @@ class Layered:
         return {"proco": self.layer.summary()}
 
     def state_dict(self) -> dict:
-        return {"layer": self.layer.state_dict(), "base": self.base_state()}
+        return {"layer": self.layer.state_dict(), "base": self.base_state(), "layer_steps": self.n_layer}
 
     def load_state_dict(self, state: dict) -> None:
+        n = state.get("layer_steps", self.n_layer)  # checkpoints from before it was stored: trusted
+        if n != self.n_layer:
+            raise SafemilError(f"this checkpoint's PROCO layer ran {n} steps, this configuration's runs "
+                               f"{self.n_layer}: its step count would mean something else; start a fresh run")
         self.layer.load_state_dict(state["layer"])
         self.load_base_state(state["base"])
         self._prepared = False

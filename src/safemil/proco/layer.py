@@ -77,8 +77,10 @@ def _t(x) -> torch.Tensor:
 
 class ProcoLayer:
     def __init__(self, data: LabelledView, task: str, act_low: np.ndarray, act_high: np.ndarray,
-                 config: ProcoLayerConfig, seed: int):
-        self.config, self.seed, self.task = config, seed, task
+                 config: ProcoLayerConfig, seed: int, model_only: bool = False):
+        """``model_only``: train the dynamics model alone (for a base that uses nothing else of the layer,
+        such as a safety filter on a base trained on the data's own costs): no rollouts, no feasibility."""
+        self.config, self.seed, self.task, self.model_only = config, seed, task, model_only
         self.act_low, self.act_high = act_low, act_high
         v = data.learner
         self.obs, self.act, self.next_obs = v.observations, v.actions, v.next_observations
@@ -95,7 +97,7 @@ class ProcoLayer:
         self.synthetic: Synthetic | None = None
         self.cut: float | None = None  # the disagreement cut, set with the synthetic transitions
         self.report: dict = {}
-        self.total_steps = config.model_steps + config.feasibility_steps
+        self.total_steps = config.model_steps + (0 if model_only else config.feasibility_steps)
         self._t = {k: _t(getattr(self, k)) for k in ("obs", "act", "next_obs", "rewards", "done", "real_costs")}
 
     # -- steps ---------------------------------------------------------------------------------
@@ -194,6 +196,7 @@ class ProcoLayer:
         out["knowledge_expression"] = self.knowledge.canonical
         out["knowledge_margin"] = self.knowledge.config.margin
         out["real_flagged_by_knowledge_frac"] = self.real_knowledge_frac
+        out["model_only"] = self.model_only
         if self.model.steps:
             out["model_holdout_mse"] = float(np.nanmean(self.model.holdout_mse[self.model.elites]))
         if self.synthetic is not None:
