@@ -4,7 +4,7 @@ A grid is plain data (`GridSpec`), saved as ``DIR/grid.yaml`` so a benchmark
 directory says how it was made. Overrides are ``key=value`` strings as for
 ``safemil train``; ``ALGO:key=value`` targets one algorithm only (algorithms
 have different config keys, e.g. ``bc-u:steps=500`` vs ``safemil:mil.steps=500``).
-Named grids (``default``, ``smoke``) fix the budget per method so a grid run
+Named grids (``default``, ``smoke``, ``proco``) fix the budget per method so a grid run
 is comparable across machines.
 """
 
@@ -160,7 +160,33 @@ def _smoke() -> GridSpec:
                      "bc-u:steps=40", "safemil:policy_steps=40", "safemil:mil.steps=20"], name="smoke")
 
 
-NAMED_GRIDS = {"default": _default, "smoke": _smoke}
+# The PROCO done-criteria experiment (docs/proco.md, "Tenth run"): each offline safe RL base alone and with
+# PROCO on exclusively-safe data, 10 seeds. BC-Safe+PROCO learns from the layer's feasibility weights; BCQ-Lag+PROCO
+# trains on the data's own costs and deploys behind the layer's safety filter (its model and knowledge cost).
+# About 80 minutes on 2 cores (BCQ-Lag runs 70-100 s each, BC runs 10-20 s).
+PROCO_ALGOS = ("bc-safe", "bc-safe+proco", "bcq-lag", "bcq-lag+proco")
+
+
+def proco_budget() -> list[str]:
+    layer = ["layer.model_steps=800", "layer.ensemble.members=5", "layer.ensemble.hidden=[128,128,128]",
+             "layer.feasibility_steps=800", "layer.feasibility.hidden=[128,128]", "layer.rollout.n_starts=2000",
+             "layer.knowledge.margin=0.1"]
+    return [
+        "data.mode=safe-only", f"eval.episodes={EVAL_EPISODES}", "eval.num_envs=5", "train.threads=1",
+        "train.log_every=100", "train.checkpoint_every=500",
+        "bc-safe:steps=3000", "bc-safe+proco:steps=3000", *(f"bc-safe+proco:{o}" for o in layer),
+        "bcq-lag:steps=6000", "bcq-lag:hidden=[128,128]", "bcq-lag+proco:base.steps=6000",
+        "bcq-lag+proco:base.hidden=[128,128]", *(f"bcq-lag+proco:{o}" for o in layer),
+        "bcq-lag+proco:layer.rollout.cut_quantile=1.0", "bcq-lag+proco:layer_costs=false",
+        "bcq-lag+proco:layer.shield.horizon=3",
+    ]
+
+
+def _proco() -> GridSpec:
+    return GridSpec(list(VELOCITY_TASKS), list(PROCO_ALGOS), list(range(10)), proco_budget(), name="proco")
+
+
+NAMED_GRIDS = {"default": _default, "smoke": _smoke, "proco": _proco}
 
 
 def named_grid(name: str) -> GridSpec:

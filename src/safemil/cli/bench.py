@@ -32,7 +32,7 @@ def bench(
     tasks: list[str] | None = typer.Option(None, "--tasks", help="Tasks, comma-separated or repeated."),
     algos: list[str] | None = typer.Option(None, "--algos", help="Algorithms, comma-separated or repeated."),
     seeds: str | None = typer.Option(None, "--seeds", help="Number of seeds N (0..N-1) or a list 0,3,7 (one given seed: 5,). Default 3."),
-    grid: str | None = typer.Option(None, "--grid", help="A named grid (default, smoke); --tasks/--algos/--seeds narrow it."),
+    grid: str | None = typer.Option(None, "--grid", help="A named grid (default, smoke, proco); --tasks/--algos/--seeds narrow it."),
     out: Path = typer.Option(..., "--out", help="Benchmark directory: DIR/<task>/<algo>/seed<k>."),
     executor: str = typer.Option("local", "--executor", help="local (process pool) or ray."),
     ray_address: str | None = typer.Option(None, "--ray-address", help="Ray cluster address; default: a local Ray instance."),
@@ -51,7 +51,7 @@ def bench(
     if grid:
         spec = named_grid(grid).narrow(_names(tasks), _names(algos), seed_list, list(overrides or []))
     elif not tasks or not algos:
-        raise ConfigError("give --tasks and --algos, or a named --grid (default, smoke)")
+        raise ConfigError("give --tasks and --algos, or a named --grid (default, smoke, proco)")
     else:
         spec = GridSpec(_names(tasks), _names(algos), seed_list or [0, 1, 2], list(overrides or []))
     spec.datasets.update(_datasets(dataset))
