@@ -382,7 +382,7 @@ def test_sigterm_to_the_bench_stops_its_workers(tmp_path, executor):
 def test_every_cell_of_the_named_grids_resolves_to_a_valid_run_config():
     """A typo in a named grid's overrides would otherwise surface only when its worker starts."""
     from safemil.bench.grid import NAMED_GRIDS, named_grid
-    from safemil.train import make_run_config
+    from safemil.train import algo_config, make_run_config
 
     for name in NAMED_GRIDS:
         g = named_grid(name)
@@ -390,8 +390,6 @@ def test_every_cell_of_the_named_grids_resolves_to_a_valid_run_config():
         assert len(cells) == len(g.tasks) * len(g.algos)
         for (task, algo), ov in cells.items():
             make_run_config(algo, task, overrides=list(ov))
-    from safemil.train import algo_config
-
     cell = named_grid("proco").narrow(algos=["bcq-lag+proco"]).runs("unused")[0]
     cfg = make_run_config(cell.algo, cell.task, overrides=list(cell.overrides))
     c = algo_config(cfg)
