@@ -277,6 +277,23 @@ def test_report_math_against_hand_computed_cis(tmp_path):
     assert "median 0.48." in md  # median of 1.4 / 3 and 0.5
 
 
+def test_a_layered_method_is_compared_with_its_own_base(tmp_path):
+    """bcq-lag+proco's CVaR ratio is to bcq-lag, not to whichever other method is best on the task."""
+    from safemil.bench.report import cvar_label
+
+    for s in range(2):
+        _fake_run(tmp_path, "HopperVelocity", "bcq-lag", s, 0.7, 2.0, 4.0)
+        _fake_run(tmp_path, "HopperVelocity", "bcq-lag+proco", s, 0.65, 0.5, 1.0)
+        _fake_run(tmp_path, "HopperVelocity", "bc-u", s, 0.5, 0.1, 0.5)  # the best safe other method
+    rows = summarize(collect(tmp_path))
+    assert cvar_ratios(rows, "bcq-lag+proco") == pytest.approx({"HopperVelocity": 0.25})
+    assert "bcq-lag+proco / bcq-lag (its base), per task: HopperVelocity 0.25" in markdown(rows, "bcq-lag+proco")
+    # without its base in the table: the best other method, as for any method
+    no_base = [r for r in rows if r.algo != "bcq-lag"]
+    assert cvar_ratios(no_base, "bcq-lag+proco") == pytest.approx({"HopperVelocity": 2.0})
+    assert cvar_label(no_base, "bcq-lag+proco") == "bcq-lag+proco / best non-oracle baseline"
+
+
 def test_report_cli_writes_csv_markdown_plots(local_grid, tmp_path):
     root, *_ = local_grid
     env = {**os.environ, "PYTHONPATH": SRC}

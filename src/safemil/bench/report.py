@@ -160,17 +160,36 @@ def summarize(records: list[RunRecord], seed: int = 0) -> list[Row]:
     return [replace(row, best=best.get(row.task) is row) for row in rows]
 
 
-def cvar_ratios(rows: list[Row], method: str = "safemil") -> dict[str, float]:
-    """Per task: ``method``'s CVaR@20% cost over that of the best non-oracle baseline.
+def cvar_reference(rows: list[Row], method: str) -> str | None:
+    """What ``method`` is compared with: its own base where it is one (``bcq-lag`` for ``bcq-lag+proco``,
+    when the rows hold it), else None (the best non-oracle baseline of each task)."""
+    if "+" not in method:
+        return None
+    base = method.split("+", 1)[0]
+    return base if any(r.algo == base for r in rows) else None
 
-    The baseline is chosen like "best": highest return among safe non-oracle
-    baselines; if none is safe, the non-oracle baseline with the lowest mean
-    normalized cost. Tasks without ``method`` or without a baseline are left out.
+
+def cvar_label(rows: list[Row], method: str) -> str:
+    base = cvar_reference(rows, method)
+    return f"{method} / {base} (its base)" if base else f"{method} / best non-oracle baseline"
+
+
+def cvar_ratios(rows: list[Row], method: str = "safemil") -> dict[str, float]:
+    """Per task: ``method``'s CVaR@20% cost over that of its reference.
+
+    The reference is ``method``'s own base for a layered method (`cvar_reference`); otherwise the
+    best non-oracle baseline, chosen like "best": highest return among safe non-oracle baselines;
+    if none is safe, the non-oracle baseline with the lowest mean normalized cost. Tasks without
+    ``method`` or without a reference are left out.
     """
+    against = cvar_reference(rows, method)
     out = {}
     for task in dict.fromkeys(r.task for r in rows):
         mine = [r for r in rows if r.task == task and r.algo == method]
-        base = [r for r in rows if r.task == task and r.algo != method and not r.oracle]
+        if against:
+            base = [r for r in rows if r.task == task and r.algo == against]
+        else:
+            base = [r for r in rows if r.task == task and r.algo != method and not r.oracle]
         if not mine or not base:
             continue
         safe = [r for r in base if r.safe]
@@ -245,7 +264,7 @@ def markdown(rows: list[Row], method: str = "safemil", records: list[RunRecord] 
         lines.append(f"No non-oracle method is safe on: {', '.join(no_best)}.")
     ratios = cvar_ratios(rows, method)
     if ratios:
-        lines += ["", f"CVaR@20% cost of {method} / best non-oracle baseline, per task: "
+        lines += ["", f"CVaR@20% cost of {cvar_label(rows, method)}, per task: "
                   + ", ".join(f"{t} {v:.2f}" for t, v in ratios.items())
                   + f"; median {float(np.median(list(ratios.values()))):.2f}."]
     times = time_by_algo(records or [])

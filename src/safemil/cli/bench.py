@@ -73,11 +73,12 @@ def report(
     csv: Path | None = typer.Option(None, "--csv", help="Write one row per run to this CSV file."),
     markdown: Path | None = typer.Option(None, "--markdown", help="Write the table to this Markdown file."),
     plots: Path | None = typer.Option(None, "--plots", help="Write bars.png, scatter.png, curves.png here."),
-    method: str = typer.Option("safemil", "--method", help="The method whose CVaR ratio to the best baseline is quoted."),
+    method: str = typer.Option("safemil", "--method", help="The method whose CVaR ratio is quoted (to its base for BASE+proco, else to the best baseline)."),
 ) -> None:
     """Per task and algorithm: mean and 95% bootstrap CI over seeds; best safe method in bold."""
     from safemil.bench import collect, cvar_ratios, summarize, write_csv
     from safemil.bench import markdown as to_markdown
+    from safemil.bench.report import cvar_label
 
     records = collect(root)
     rows = summarize(records)
@@ -97,7 +98,7 @@ def report(
     if ratios:
         import numpy as np
 
-        console.print(f"CVaR@20% of {method} / best non-oracle baseline: median "
+        console.print(f"CVaR@20% of {cvar_label(rows, method)}: median "
                       f"{float(np.median(list(ratios.values()))):.2f} over {len(ratios)} task(s)")
     if csv:
         console.print(f"wrote {write_csv(records, csv)}")
