@@ -294,6 +294,21 @@ def test_a_layered_method_is_compared_with_its_own_base(tmp_path):
     assert cvar_label(no_base, "bcq-lag+proco") == "bcq-lag+proco / best non-oracle baseline"
 
 
+def test_bc_safe_is_an_oracle_on_the_split_only(tmp_path):
+    """On offline safe RL data every method has the costs, so BC-Safe is ranked like any base there."""
+    from safemil.bench.report import ReportError
+
+    for mode, task in (("split", "HopperVelocity"), ("safe-only", "SwimmerVelocity")):
+        _fake_run(tmp_path, task, "bc-safe", 0, 0.9, 0.1, 0.2)
+        (tmp_path / task / "bc-safe" / "seed0" / "config.yaml").write_text(f"data:\n  mode: {mode}\n")
+    rows = {r.task: r for r in summarize(collect(tmp_path))}
+    assert rows["HopperVelocity"].oracle and not rows["HopperVelocity"].best
+    assert not rows["SwimmerVelocity"].oracle and rows["SwimmerVelocity"].best
+    (tmp_path / "SwimmerVelocity" / "bc-safe" / "seed0" / "config.yaml").write_text("data: [unclosed\n")
+    with pytest.raises(ReportError, match="not a readable run config"):
+        collect(tmp_path)
+
+
 def test_report_cli_writes_csv_markdown_plots(local_grid, tmp_path):
     root, *_ = local_grid
     env = {**os.environ, "PYTHONPATH": SRC}

@@ -73,10 +73,28 @@ class Row:
         return self.normalized_cost.mean <= SAFE_COST
 
 
-def is_oracle(algo: str) -> bool:
+def is_oracle(algo: str, data_mode: str = "split") -> bool:
+    """An oracle reads labels the other methods of its run do not see: D_U's costs on the SafeMIL split.
+    On offline safe RL data (``safe-only``, ``minimally-risky``) every method has the costs, so there
+    BC-Safe is an ordinary base, ranked like the others."""
     from safemil.algos import get_algo
 
-    return get_algo(algo).oracle
+    return get_algo(algo).oracle and data_mode == "split"
+
+
+def _data_mode(run_dir: Path) -> str:
+    """The run's ``data.mode`` from its config.yaml (a run without one used the split)."""
+    import yaml
+
+    from safemil.runs import RunDir
+
+    path = run_dir / RunDir.CONFIG
+    if not path.exists():
+        return "split"
+    try:
+        return str(((yaml.safe_load(path.read_text()) or {}).get("data") or {}).get("mode", "split"))
+    except (yaml.YAMLError, AttributeError) as e:
+        raise ReportError(f"{path}: not a readable run config ({type(e).__name__})") from None
 
 
 def collect(root: str | Path) -> list[RunRecord]:
@@ -122,7 +140,8 @@ def _record(path: Path) -> RunRecord:
         m = json.loads(path.read_text())
         wall, cpu = read_times(path.parent)
         return RunRecord(
-            task=str(m["task"]), algo=str(m["algo"]), seed=int(m["seed"]), oracle=is_oracle(str(m["algo"])),
+            task=str(m["task"]), algo=str(m["algo"]), seed=int(m["seed"]),
+            oracle=is_oracle(str(m["algo"]), _data_mode(path.parent)),
             normalized_return=float(m["normalized_return"]), normalized_cost=float(m["normalized_cost"]),
             cvar20_cost=float(m["cvar20_cost"]), mean_return=float(m["mean_return"]),
             mean_cost=float(m["mean_cost"]), episodes=int(m["episodes"]),
