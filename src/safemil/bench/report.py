@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from safemil.bench.worker import read_times
-from safemil.errors import SafemilError
+from safemil.errors import ConfigError, SafemilError
 from safemil.eval import bootstrap_ci
 
 METRICS = ("normalized_return", "normalized_cost", "cvar20_cost")
@@ -84,17 +84,16 @@ def is_oracle(algo: str, data_mode: str = "split") -> bool:
 
 def _data_mode(run_dir: Path) -> str:
     """The run's ``data.mode`` from its config.yaml (a run without one used the split)."""
-    import yaml
-
+    from safemil.config import load_yaml
     from safemil.runs import RunDir
 
     path = run_dir / RunDir.CONFIG
     if not path.exists():
         return "split"
     try:
-        return str(((yaml.safe_load(path.read_text()) or {}).get("data") or {}).get("mode", "split"))
-    except (yaml.YAMLError, AttributeError) as e:
-        raise ReportError(f"{path}: not a readable run config ({type(e).__name__})") from None
+        return str((load_yaml(path).get("data") or {}).get("mode", "split"))
+    except (ConfigError, AttributeError) as e:
+        raise ReportError(f"{path}: not a readable run config ({e})") from None
 
 
 def collect(root: str | Path) -> list[RunRecord]:
