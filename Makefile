@@ -1,20 +1,23 @@
 # Two entry points for users: `make quickstart` and `make test`. Both depend on
 # `make install`, which is idempotent: it (re)creates .venv only when missing or
-# when pyproject.toml changed.
+# when pyproject.toml or requirements.lock changed. Every package is installed at
+# the version requirements.lock pins (a pip constraints file), so a fresh machine
+# regenerates the recorded datasets and numbers; `make lock` re-resolves it.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+LOCK := requirements.lock
 
-.PHONY: install quickstart test lint bench clean
+.PHONY: install quickstart test lint lock bench clean
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q "torch==2.13.0"
-	$(BIN)/python -m pip install -q -e ".[dev,ray]"
+	$(BIN)/python -m pip install -q -c $(LOCK) --upgrade pip
+	$(BIN)/python -m pip install -q -c $(LOCK) "torch==2.13.0"
+	$(BIN)/python -m pip install -q -c $(LOCK) -e ".[dev,ray]"
 	@touch $(STAMP)
 
 quickstart: install
@@ -25,6 +28,9 @@ test: install
 
 lint: install
 	$(BIN)/ruff check src tests benchmarks
+
+lock:
+	scripts/refresh_lock.sh
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info

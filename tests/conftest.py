@@ -1,11 +1,41 @@
-"""Shared fixtures: tiny datasets generated on the fly (no downloads, seconds to build)."""
+"""Shared fixtures: tiny datasets generated on the fly (no downloads, seconds to build).
+
+The suite is hermetic: before any test runs, every folder safemil (or a library it
+uses) would read from the user's machine (cache, data, DSRL downloads, home, config)
+is pointed at a new empty temporary folder, for this process and the CLI
+subprocesses the tests start. A test that needs a dataset makes a small one; a test
+that silently used a cached default dataset would pass here and fail on a fresh clone.
+"""
 
 from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from safemil.data import Dataset
+
+HERMETIC_VARS = ("XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "SAFEMIL_DATA_DIR", "DSRL_DATASET_DIR",
+                 "MPLCONFIGDIR", "HOME")
+_HERMETIC_ROOT: Path | None = None
+
+
+def pytest_configure(config):
+    global _HERMETIC_ROOT
+    _HERMETIC_ROOT = Path(tempfile.mkdtemp(prefix="safemil-tests-"))
+    for var in HERMETIC_VARS:
+        folder = _HERMETIC_ROOT / var.lower()
+        folder.mkdir()
+        os.environ[var] = str(folder)
+
+
+def pytest_unconfigure(config):
+    if _HERMETIC_ROOT is not None:
+        shutil.rmtree(_HERMETIC_ROOT, ignore_errors=True)
 
 
 def synthetic_dataset(

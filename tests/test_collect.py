@@ -254,7 +254,7 @@ def test_a_cached_default_dataset_from_another_config_is_named(tmp_path, monkeyp
     record = json.loads(open(str(path) + ".generation.json").read())
     assert record["config"]["episodes"] == 4 and record["policy_sha256"]
     why = stale_default_dataset(task, path)
-    assert "episodes: 4 -> 500" in why and "max_steps" in why and "num_envs" not in why
+    assert "episodes: 4 -> 500" in why and "max_steps" in why and "num_envs: 2 -> 16" in why
     assert resolve_dataset(task) == path  # still used...
     assert "generated differently" in capsys.readouterr().err  # ...but never silently
     record["config"] = json.loads(json.dumps(vars(current)))

@@ -19,6 +19,7 @@ policy is still evaluated and reported beside it (``deterministic_eval``).
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from safemil.data import default_dataset_path, resolve_dataset
@@ -45,6 +46,7 @@ def ensure_dataset(task: str = TASK, progress: bool = True) -> Path:
         pass
     try:
         from safemil.collect import generate_to_file
+        from safemil.collect.fingerprints import check_fingerprint
     except ImportError:  # an install without the dataset-generation module
         raise DatasetError(
             f"the {task} default dataset is missing ({default_dataset_path(task)}) and this install cannot "
@@ -52,7 +54,11 @@ def ensure_dataset(task: str = TASK, progress: bool = True) -> Path:
         ) from None
     if progress:
         print(f"generating the {task} default dataset (once) -> {default_dataset_path(task)}", flush=True)
-    return Path(generate_to_file(task, progress=progress))
+    path = Path(generate_to_file(task, progress=progress))
+    check = check_fingerprint(task, path)
+    if progress or not check.matches:
+        print(check.message(), file=sys.stdout if check.matches else sys.stderr, flush=True)
+    return path
 
 
 def run_quickstart(out: str | Path = "runs/quickstart", seed: int = 0, episodes: int = 20,

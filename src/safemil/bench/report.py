@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from safemil.bench.worker import read_times
+from safemil.collect.fingerprints import recorded_fingerprints
 from safemil.errors import ConfigError, SafemilError
 from safemil.eval import bootstrap_ci
 
@@ -260,6 +261,21 @@ def time_by_algo(records: list[RunRecord]) -> list[tuple[str, int, float, float,
     return out
 
 
+def dataset_lines(records: list[RunRecord]) -> list[str]:
+    """Which file each task's runs trained on, and whether it is the recorded default dataset
+    (the one `safemil data generate` reproduces under requirements.lock)."""
+    recorded = recorded_fingerprints()
+    hashes = {r.task: r.dataset_sha256 for r in records}
+    if not hashes:
+        return []
+    lines = ["", "| task | dataset sha256 | the recorded default dataset |", "|---|---|---|"]
+    for task, sha in hashes.items():
+        fp = recorded.get(task)
+        same = "unrecorded" if not sha else ("yes" if fp is not None and fp.sha256 == sha else "no")
+        lines.append(f"| {task} | {sha[:12] or '-'} | {same} |")
+    return lines
+
+
 def markdown(rows: list[Row], method: str = "safemil", records: list[RunRecord] | None = None) -> str:
     """The table (bold: best safe method of its task; *oracle*: reads hidden labels) plus the CVaR ratio."""
     lines = [
@@ -285,6 +301,7 @@ def markdown(rows: list[Row], method: str = "safemil", records: list[RunRecord] 
         lines += ["", f"CVaR@20% cost of {cvar_label(rows, method)}, per task: "
                   + ", ".join(f"{t} {v:.2f}" for t, v in ratios.items())
                   + f"; median {float(np.median(list(ratios.values()))):.2f}."]
+    lines += dataset_lines(records or [])
     times = time_by_algo(records or [])
     if times:
         lines += ["", "| algorithm | runs | run-seconds | share | CPU seconds |", "|---|---:|---:|---:|---:|"]

@@ -7,8 +7,13 @@ import typer
 from rich.table import Table
 
 from safemil.console import console
-from safemil.data import read_dsrl, resolve_dataset
+from safemil.data import default_dataset_path, read_dsrl, resolve_dataset
 from safemil.data.info import dataset_info, plot_dataset
+from safemil.errors import OutputError
+from safemil.runs import check_output_dir, check_output_file
+
+# what the figure writer (matplotlib) understands; any other name would be written as NAME.png
+IMAGE_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg", ".webp", ".eps", ".ps", ".tif", ".tiff")
 
 app = typer.Typer(help="Inspect and make datasets.", no_args_is_help=True)
 
@@ -22,6 +27,8 @@ def info(
     cost_limit: float = typer.Option(25.0, "--cost-limit", help="Limit drawn on the plot."),
 ) -> None:
     """Counts, return/cost quantiles and the share of trajectories under cost limits."""
+    if plot is not None:
+        check_image_file(plot, "--plot")
     path = resolve_dataset(dataset)
     ds = read_dsrl(path, task=task)
     info = {"file": str(path), **dataset_info(ds)}
@@ -31,6 +38,13 @@ def info(
         print(json.dumps(info, indent=2))
         return
     print_info(info)
+
+
+def check_image_file(path: Path, what: str) -> None:
+    """An image name the figure writer keeps as given, in a place it can write."""
+    if path.suffix.lower() not in IMAGE_SUFFIXES:
+        raise OutputError(f"{what} {path}: give an image file name ending in {', '.join(IMAGE_SUFFIXES[:3])}")
+    check_output_file(path, what)
 
 
 def print_info(info: dict) -> None:
@@ -63,27 +77,36 @@ def print_info(info: dict) -> None:
 def generate(
     task: str = typer.Option(..., "--task", help="Task name, e.g. SwimmerVelocity."),
     episodes: int | None = typer.Option(None, "--episodes", help="Trajectories to generate (default: the task's)."),
-    seed: int = typer.Option(0, "--seed", help="Same seed, same file."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Same seed, same file."),
     out: Path | None = typer.Option(None, "--out", help="Output HDF5 (default: the task's default dataset path)."),
-    num_envs: int | None = typer.Option(None, "--num-envs", help="Envs stepped in lock-step."),
+    num_envs: int | None = typer.Option(None, "--num-envs", help="Envs stepped in lock-step (default: the task's; another count changes the file's last digits)."),
     policy: Path | None = typer.Option(None, "--policy", help="Behaviour-policy .npz (default: the shipped one)."),
     overrides: list[str] = typer.Option([], "--set", help="Generation config override key=value (repeatable)."),
 ) -> None:
-    """Roll out the task's behaviour policy and write a DSRL-layout dataset."""
+    """Roll out the task's behaviour policy and write a DSRL-layout dataset.
+
+    The task's default dataset (no --episodes/--seed/--set/--policy) is checked against its
+    recorded sha256: the published tables were made from that exact file."""
+    import sys
     import time
 
     from safemil.collect import default_config, generate_to_file, load_behaviour_policy
     from safemil.collect.actor import shipped_policy_path
+    from safemil.collect.fingerprints import check_fingerprint, is_default_generation
     from safemil.config import apply_overrides
     from safemil.tasks import get_task
 
     name = get_task(task).name
     cfg = apply_overrides(default_config(name, episodes=episodes, seed=seed, num_envs=num_envs), overrides)
+    check_output_file(out if out is not None else default_dataset_path(name), "--out")  # before the rollouts
     actor = load_behaviour_policy(name, policy)
     t0 = time.perf_counter()
     path = generate_to_file(name, cfg, out, actor,
                             policy_file=policy if policy is not None else shipped_policy_path(name))
     console.print(f"wrote {path} ({cfg.episodes} trajectories, {time.perf_counter() - t0:.1f} s)")
+    if is_default_generation(name, cfg, policy_is_shipped=policy is None):
+        check = check_fingerprint(name, path)
+        print(check.message(), file=sys.stdout if check.matches else sys.stderr)
 
 
 @app.command("report")
@@ -100,6 +123,8 @@ def report(
     from safemil.tasks import list_tasks
 
     names = tasks or [t.name for t in list_tasks()]
+    check_output_file(doc, "--doc")
+    check_output_dir(img_dir, "--img-dir")
     argv = sys.argv[sys.argv.index("report") + 1:] if "report" in sys.argv else []
     command = "safemil data report " + " ".join(shlex.quote(a) for a in argv)
     out = write_datasets_doc(names, doc, img_dir, command.strip())

@@ -52,6 +52,8 @@ class GenerateConfig:
             raise ConfigError(f"episodes must be >= 1, got {self.episodes}")
         if self.num_envs < 1:
             raise ConfigError(f"num_envs must be >= 1, got {self.num_envs}")
+        if self.seed < 0:
+            raise ConfigError(f"seed must be >= 0, got {self.seed}")
         if not 0 <= self.center_low <= self.center_high:
             raise ConfigError(f"need 0 <= center_low <= center_high, got {self.center_low}, {self.center_high}")
         if not 0 <= self.noise_low <= self.noise_high:
@@ -216,7 +218,8 @@ def _record(task: str, cfg: GenerateConfig, policy_file: str | os.PathLike | Non
 
 def stale_default_dataset(task: str, path: str | os.PathLike) -> str | None:
     """What differs between how the dataset at ``path`` was generated and how ``task``'s default dataset
-    is generated now (None: nothing, or nothing is known). ``num_envs`` does not change a file."""
+    is generated now (None: nothing, or nothing is known). ``num_envs`` counts: the actor acts on the
+    envs' observations in one batched product, whose rounding depends on the batch size."""
     spec = get_task(task)
     now = _record(spec.name, default_config(spec.name), None)["config"]
     rec_path = _record_path(path)
@@ -237,7 +240,7 @@ def stale_default_dataset(task: str, path: str | os.PathLike) -> str | None:
                 return None
             then = {k: int(f.attrs[k]) for k in ("seed", "episodes") if k in f.attrs}
         now = {k: now[k] for k in then}
-    keys = sorted((set(now) | set(then)) - {"num_envs"})
+    keys = sorted(set(now) | set(then))
     diffs = [f"{k}: {then.get(k)!r} -> {now.get(k)!r}" for k in keys if then.get(k) != now.get(k)]
     if other_policy:
         diffs.append("a different behaviour policy")
