@@ -95,9 +95,9 @@ class FingerprintCheck:
         if self.recorded is None:
             return f"fingerprint: no recorded sha256 for {self.task}'s default dataset (sha256 {self.sha256[:12]})"
         rec, cur = recorded_environment(), current_environment()
-        differs = [f"{k} {rec.get(k)} here {cur.get(k)}" for k in cur if rec.get(k) != cur.get(k)]
-        why = ("versions differ: " + ", ".join(differs) + "; install with `make install`, which pins them "
-               "(requirements.lock)") if differs else (
+        differs = [f"{k} {cur.get(k)} here, {rec.get(k)} recorded" for k in cur if rec.get(k) != cur.get(k)]
+        why = ("versions differ: " + "; ".join(differs) + "; `make install` installs the recorded ones, "
+               "pinned in requirements.lock") if differs else (
             "the data packages are at the recorded versions, so something below them differs, most "
             "likely the CPU: MuJoCo's and numpy's BLAS kernels round differently on other instruction "
             f"sets; the recorded files were made on {rec.get('cpu', 'an unrecorded CPU')}")
