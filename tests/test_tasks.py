@@ -5,9 +5,12 @@ import numpy as np
 import pytest
 
 from safemil.errors import TaskError
-from safemil.tasks import get_task, list_tasks
+from safemil.tasks import NotAVelocityTask, get_task, list_tasks
 
 NAMES = ["HalfCheetahVelocity", "HopperVelocity", "Walker2dVelocity", "SwimmerVelocity", "AntVelocity"]
+NAV = {"PointGoal1": (60, 1000, 30.071114857340543, 0.01196012764197707, 100.0),
+       "PointButton1": (76, 1000, 41.19301568767707, 0.008822109034937853, 200.0),
+       "PointCircle2": (28, 500, 54.02184295654297, 20.478347778320312, 299.0)}
 
 
 def test_registry_contents():
@@ -19,6 +22,32 @@ def test_registry_contents():
     ref = get_task("HopperVelocity").reference
     assert ref.max_episode_reward == pytest.approx(1911.396728515625)
     assert get_task("AntVelocity").field("x_velocity").index == 13
+    assert [t.name for t in list_tasks("navigation")] == list(NAV)
+    assert [t.name for t in list_tasks("all")] == NAMES + list(NAV)
+    with pytest.raises(TaskError, match="unknown task kind"):
+        list_tasks("legged")
+
+
+@pytest.mark.parametrize("name", list(NAV))
+def test_navigation_tasks_registered(name):
+    obs, steps, rmax, rmin, cmax = NAV[name]
+    spec = get_task(f"Offline{name}Gymnasium-v0")
+    assert spec.name == name and spec.kind == "navigation"
+    assert get_task(f"Safety{name}Gymnasium-v0") is spec and get_task(name.lower()) is spec
+    assert (spec.obs_dim, spec.act_dim, spec.max_episode_steps) == (obs, 2, steps)
+    assert len(spec.schema) == obs and spec.schema[2].name == "accelerometer_z"
+    ref = spec.reference
+    assert (ref.max_episode_reward, ref.min_episode_reward, ref.max_episode_cost) == (rmax, rmin, cmax)
+    assert ref.dataset_file.startswith(f"Safety{name}Gymnasium-v0-")
+    env = spec.make_env()
+    o, _ = env.reset(seed=0)
+    assert o.shape == (obs,)
+    # velocity-only attributes give one clear error, and read as absent to hasattr/getattr
+    with pytest.raises(NotAVelocityTask, match=f"{name} is a navigation task: cost_threshold"):
+        _ = spec.cost_threshold
+    assert not hasattr(spec, "velocity_fields") and getattr(spec, "planar_speed", None) is None
+    with pytest.raises(AttributeError):
+        _ = spec.no_such_thing
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -70,5 +99,22 @@ def test_cli_tasks_json(capsys):
         main(["tasks", "--json"])
     assert e.value.code == 0
     rows = json.loads(capsys.readouterr().out)
-    assert [r["name"] for r in rows] == NAMES
+    assert [r["name"] for r in rows] == NAMES + list(NAV)
     assert rows[0]["obs_dim"] == 17 and rows[0]["max_episode_steps"] == 1000
+    assert rows[0]["cost_threshold"] == 3.2096 and rows[0]["kind"] == "velocity"
+    for r in rows[len(NAMES):]:
+        obs, steps, rmax, rmin, cmax = NAV[r["name"]]
+        assert (r["obs_dim"], r["act_dim"], r["max_episode_steps"], r["kind"]) == (obs, 2, steps, "navigation")
+        assert (r["dsrl_max_episode_reward"], r["dsrl_min_episode_reward"], r["dsrl_max_episode_cost"]) == (
+            rmax, rmin, cmax)
+        assert r["cost_threshold"] is None and r["dsrl_env_id"] == f"Offline{r['name']}Gymnasium-v0"
+
+
+def test_cli_tasks_table_lists_navigation(capsys):
+    from safemil.cli import main
+
+    with pytest.raises(SystemExit) as e:
+        main(["tasks"])
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    assert "PointButton1" in out and "3.2096" in out

@@ -91,7 +91,7 @@ class Lockstep:
             next_obs[j] = o
             rewards[j] = r
             costs[j] = info["cost"]
-            vel[j] = info["velocity"]
+            vel[j] = info.get("velocity", np.nan)  # navigation envs report no velocity
             self.t[s] += 1
             if terminated:
                 term[j] = True

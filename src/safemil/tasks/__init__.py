@@ -1,9 +1,28 @@
-"""Task registry: the velocity-constrained locomotion tasks (Safety-Gymnasium v1 rules).
+"""Task registry: the velocity-constrained locomotion tasks (Safety-Gymnasium v1 rules) and the
+Safety-Gymnasium navigation tasks PointGoal1, PointButton1, PointCircle2 (rebuilt in `safemil.tasks.nav`).
 
-A task bundles the env factory, the cost rule, the cost threshold, an
-observation schema and the DSRL normalisation constants.
+A task bundles the env factory, the cost rule, an observation schema and the
+DSRL normalisation constants; velocity tasks also carry their cost threshold.
 """
 
-from safemil.tasks.registry import TASKS, ObsField, TaskSpec, get_task, list_tasks
+from safemil.tasks.registry import (
+    TASKS,
+    NavTaskSpec,
+    NotAVelocityTask,
+    ObsField,
+    TaskSpec,
+    VelocityTaskSpec,
+    get_task,
+    list_tasks,
+)
 
-__all__ = ["TASKS", "ObsField", "TaskSpec", "get_task", "list_tasks"]
+__all__ = [
+    "TASKS",
+    "NavTaskSpec",
+    "NotAVelocityTask",
+    "ObsField",
+    "TaskSpec",
+    "VelocityTaskSpec",
+    "get_task",
+    "list_tasks",
+]

@@ -6,10 +6,12 @@ import contextlib
 import sys
 import warnings
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import gymnasium as gym
 
 from safemil.errors import TaskError
+from safemil.tasks.nav import COST_RULES, NAV_CONFIGS, schema_entries
 from safemil.tasks.reference import DsrlReference, dsrl_references
 from safemil.tasks.velocity import VelocityCost
 
@@ -24,19 +26,37 @@ class ObsField:
     unit: str
 
 
-@dataclass(frozen=True)
+VELOCITY_ONLY = ("cost_threshold", "velocity_fields", "planar_speed", "gym_kwargs")
+
+
+class NotAVelocityTask(TaskError, AttributeError):
+    """A velocity-task attribute asked of another kind of task (``hasattr`` reads it as absent)."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class TaskSpec:
+    """What every task has: dimensions, episode length, observation schema, env factory, DSRL id.
+
+    ``kind`` says which rules it follows ("velocity" or "navigation"); velocity-only
+    attributes (``cost_threshold``, ``velocity_fields``) asked of another kind raise a
+    `TaskError` that names the task, so code written for velocity tasks fails in one line.
+    """
+
+    kind: ClassVar[str] = "task"
     name: str
     gym_id: str
     obs_dim: int
     act_dim: int
-    cost_threshold: float  # velocity above which a step costs 1
     max_episode_steps: int
     schema: tuple[ObsField, ...]
-    velocity_fields: tuple[str, ...]  # schema names whose (norm of) value the cost rule tests
-    gym_kwargs: dict = field(default_factory=dict)
-    planar_speed: bool = False
     dsrl_env_id: str = ""
+
+    def __getattr__(self, attr: str):
+        if attr in VELOCITY_ONLY:
+            raise NotAVelocityTask(
+                f"{self.name} is a {self.kind} task: {attr} exists for velocity tasks only "
+                f"(this command or function supports the velocity tasks only)")
+        raise AttributeError(attr)
 
     @property
     def reference(self) -> DsrlReference:
@@ -47,6 +67,36 @@ class TaskSpec:
             if f.name == name:
                 return f
         raise TaskError(f"task {self.name} has no observation field {name!r}")
+
+    def make_env(self, render_mode: str | None = None) -> gym.Env:
+        raise NotImplementedError
+
+    def summary(self) -> dict:
+        ref = self.reference
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "gym_id": self.gym_id,
+            "obs_dim": self.obs_dim,
+            "act_dim": self.act_dim,
+            "cost_threshold": None,
+            "max_episode_steps": self.max_episode_steps,
+            "dsrl_env_id": self.dsrl_env_id,
+            "dsrl_max_episode_reward": ref.max_episode_reward,
+            "dsrl_min_episode_reward": ref.min_episode_reward,
+            "dsrl_max_episode_cost": ref.max_episode_cost,
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class VelocityTaskSpec(TaskSpec):
+    """A gymnasium MuJoCo v4 locomotion env with Safety-Gymnasium v1's velocity cost."""
+
+    kind: ClassVar[str] = "velocity"
+    cost_threshold: float  # velocity above which a step costs 1
+    velocity_fields: tuple[str, ...]  # schema names whose (norm of) value the cost rule tests
+    gym_kwargs: dict = field(default_factory=dict)
+    planar_speed: bool = False
 
     def make_env(self, render_mode: str | None = None) -> gym.Env:
         """A fresh env with the velocity cost in ``info['cost']`` and a 1000-step limit."""
@@ -62,15 +112,24 @@ class TaskSpec:
         return VelocityCost(env, self.cost_threshold, planar=self.planar_speed)
 
     def summary(self) -> dict:
-        return {
-            "name": self.name,
-            "gym_id": self.gym_id,
-            "obs_dim": self.obs_dim,
-            "act_dim": self.act_dim,
-            "cost_threshold": self.cost_threshold,
-            "max_episode_steps": self.max_episode_steps,
-            "dsrl_env_id": self.dsrl_env_id,
-        }
+        return {**super().summary(), "cost_threshold": self.cost_threshold}
+
+
+@dataclass(frozen=True, kw_only=True)
+class NavTaskSpec(TaskSpec):
+    """A Safety-Gymnasium navigation task rebuilt in `safemil.tasks.nav` (0/1 step cost from its rules)."""
+
+    kind: ClassVar[str] = "navigation"
+    cost_rule: str
+
+    def make_env(self, render_mode: str | None = None) -> gym.Env:
+        """A fresh env; the step cost is ``info['cost']``, the episode is truncated at its length."""
+        from safemil.tasks.nav.env import NavEnv
+
+        return NavEnv(self.name, render_mode=render_mode)
+
+    def summary(self) -> dict:
+        return {**super().summary(), "cost_rule": self.cost_rule}
 
 
 @contextlib.contextmanager
@@ -120,7 +179,7 @@ _ANT_J = ["hip_1", "ankle_1", "hip_2", "ankle_2", "hip_3", "ankle_3", "hip_4", "
 TASKS: dict[str, TaskSpec] = {
     t.name: t
     for t in [
-        TaskSpec(
+        VelocityTaskSpec(
             name="HalfCheetahVelocity",
             gym_id="HalfCheetah-v4",
             obs_dim=17,
@@ -134,7 +193,7 @@ TASKS: dict[str, TaskSpec] = {
             velocity_fields=("x_velocity",),
             dsrl_env_id="OfflineHalfCheetahVelocityGymnasium-v1",
         ),
-        TaskSpec(
+        VelocityTaskSpec(
             name="HopperVelocity",
             gym_id="Hopper-v4",
             obs_dim=11,
@@ -148,7 +207,7 @@ TASKS: dict[str, TaskSpec] = {
             velocity_fields=("x_velocity",),
             dsrl_env_id="OfflineHopperVelocityGymnasium-v1",
         ),
-        TaskSpec(
+        VelocityTaskSpec(
             name="Walker2dVelocity",
             gym_id="Walker2d-v4",
             obs_dim=17,
@@ -162,7 +221,7 @@ TASKS: dict[str, TaskSpec] = {
             velocity_fields=("x_velocity",),
             dsrl_env_id="OfflineWalker2dVelocityGymnasium-v1",
         ),
-        TaskSpec(
+        VelocityTaskSpec(
             name="SwimmerVelocity",
             gym_id="Swimmer-v4",
             obs_dim=8,
@@ -182,7 +241,7 @@ TASKS: dict[str, TaskSpec] = {
             velocity_fields=("x_velocity",),
             dsrl_env_id="OfflineSwimmerVelocityGymnasium-v1",
         ),
-        TaskSpec(
+        VelocityTaskSpec(
             name="AntVelocity",
             gym_id="Ant-v4",
             obs_dim=27,
@@ -217,8 +276,43 @@ TASKS: dict[str, TaskSpec] = {
 }
 
 
-def list_tasks() -> list[TaskSpec]:
-    return list(TASKS.values())
+NAV_GYM_PREFIX = "safemil/Safety"
+
+
+def _nav_spec(name: str) -> NavTaskSpec:
+    cfg = NAV_CONFIGS[name]
+    entries = schema_entries(cfg)
+    return NavTaskSpec(
+        name=name,
+        gym_id=f"{NAV_GYM_PREFIX}{name}-v0",
+        obs_dim=cfg.obs_dim,
+        act_dim=2,
+        max_episode_steps=cfg.episode_steps,
+        schema=tuple(ObsField(n, i, m, u) for i, (n, m, u) in enumerate(entries)),
+        dsrl_env_id=f"Offline{name}Gymnasium-v0",
+        cost_rule=COST_RULES[name],
+    )
+
+
+TASKS.update({name: _nav_spec(name) for name in NAV_CONFIGS})
+for _name, _t in TASKS.items():  # gym.make(spec.gym_id) works for the navigation tasks too
+    if _t.kind == "navigation" and _t.gym_id not in gym.registry:
+        gym.register(_t.gym_id, entry_point="safemil.tasks.nav.env:NavEnv", kwargs={"task": _name},
+                     disable_env_checker=True)
+
+KINDS = ("velocity", "navigation", "all")
+
+
+def list_tasks(kind: str = "velocity") -> list[TaskSpec]:
+    """Tasks of one kind, or ``"all"``.
+
+    Velocity by default: dataset generation, behaviour policies, the knowledge
+    rules and the benchmark grids exist for the velocity tasks only, and their
+    callers list tasks this way.
+    """
+    if kind not in KINDS:
+        raise TaskError(f"unknown task kind {kind!r}; known: {', '.join(KINDS)}")
+    return [t for t in TASKS.values() if kind in ("all", t.kind)]
 
 
 def get_task(name: str) -> TaskSpec:
