@@ -14,8 +14,8 @@ from safemil.policies import BCConfig, WeightedBC
 class SafeMILConfig:
     """``mil.steps`` cost updates and ``policy_steps`` policy updates, in ``schedule`` order."""
 
-    policy_steps: int = 20_000
-    schedule: str = "sequential"  # sequential | alternate (see safemil.algos.cost_bc)
+    policy_steps: int = 20_000  # weighted-BC updates
+    schedule: str = "sequential"  # sequential: cost, then policy on the frozen cost; alternate: one of each per step
     mil: MILConfig = field(default_factory=MILConfig)
     bc: BCConfig = field(default_factory=soft_trajectory_bc)
 

@@ -63,9 +63,9 @@ class MILConfig:
     gamma: float = 0.99  # discount inside a segment
     n_bag_pairs: int = 128  # (negative, unlabeled) bag pairs per step
     pool_size: int = 256  # distinct segments scored per set per step
-    hidden: tuple[int, ...] = (256, 256)
-    lr: float = 1e-3
-    weight_decay: float = 0.01
+    hidden: tuple[int, ...] = (256, 256)  # cost network's hidden layer sizes (ELU)
+    lr: float = 1e-3  # AdamW learning rate
+    weight_decay: float = 0.01  # AdamW weight decay
     grad_clip: float = 10.0  # max gradient L2 norm; 0 disables clipping
     steps: int = 500  # training steps a runner should take (see the class docstring)
     collapse_window: int = 200  # steps of near-log-2 loss and ~zero gap before warning

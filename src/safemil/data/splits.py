@@ -25,14 +25,14 @@ RULES = ("threshold", "top_quantile", "mixture")
 
 @dataclass
 class SplitConfig:
-    rule: str = "threshold"
-    n_negative: int = 50
-    cost_limit: float = 25.0
-    multiple: float = 3.0
-    quantile: float = 0.05
-    n_unlabeled_unsafe: int = 100
-    n_unlabeled_safe: int = 100
-    seed: int = 0
+    rule: str = "threshold"  # threshold | top_quantile | mixture (docs/safemil.md, "How the data is split")
+    n_negative: int = 50  # trajectories in D_N
+    cost_limit: float = 25.0  # episode cost limit: safe means cost <= limit
+    multiple: float = 3.0  # threshold, mixture: D_N is drawn from trajectories with cost >= multiple x limit
+    quantile: float = 0.05  # top_quantile: D_N is drawn from the costliest quantile of trajectories
+    n_unlabeled_unsafe: int = 100  # mixture: D_U's trajectories with cost >= multiple x limit
+    n_unlabeled_safe: int = 100  # mixture: D_U's trajectories with cost < limit
+    seed: int = 0  # which trajectories are drawn (the runner sets it to the run's seed)
 
     def __post_init__(self):
         if self.rule not in RULES:

@@ -26,7 +26,7 @@ _EDGE = 1e-3  # data actions are clipped to (-1 + e, 1 - e) in the squashed spac
 @dataclass
 class ActorConfig:
     kind: str = "mixture"  # gaussian | mixture | deterministic
-    hidden: tuple[int, ...] = (256, 256)
+    hidden: tuple[int, ...] = (256, 256)  # hidden layer sizes (ReLU)
     n_components: int = 2  # mixture only
 
     def __post_init__(self):

@@ -41,10 +41,10 @@ class BCConfig:
     weights: WeightConfig = field(default_factory=WeightConfig)
     loss: str = "nll"  # nll | mse (mse is forced for a deterministic actor)
     batch_size: int = 256  # (s, a) pairs per step = segments x segment_len
-    segment_len: int = 16
-    lr: float = 3e-4
-    weight_decay: float = 0.01
-    grad_clip: float = 10.0
+    segment_len: int = 16  # steps per sampled segment (and the H of trajectory-level weights)
+    lr: float = 3e-4  # AdamW learning rate
+    weight_decay: float = 0.01  # AdamW weight decay
+    grad_clip: float = 10.0  # max gradient L2 norm; 0 disables clipping
 
     def __post_init__(self):
         if self.loss not in LOSSES:

@@ -1,0 +1,53 @@
+"""Regenerate the config-key tables in docs/ from the config dataclasses (or check them).
+
+A docs page marks a table with ``<!-- config-keys: NAME -->`` ... ``<!-- /config-keys -->``;
+NAME is an algorithm (`safemil algos`) or ``run`` (the split/data/train/eval keys every run
+has). The table lists each override key, its type, default and the source comment that
+documents it, so it cannot drift from the code.
+
+    .venv/bin/python scripts/config_tables.py          # rewrite the tables in docs/*.md
+    .venv/bin/python scripts/config_tables.py --check  # exit 1 if a table is out of date
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from safemil.algos import get_algo
+from safemil.config_keys import ConfigKey, config_keys, update_tables
+from safemil.data.safe_only import DataConfig
+from safemil.data.splits import SplitConfig
+from safemil.train import EvalSettings, TrainSettings
+
+DOCS = Path(__file__).parents[1] / "docs"
+RUN_SECTIONS = {"split": SplitConfig, "data": DataConfig, "train": TrainSettings, "eval": EvalSettings}
+
+
+def keys_for(name: str) -> list[ConfigKey]:
+    if name == "run":
+        return [k for section, cls in RUN_SECTIONS.items() for k in config_keys(cls, section + ".")]
+    return config_keys(get_algo(name).config_cls)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--check", action="store_true", help="Only report out-of-date tables (exit 1).")
+    args = ap.parse_args()
+    stale = []
+    for page in sorted(DOCS.glob("*.md")):
+        text = page.read_text()
+        new = update_tables(text, keys_for)
+        if new != text:
+            stale.append(page)
+            if not args.check:
+                page.write_text(new)
+    verb = "out of date" if args.check else "rewritten"
+    for page in stale:
+        print(f"{page.relative_to(DOCS.parent)}: config tables {verb}")
+    return 1 if args.check and stale else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
