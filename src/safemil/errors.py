@@ -20,3 +20,7 @@ class TaskError(SafemilError):
 
 class ConfigError(SafemilError):
     """A configuration value is invalid."""
+
+
+class OutputError(SafemilError):
+    """An output path (a run directory, a file to write) cannot be created or written."""
