@@ -87,6 +87,10 @@ def from_dict(cls: type[T], data: dict, where: str | None = None) -> T:
     unknown = sorted(set(data) - set(fields))
     if unknown:
         raise ConfigError(f"unknown config key {unknown[0]!r} for {where}; known keys: {', '.join(fields)}")
+    missing = [k for k, f in fields.items() if k not in data and f.default is dataclasses.MISSING
+               and f.default_factory is dataclasses.MISSING]
+    if missing:
+        raise ConfigError(f"{where}: missing config key {missing[0]!r}")
     kwargs = {k: _coerce(v, hints[k], f"{where}.{k}") for k, v in data.items()}
     try:
         return cls(**kwargs)

@@ -14,28 +14,101 @@ leaves either the old file or the new one, never a torn one.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from safemil.errors import SafemilError
+from safemil.errors import OutputError, SafemilError
+
+
+def make_dirs(path: str | os.PathLike, what: str = "directory") -> list[Path]:
+    """``mkdir -p`` that names what is in the way; returns the folders it made, outermost first,
+    so a caller can take them back (`remove_dirs`)."""
+    path = Path(path)
+    try:
+        return _mkdirs(path)
+    except OSError as e:
+        raise OutputError(f"cannot create {what} {path}: {_reason(path, e)}") from None
+
+
+def _mkdirs(path: Path) -> list[Path]:
+    made = [p for p in (path, *path.parents) if not (p.exists() or p.is_symlink())][::-1]
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        if not os.access(path, os.W_OK | os.X_OK):
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+    except OSError:
+        remove_dirs(made)
+        raise
+    return made
+
+
+def remove_dirs(made: list[Path]) -> None:
+    """Remove folders `make_dirs` made, innermost first, each only if it is (still) empty."""
+    for p in reversed(made):
+        try:
+            p.rmdir()
+        except FileNotFoundError:  # never made: mkdir failed before it
+            continue
+        except OSError:  # not empty (someone else's files) or not ours to remove: stop here
+            return
+
+
+def check_output_dir(path: str | os.PathLike, what: str = "output directory") -> Path:
+    """Fail now, not after the work, if ``path`` cannot be a folder to write into; leaves nothing behind."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise OutputError(f"{what} {path} is a file, not a directory")
+    remove_dirs(make_dirs(path, what))
+    return path
+
+
+def check_output_file(path: str | os.PathLike, what: str = "output file") -> Path:
+    """Fail now, not after the work, if ``path`` cannot be written as a file; leaves nothing behind."""
+    path = Path(path)
+    if path.is_dir():
+        raise OutputError(f"{what} {path} is a directory, not a file")
+    try:
+        remove_dirs(_mkdirs(path.parent))
+    except OSError as e:
+        raise OutputError(f"cannot write {what} {path}: {_reason(path.parent, e)}") from None
+    return path
+
+
+def _reason(path: Path, e: OSError) -> str:
+    """Why ``mkdir``/a write failed, naming the part of ``path`` that is in the way."""
+    for p in (path, *path.parents):
+        if p.exists() or p.is_symlink():
+            if not p.is_dir():
+                return f"{p} is a file, not a directory"
+            break
+    return f"{e.filename or path}: {e.strerror or e}"
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    path = Path(path)
+    make_dirs(path.parent, "folder")
+    if path.is_dir():
+        raise OutputError(f"cannot write {path}: it is a directory")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as e:
+        raise OutputError(f"cannot write {path}: {_reason(path.parent, e)}") from None
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except OSError as e:
+        raise OutputError(f"cannot write {path}: {_reason(path, e)}") from None
+    finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-        raise
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -51,7 +124,9 @@ class RunDir:
     def __init__(self, path: str | os.PathLike, create: bool = True):
         self.path = Path(path)
         if create:
-            self.path.mkdir(parents=True, exist_ok=True)
+            make_dirs(self.path, "run directory")
+        elif self.path.exists() and not self.path.is_dir():
+            raise SafemilError(f"{self.path} is a file, not a run directory")
         elif not self.path.is_dir():
             raise SafemilError(f"run directory not found: {self.path}")
         self._tb = None
@@ -143,6 +218,44 @@ class RunDir:
     def read_eval(self) -> dict | None:
         p = self.path / self.EVAL
         return json.loads(p.read_text()) if p.exists() else None
+
+
+class NewRun:
+    """A fresh run directory that is taken back if the run fails before its first training step.
+
+    A failed start must leave nothing that blocks the corrected command: a ``config.yaml`` left
+    behind would make it refuse the directory ("already holds a run") and ``--resume`` repeat the
+    error. Only what this call made goes: entries that were not in the directory before it, then
+    the folders it created, if empty. Call `started` once a step has run: from then on the
+    directory holds a (resumable) run and is kept.
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self._before = set(os.listdir(self.path)) if self.path.is_dir() else set()
+        self._made = make_dirs(self.path, "run directory")
+        self.run_dir = RunDir(self.path)
+        self._started = False
+
+    def started(self) -> None:
+        self._started = True
+
+    def __enter__(self) -> NewRun:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None and not self._started:
+            self.run_dir.close()
+            self._rollback()
+
+    def _rollback(self) -> None:
+        for name in set(os.listdir(self.path)) - self._before:
+            p = self.path / name
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p, ignore_errors=True)
+            else:
+                p.unlink(missing_ok=True)
+        remove_dirs(self._made)
 
 
 def _jsonable(x: Any) -> Any:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,7 @@ from safemil.data.splits import Split
 from safemil.errors import ConfigError, SafemilError
 from safemil.eval import evaluate
 from safemil.policies import TorchPolicy, actor_from_state
-from safemil.runs import RunDir
+from safemil.runs import NewRun, RunDir
 from safemil.tasks import get_task
 
 RUN_SECTIONS = ("split", "data", "train", "eval")
@@ -45,6 +46,8 @@ class TrainSettings:
     progress: bool = True
 
     def __post_init__(self):
+        if self.threads < 1:
+            raise ConfigError(f"train.threads must be >= 1, got {self.threads}")
         if self.log_every < 1 or self.checkpoint_every < 1:
             raise ConfigError("train.log_every and train.checkpoint_every must be >= 1")
         if self.checkpoint_every % self.log_every:
@@ -64,6 +67,8 @@ class EvalSettings:
     def __post_init__(self):
         if self.episodes < 1 or self.num_envs < 1:
             raise ConfigError("eval.episodes and eval.num_envs must be >= 1")
+        if self.seed_offset < 0:
+            raise ConfigError(f"eval.seed_offset must be >= 0, got {self.seed_offset}")
 
 
 @dataclass
@@ -78,6 +83,11 @@ class RunConfig:
     train: TrainSettings = field(default_factory=TrainSettings)
     eval: EvalSettings = field(default_factory=EvalSettings)
     config: dict = field(default_factory=dict)  # the algorithm's own config dataclass, as a dict
+
+    def __post_init__(self):
+        for name, seed in (("seed", self.seed), ("split.seed", self.split.seed)):
+            if isinstance(seed, int) and seed < 0:  # numpy and gymnasium take only seeds >= 0
+                raise ConfigError(f"{name} must be >= 0, got {seed}")
 
 
 def make_run_config(algo: str, task: str, dataset: str | None = None, seed: int = 0,
@@ -136,9 +146,9 @@ def train(cfg: RunConfig, out: str | Path, *, stop_at: int | None = None) -> dic
                            "or choose another --out")
     algo_config(cfg)  # validate config, data and split before writing anything
     split = _load_split(cfg, out)
-    rd = RunDir(out)
-    rd.write_config(to_dict(cfg))
-    return _execute(rd, cfg, stop_at=stop_at, split=split)
+    with NewRun(out) as new:  # a failure before the first step takes back what this call wrote
+        new.run_dir.write_config(to_dict(cfg))
+        return _execute(new.run_dir, cfg, stop_at=stop_at, split=split, on_first_step=new.started)
 
 
 def load_run_config(run_dir: str | Path) -> tuple[RunDir, RunConfig]:
@@ -161,7 +171,8 @@ def _load_split(cfg: RunConfig, run_dir: Path | None = None) -> Split | OfflineS
     return make_split(ds, cfg.split)
 
 
-def _execute(rd: RunDir, cfg: RunConfig, stop_at: int | None = None, split: Split | None = None) -> dict | None:
+def _execute(rd: RunDir, cfg: RunConfig, stop_at: int | None = None, split: Split | None = None,
+             on_first_step: Callable[[], None] | None = None) -> dict | None:
     torch.set_num_threads(cfg.train.threads)
     t0 = time.perf_counter()
     spec = get_algo(cfg.algo)
@@ -189,6 +200,9 @@ def _execute(rd: RunDir, cfg: RunConfig, stop_at: int | None = None, split: Spli
                 return None
             for k, v in algo.train_step(step).items():
                 acc.setdefault(k, []).append(float(v))
+            if on_first_step is not None:
+                on_first_step()
+                on_first_step = None
             done = step + 1
             bar.update(1)
             if done % cfg.train.log_every == 0 or done == total:

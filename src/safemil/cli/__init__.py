@@ -1,7 +1,8 @@
 """The `safemil` command: a thin layer over the library API.
 
 Each sub-command group lives in its own module and is mounted here. A
-`SafemilError` anywhere becomes one line on stderr and exit code 2.
+`SafemilError` anywhere, and a usage error (unknown option, a value of the
+wrong type or out of range), becomes one line on stderr and exit code 2.
 """
 
 from __future__ import annotations
@@ -40,12 +41,32 @@ app.command("report")(bench_cli.report)
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Run the CLI and exit: 0 on success, 2 with one ``error: ...`` line on stderr for bad input."""
     os.environ.setdefault("MUJOCO_GL", "egl")
     try:
-        app(args=argv, standalone_mode=True)
+        code = app(args=argv, prog_name="safemil", standalone_mode=False)
+    except typer.TyperException as e:  # click's usage errors (typer vendors click)
+        if type(e).__name__ == "NoArgsIsHelpError":  # the help has been printed: the user asked what to type
+            sys.exit(2)
+        _fail(usage_message(e), e.exit_code)
+    except typer.Abort:
+        _fail("aborted", 1)
     except SafemilError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
+        _fail(str(e), 2)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)  # an int is a `typer.Exit` code; a command returns None
+
+
+def usage_message(e: typer.TyperException) -> str:
+    """Click's usage error as one line, naming the sub-command and where its help is."""
+    ctx = getattr(e, "ctx", None)
+    msg = e.format_message()
+    return f"{ctx.command_path}: {msg} (see `{ctx.command_path} --help`)" if ctx is not None else msg
+
+
+def _fail(message: str, code: int) -> None:
+    """One line on stderr (a message that spans lines is joined), then exit."""
+    print("error: " + " ".join(message.split()), file=sys.stderr)
+    sys.exit(code)

@@ -9,6 +9,7 @@ from rich.table import Table
 
 from safemil.console import console
 from safemil.errors import ConfigError
+from safemil.runs import check_output_dir, check_output_file
 
 
 def _names(values: list[str] | None) -> list[str]:
@@ -56,6 +57,7 @@ def bench(
         spec = GridSpec(_names(tasks), _names(algos), seed_list or [0, 1, 2], list(overrides or []))
     spec.datasets.update(_datasets(dataset))
     ex = make_executor(executor, workers, ray_address)
+    check_output_dir(out, "--out")
     res = run_grid(spec, out, ex, progress=progress)
     c = res.count()
     console.print(f"{len(res.outcomes)} runs in {res.wall_s:.0f} s: {c['done']} trained, {c['resumed']} resumed, "
@@ -80,6 +82,11 @@ def report(
     from safemil.bench import markdown as to_markdown
     from safemil.bench.report import cvar_label
 
+    for path, what in ((csv, "--csv"), (markdown, "--markdown")):
+        if path is not None:
+            check_output_file(path, what)
+    if plots is not None:
+        check_output_dir(plots, "--plots")
     records = collect(root)
     rows = summarize(records)
     t = Table(title=f"{root}: {len(records)} runs")

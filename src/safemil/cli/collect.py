@@ -12,6 +12,7 @@ import typer
 
 from safemil.config import apply_overrides
 from safemil.errors import ConfigError
+from safemil.runs import check_output_dir
 
 app = typer.Typer(help="Train the speed-conditioned behaviour policies (needs the 'collect' extra).",
                   no_args_is_help=True)
@@ -21,7 +22,7 @@ app = typer.Typer(help="Train the speed-conditioned behaviour policies (needs th
 def train(
     task: str = typer.Option(..., "--task", help="Task name, e.g. SwimmerVelocity."),
     steps: int | None = typer.Option(None, "--steps", help="Env steps (default: the task's shipped setting)."),
-    seed: int = typer.Option(0, "--seed"),
+    seed: int = typer.Option(0, "--seed", min=0),
     workdir: Path | None = typer.Option(None, "--workdir", help="Checkpoints; rerun the same command to resume."),
     install: bool = typer.Option(False, "--install", help="Copy the actor + record into the shipped-policy folder."),
     dest: Path | None = typer.Option(None, "--dest", help="Install into this folder instead."),
@@ -36,11 +37,13 @@ def train(
     name = get_task(task).name
     cfg = apply_overrides(default_train_config(name, steps=steps, seed=seed), overrides)
     wd = workdir or Path(platformdirs.user_cache_dir("safemil")) / "collect" / f"{name}-{cfg.algo}-s{seed}"
+    check_output_dir(wd, "--workdir")
+    if dest is not None:
+        check_output_dir(dest, "--dest")
     state = train_behaviour(cfg, wd)
     print(f"trained {name}: {state['steps']} steps, {state['wall_s']:.0f} s; actor: {wd / 'actor.npz'}")
     if install or dest is not None:
-        cmd = "safemil collect train " + " ".join(shlex.quote(a) for a in sys.argv[sys.argv.index("train") + 1:])
-        rec = install_policy(name, wd, dest, command=cmd, command_map=_parse_map(command_map))
+        rec = install_policy(name, wd, dest, command=_command_line("train"), command_map=_parse_map(command_map))
         print(json.dumps(rec["tracking"], indent=1))
 
 
@@ -63,11 +66,19 @@ def install(
     from safemil.tasks import get_task
 
     maps = [_parse_map(m) for m in command_maps] if command_maps else None
-    cmd = "safemil collect install " + " ".join(shlex.quote(a) for a in sys.argv[sys.argv.index("install") + 1:])
+    cmd = _command_line("install")
     snaps = [_parse_snapshot(x) for x in snapshots] or None
+    if dest is not None:
+        check_output_dir(dest, "--dest")
     rec = install_policy(get_task(task).name, list(workdirs), dest, command=cmd, command_map=maps, bounds=bounds,
                          snapshots=snaps)
     print(json.dumps(rec["tracking"], indent=1))
+
+
+def _command_line(sub: str) -> str:
+    """The command as typed, for the installed policy's record (called from Python, only its name)."""
+    rest = sys.argv[sys.argv.index(sub) + 1:] if sub in sys.argv else []
+    return " ".join(["safemil", "collect", sub, *(shlex.quote(a) for a in rest)])
 
 
 def _parse_snapshot(text: str) -> int | None:

@@ -23,6 +23,7 @@ from safemil.costs.knowledge import (
 )
 from safemil.data import read_dsrl, resolve_dataset
 from safemil.errors import ConfigError, DatasetError
+from safemil.runs import check_output_file
 from safemil.tasks import get_task
 
 app = typer.Typer(help="Knowledge-grounded costs: plain-language rules -> checked cost functions.", no_args_is_help=True)
@@ -56,6 +57,7 @@ def ground_cmd(
     spec = get_task(task)
     if backend not in BACKENDS:
         raise ConfigError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    out = check_output_file(out or default_cost_path(spec.name), "--out")  # before asking a model
     if rule is None:
         d = default_rule(spec.name)
         rule = d.expression if backend == "static" else d.rule
@@ -64,7 +66,7 @@ def ground_cmd(
             else contextlib.nullcontext():
         res = ground(spec.name, rule, backend, llm=llm, max_repairs=max_repairs, margin=margin, softness=softness)
     report, data_path = _check(res.cost, spec.name, dataset, states)
-    path = res.cost.save(out or default_cost_path(spec.name), check=report.to_dict() if report else None)
+    path = res.cost.save(out, check=report.to_dict() if report else None)
     if as_json:
         print(json.dumps({
             **res.cost.to_dict(report.to_dict() if report else None),

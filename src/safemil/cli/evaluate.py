@@ -16,7 +16,7 @@ def evaluate(
     task: str = typer.Option(..., "--task", help="Task name (see `safemil tasks`)."),
     policy: str = typer.Option("random", "--policy", help="Reference policy to evaluate: random."),
     episodes: int = typer.Option(10, "--episodes", min=1),
-    seed: int = typer.Option(0, "--seed"),
+    seed: int = typer.Option(0, "--seed", min=0),
     cost_limit: float = typer.Option(25.0, "--cost-limit"),
     num_envs: int = typer.Option(8, "--num-envs", min=1),
     as_json: bool = typer.Option(False, "--json"),

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from safemil.console import console
 from safemil.errors import SafemilError
+from safemil.runs import check_output_dir
 
 
 def train(
@@ -78,7 +79,7 @@ def eval_run(
 
 def quickstart(
     out: Path = typer.Option(Path("runs/quickstart"), "--out", help="Where the two run directories go."),
-    seed: int = typer.Option(0, "--seed"),
+    seed: int = typer.Option(0, "--seed", min=0),
     episodes: int = typer.Option(20, "--episodes", min=1),
     dataset: str | None = typer.Option(None, "--dataset", help="Default: the task's generated dataset."),
     task: str = typer.Option("SwimmerVelocity", "--task", help="The quickstart's task."),
@@ -87,6 +88,7 @@ def quickstart(
     from safemil.cli.evaluate import print_metrics
     from safemil.quickstart import plot_quickstart, run_quickstart
 
+    check_output_dir(out, "--out")
     rows = run_quickstart(out, seed=seed, episodes=episodes, dataset=dataset, task=task)
     print_metrics(rows, title="quickstart: BC on D_U vs SafeMIL (sampled actions)")
     det = [m["deterministic_eval"] for m in rows if "deterministic_eval" in m]

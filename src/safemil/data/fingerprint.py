@@ -27,14 +27,23 @@ def dataset_sha256(path: str | os.PathLike) -> str:
         st = p.stat()
     except OSError as e:
         raise DatasetError(f"cannot read dataset {p}: {e.strerror or e}") from None
+    if p.is_dir():
+        raise DatasetError(f"{path} is a directory, not a dataset file")
     key = (str(p), st.st_mtime_ns, st.st_size)
     if key not in _MEMO:
-        h = hashlib.sha256()
+        _MEMO[key] = _hash_file(p)
+    return _MEMO[key]
+
+
+def _hash_file(p: Path) -> str:
+    h = hashlib.sha256()
+    try:
         with open(p, "rb") as f:
             while chunk := f.read(_CHUNK):
                 h.update(chunk)
-        _MEMO[key] = h.hexdigest()
-    return _MEMO[key]
+    except OSError as e:  # unreadable (permissions, a device, an I/O error): the user's file, not a bug
+        raise DatasetError(f"cannot read dataset {p}: {e.strerror or e}") from None
+    return h.hexdigest()
 
 
 def check_dataset_version(path: str | os.PathLike, expected: str, where: str) -> None:
