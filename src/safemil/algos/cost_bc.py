@@ -32,7 +32,7 @@ def soft_trajectory_bc() -> BCConfig:
     A learned per-step cost is myopic: the first steps of a run that later speeds past the
     threshold look as cheap as a cautious run's. Segment-level weights keep those steps and
     the policy learns to accelerate like the risky runs (Walker2d, 3 seeds: normalized cost
-    2.11 with segment weights, 0.72 with trajectory weights; docs/safemil.md).
+    2.11 with segment weights, 0.72 with trajectory weights, at the default grid's budget).
     """
     return BCConfig(weights=WeightConfig(kind="soft", level="trajectory", beta=0.6, gamma=0.99))
 

@@ -160,10 +160,10 @@ def _smoke() -> GridSpec:
                      "bc-u:steps=40", "safemil:policy_steps=40", "safemil:mil.steps=20"], name="smoke")
 
 
-# The PROCO done-criteria experiment (docs/proco.md, "Tenth run"): each offline safe RL base alone and with
-# PROCO on exclusively-safe data, 10 seeds. BC-Safe+PROCO learns from the layer's feasibility weights; BCQ-Lag+PROCO
+# The PROCO grid (docs/results.md, docs/proco.md): each offline safe RL base alone and with PROCO on
+# exclusively-safe data, 10 seeds. BC-Safe+PROCO learns from the layer's feasibility weights; BCQ-Lag+PROCO
 # trains on the data's own costs and deploys behind the layer's safety filter (its model and knowledge cost).
-# About 100 minutes on 2 cores: the tenth run's 200 runs took 11,762 run-seconds (BCQ-Lag 70-125 s each, BC 10-30 s).
+# About 100 minutes on 2 cores: 200 runs of 11,762 run-seconds in all (BCQ-Lag 70-125 s each, BC 10-30 s).
 PROCO_ALGOS = ("bc-safe", "bc-safe+proco", "bcq-lag", "bcq-lag+proco")
 
 
