@@ -114,16 +114,25 @@ class NavEnv(gym.Env):
                 elif kind.mobility == "free":
                     a = h.free_qpos[name]
                     m.qpos0[a:a + 7] = (x, y, 0.1 - VASE_SINK, *yaw_quat(rot))
+                    b = h.kind_bodies[kind.name][i]
+                    m.body_pos[b], m.body_quat[b] = m.qpos0[a:a + 3], m.qpos0[a + 3:a + 7]
                 else:  # gremlin: free box welded to a mocap body that stays at the origin until stepped
                     a = h.free_qpos[name + "obj"]
                     q = yaw_quat(rot)
                     m.qpos0[a:a + 7] = (x, y, 0.1, *q)
+                    b = h.kind_bodies[kind.name][i]
+                    m.body_pos[b], m.body_quat[b] = (x, y, 0.1), q
                     e = h.weld_eq[i]
                     m.eq_data[e, 3:6] = (x, y, 0.1)
                     m.eq_data[e, 6:10] = q
                     g = h.mocap_geoms[i]
                     m.geom_pos[g] = (x, y, 0.1)
                     m.geom_quat[g] = q
+                    m.body_ipos[m.geom_bodyid[g]] = (x, y, 0.1)  # a compile would put the inertial frame there
+                    m.body_iquat[m.geom_bodyid[g]] = q
+        # constants a compile derives from the initial pose (constraint regularisation weights), as upstream's
+        # per-reset compile has them; it uses d as scratch, so the reset comes after it
+        mujoco.mj_setConst(m, d)
         mujoco.mj_resetData(m, d)  # qpos <- qpos0, velocities, time, mocap poses and warm starts zeroed
 
     def place_robot(self, x: float, y: float, heading: float, velocity: tuple[float, float] = (0.0, 0.0),

@@ -19,6 +19,7 @@ import numpy as np
 from safemil.tasks.nav.config import NAV_CONFIGS, NavTaskConfig
 
 AGENT_Z = 0.1
+CIRCLE_CENTRE = "circle_centre"  # a site fixed at the world origin
 AGENT_GEOMS = ("agent", "pointarrow")
 _ROBOT = """
     <body name="agent" pos="0 0 0.1">
@@ -40,7 +41,8 @@ _HEAD = """<mujoco model="{name}">
   </default>
   <worldbody>
     <light directional="true" dir="0 0 -1" pos="0 0 0.5" castshadow="false"/>
-    <geom name="floor" size="3.5 3.5 0.1" type="plane" condim="6" rgba="1 1 1 1"/>"""
+    <geom name="floor" size="3.5 3.5 0.1" type="plane" condim="6" rgba="1 1 1 1"/>
+    <site name="circle_centre" pos="0 0 0" size="0.01"/>"""
 # sensordata layout: the 12 observed values, then what the task rules and the lidar read, so one
 # copy of sensordata per step gives everything (each is an exact copy of xpos / xmat / a velocity)
 OBS_SENSORS = 12
@@ -124,14 +126,19 @@ def build_xml(cfg: NavTaskConfig) -> str:
                 geom, z = _static_geom(cfg, kind.body, n)
                 bodies.append(f'<body name="{n}" pos="0 0 {z}">{geom}</body>')
     eq = f"\n  <equality>{''.join(welds)}</equality>" if welds else ""
-    objects = "".join(f'<framepos objtype="xbody" objname="{n}"/>' for n in lidar_body_names(cfg))
+    objects = "".join(f'<framepos objtype="{t}" objname="{n}"/>' for t, n in lidar_points(cfg))
     return (_HEAD.format(name=cfg.name) + "\n    " + "\n    ".join(bodies) + "\n  </worldbody>"
             + eq + _SENSORS.format(objects=objects) + _TAIL)
 
 
-def lidar_body_names(cfg: NavTaskConfig) -> list[str]:
-    """Bodies whose position the lidar reads, in observation order (gremlins: the welded boxes)."""
-    return [n + ("obj" if k.mobility == "mocap" else "") for k in cfg.lidar_kinds for n in k.names()]
+def lidar_points(cfg: NavTaskConfig) -> list[tuple[str, str]]:
+    """(MuJoCo object type, name) of each point the lidar sees, in observation order.
+
+    Bodies (gremlins: the welded boxes), except the circle: upstream's lidar sees the exact
+    origin while the circle body sits where its layout draw put it (within 1e-9 of it).
+    """
+    return [("site", CIRCLE_CENTRE) if k.name == "circle" else ("xbody", n + ("obj" if k.mobility == "mocap" else ""))
+            for k in cfg.lidar_kinds for n in k.names()]
 
 
 @cache
