@@ -242,8 +242,8 @@ def test_install_switches_between_snapshots_of_one_run(tmp_path):
 
 def test_a_cached_default_dataset_from_another_config_is_named(tmp_path, monkeypatch, capsys):
     from safemil.collect.actor import shipped_policy_path
-    from safemil.collect.generate import default_config, stale_default_dataset
-    from safemil.data import default_dataset_path, resolve_dataset
+    from safemil.collect.generate import default_config, find_dataset, stale_default_dataset
+    from safemil.data import default_dataset_path
 
     monkeypatch.setenv("SAFEMIL_DATA_DIR", str(tmp_path))
     task = "SwimmerVelocity"
@@ -255,7 +255,7 @@ def test_a_cached_default_dataset_from_another_config_is_named(tmp_path, monkeyp
     assert record["config"]["episodes"] == 4 and record["policy_sha256"]
     why = stale_default_dataset(task, path)
     assert "episodes: 4 -> 500" in why and "max_steps" in why and "num_envs: 2 -> 16" in why
-    assert resolve_dataset(task) == path  # still used...
+    assert find_dataset(task) == path  # still used...
     assert "generated differently" in capsys.readouterr().err  # ...but never silently
     record["config"] = json.loads(json.dumps(vars(current)))
     open(str(path) + ".generation.json", "w").write(json.dumps(record))

@@ -22,8 +22,14 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from safemil.data import default_dataset_path, resolve_dataset
+import numpy as np
+
+from safemil.collect import find_dataset, generate_to_file
+from safemil.collect.fingerprints import check_fingerprint
+from safemil.data import default_dataset_path
 from safemil.errors import DatasetError
+from safemil.eval import normalized_return
+from safemil.plotting import pyplot, save_figure
 from safemil.runs import RunDir
 from safemil.train import evaluate_run, load_run_config, make_run_config, resume, train
 
@@ -41,17 +47,9 @@ SUMMARY_KEYS = ("task", "algo", "episodes", "normalized_return", "normalized_cos
 def ensure_dataset(task: str = TASK, progress: bool = True) -> Path:
     """The task's default dataset: reused if present, else generated with the shipped behaviour policy."""
     try:
-        return resolve_dataset(task)
+        return find_dataset(task)
     except DatasetError:
         pass
-    try:
-        from safemil.collect import generate_to_file
-        from safemil.collect.fingerprints import check_fingerprint
-    except ImportError:  # an install without the dataset-generation module
-        raise DatasetError(
-            f"the {task} default dataset is missing ({default_dataset_path(task)}) and this install cannot "
-            f"generate it; pass a DSRL file with --dataset"
-        ) from None
     if progress:
         print(f"generating the {task} default dataset (once) -> {default_dataset_path(task)}", flush=True)
     path = Path(generate_to_file(task, progress=progress))
@@ -113,11 +111,6 @@ def _free_name(run_dir: Path) -> Path:
 
 def plot_quickstart(rows: list[dict], path: str | Path) -> Path:
     """Bars of normalized return / cost / CVaR@20%, and per-episode return vs cost."""
-    import numpy as np
-
-    from safemil.eval import normalized_return
-    from safemil.plotting import pyplot, save_figure
-
     plt = pyplot()
     fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
     metrics = [("normalized_return", "norm. return"), ("normalized_cost", "norm. cost"),

@@ -24,8 +24,9 @@ import torch
 from tqdm.auto import tqdm
 
 from safemil.algos import AlgoSpec, LearnerData, OracleData, get_algo
+from safemil.collect import find_dataset
 from safemil.config import apply_overrides, from_dict, to_dict
-from safemil.data import SplitConfig, make_split, read_dsrl, resolve_dataset
+from safemil.data import SplitConfig, make_split, read_dsrl
 from safemil.data.fingerprint import check_dataset_version, dataset_sha256
 from safemil.data.safe_only import DataConfig, OfflineSelection, select_offline
 from safemil.data.splits import Split
@@ -95,7 +96,7 @@ def make_run_config(algo: str, task: str, dataset: str | None = None, seed: int 
     """Resolve names and defaults; ``split.*``/``train.*``/``eval.*`` overrides go to the run, the rest to the algorithm."""
     spec = get_algo(algo)
     task_name = get_task(task).name
-    path = resolve_dataset(dataset if dataset is not None else task_name)
+    path = find_dataset(dataset if dataset is not None else task_name)
     run_ov, algo_ov = [], []
     for item in overrides or []:
         key = item.split("=", 1)[0].strip()

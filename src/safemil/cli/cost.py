@@ -10,6 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from safemil.collect import find_dataset
 from safemil.console import console
 from safemil.costs.knowledge import (
     BACKENDS,
@@ -21,7 +22,7 @@ from safemil.costs.knowledge import (
     default_rule,
     ground,
 )
-from safemil.data import read_dsrl, resolve_dataset
+from safemil.data import read_dsrl
 from safemil.errors import ConfigError, DatasetError
 from safemil.runs import check_output_file
 from safemil.tasks import get_task
@@ -129,11 +130,11 @@ def defaults_cmd(as_json: bool = typer.Option(False, "--json")) -> None:
 def _check(cost: KnowledgeCost, task: str, dataset: str | None, states: str) -> tuple[CheckReport | None, str | None]:
     if dataset is None:  # the task's default dataset, when it has been generated
         try:
-            path = resolve_dataset(task)
+            path = find_dataset(task)
         except DatasetError:
             return None, None
     else:
-        path = resolve_dataset(dataset)
+        path = find_dataset(dataset)
     ds = read_dsrl(path, task=task)
     return check_cost(cost, ds, states=states), str(path)
 

@@ -6,8 +6,9 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from safemil.collect import find_dataset
 from safemil.console import console
-from safemil.data import default_dataset_path, read_dsrl, resolve_dataset
+from safemil.data import default_dataset_path, read_dsrl
 from safemil.data.info import dataset_info, plot_dataset
 from safemil.errors import OutputError
 from safemil.runs import check_output_dir, check_output_file
@@ -29,7 +30,7 @@ def info(
     """Counts, return/cost quantiles and the share of trajectories under cost limits."""
     if plot is not None:
         check_image_file(plot, "--plot")
-    path = resolve_dataset(dataset)
+    path = find_dataset(dataset)
     ds = read_dsrl(path, task=task)
     info = {"file": str(path), **dataset_info(ds)}
     if plot is not None:

@@ -5,6 +5,7 @@ from safemil.collect.command import CommandRange
 from safemil.collect.generate import (
     GenerateConfig,
     default_config,
+    find_dataset,
     generate_dataset,
     generate_to_file,
 )
@@ -14,6 +15,7 @@ __all__ = [
     "GenerateConfig",
     "SpeedActor",
     "default_config",
+    "find_dataset",
     "generate_dataset",
     "generate_to_file",
     "load_behaviour_policy",

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -21,8 +22,8 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from safemil.collect.actor import SpeedActor, load_behaviour_policy, shipped_policy_path
-from safemil.data import Dataset, default_dataset_path, write_dsrl
-from safemil.errors import ConfigError
+from safemil.data import Dataset, default_dataset_path, resolve_dataset, write_dsrl
+from safemil.errors import ConfigError, TaskError
 from safemil.eval.lockstep import Lockstep
 from safemil.runs import atomic_write_text
 from safemil.tasks import get_task
@@ -245,3 +246,23 @@ def stale_default_dataset(task: str, path: str | os.PathLike) -> str | None:
     if other_policy:
         diffs.append("a different behaviour policy")
     return "; ".join(diffs) or None
+
+
+def find_dataset(spec: str | os.PathLike) -> Path:
+    """`resolve_dataset`, and a warning on stderr when the file is a cached default dataset that
+    was generated differently from this version's default: it is still used, never silently."""
+    path = resolve_dataset(spec)
+    try:
+        task = get_task(str(spec)).name
+    except TaskError:
+        return path
+    if path != default_dataset_path(task):
+        return path
+    try:
+        why = stale_default_dataset(task, path)
+    except OSError:  # an unreadable file or no shipped policy: the reader (or generator) says so clearly
+        return path
+    if why:
+        print(f"warning: the cached default dataset {path} was generated differently from this version's "
+              f"default ({why}); regenerate it with: safemil data generate --task {task}", file=sys.stderr)
+    return path

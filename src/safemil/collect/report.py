@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from safemil.data import Dataset, read_dsrl, resolve_dataset
+from safemil.collect.generate import find_dataset
+from safemil.data import Dataset, read_dsrl
 from safemil.data.info import dataset_info, plot_dataset
 from safemil.eval import RandomPolicy
 from safemil.eval.evaluator import rollout
@@ -90,7 +91,7 @@ def write_datasets_doc(tasks: list[str], doc: str | Path, img_dir: str | Path, c
     out = {}
     for task in tasks:
         name = get_task(task).name
-        path = resolve_dataset(name)
+        path = find_dataset(name)
         ds = read_dsrl(path, task=name)
         info = dataset_info(ds)
         rnd = random_policy_return(name)
