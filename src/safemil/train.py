@@ -21,11 +21,11 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from safemil.algos import AlgoSpec, LearnerData, OracleData, get_algo
 from safemil.collect import find_dataset
 from safemil.config import apply_overrides, from_dict, to_dict
+from safemil.console import progress_bar
 from safemil.data import SplitConfig, make_split, read_dsrl
 from safemil.data.fingerprint import check_dataset_version, dataset_sha256
 from safemil.data.safe_only import DataConfig, OfflineSelection, select_offline
@@ -192,8 +192,8 @@ def _execute(rd: RunDir, cfg: RunConfig, stop_at: int | None = None, split: Spli
     rd.truncate_metrics(start)
     total = algo.total_steps
     acc: dict[str, list[float]] = {}
-    bar = tqdm(total=total, initial=start, desc=f"{cfg.algo} {cfg.task} s{cfg.seed}", unit="step",
-               disable=not cfg.train.progress, dynamic_ncols=True)
+    bar = progress_bar(cfg.train.progress, total=total, initial=start, desc=f"{cfg.algo} {cfg.task} s{cfg.seed}",
+                       unit="step", dynamic_ncols=True)
     t_loop = time.perf_counter()
     try:
         for step in range(start, total):

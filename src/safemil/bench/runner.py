@@ -25,8 +25,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tqdm.auto import tqdm
-
 from safemil.bench.executors import Executor
 from safemil.bench.grid import GridSpec, RunSpec
 from safemil.bench.worker import (
@@ -38,6 +36,7 @@ from safemil.bench.worker import (
     run_one,
 )
 from safemil.config import save_yaml
+from safemil.console import progress_bar
 from safemil.data.fingerprint import dataset_sha256
 from safemil.errors import DatasetError, SafemilError
 from safemil.runs import RunDir
@@ -94,8 +93,8 @@ def run_grid(
         else:
             todo.append(run)
     skipped = len(runs) - len(todo) - len(result.failures)
-    bar = tqdm(total=len(runs), initial=len(runs) - len(todo), desc=f"bench ({executor.name} x{executor.workers})",
-               unit="run", disable=not progress, dynamic_ncols=True)
+    bar = progress_bar(progress, total=len(runs), initial=len(runs) - len(todo),
+                       desc=f"bench ({executor.name} x{executor.workers})", unit="run", dynamic_ncols=True)
     say = bar.write if progress else (lambda _msg: None)
     if skipped:
         say(f"{skipped} finished run(s) skipped")

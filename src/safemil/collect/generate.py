@@ -19,9 +19,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from safemil.collect.actor import SpeedActor, load_behaviour_policy, shipped_policy_path
+from safemil.console import progress_bar
 from safemil.data import Dataset, default_dataset_path, resolve_dataset, write_dsrl
 from safemil.errors import ConfigError, TaskError
 from safemil.eval.lockstep import Lockstep
@@ -138,7 +138,7 @@ def generate_dataset(task: str, cfg: GenerateConfig | None = None, actor: SpeedA
             buf_obs[s, 0] = ls.obs[s]
 
     begin(ls.take_started())
-    bar = tqdm(total=cfg.episodes, desc=f"generate {spec.name}", unit="ep", disable=not progress)
+    bar = progress_bar(progress, total=cfg.episodes, desc=f"generate {spec.name}", unit="ep")
     try:
         while not ls.done():
             slots = ls.active()

@@ -20,6 +20,7 @@ import numpy as np
 from safemil.collect.actor import SpeedActor
 from safemil.collect.command import CommandRange
 from safemil.config import to_dict
+from safemil.console import progress_bar
 from safemil.errors import ConfigError, SafemilError
 from safemil.tasks import get_task
 
@@ -208,7 +209,6 @@ def train_behaviour(cfg: CollectTrainConfig, workdir: str | os.PathLike, progres
     _require_sb3(cfg.algo)
     import torch
     from stable_baselines3.common.vec_env import VecNormalize
-    from tqdm.auto import tqdm
 
     torch.set_num_threads(cfg.threads)
     workdir = Path(workdir)
@@ -235,8 +235,8 @@ def train_behaviour(cfg: CollectTrainConfig, workdir: str | os.PathLike, progres
             model.load_replay_buffer(str(workdir / "replay.pkl"))
     else:
         model, venv = _new_model(cfg, venv)
-    bar = tqdm(total=cfg.steps, initial=state["steps"], desc=f"train {cfg.task} ({cfg.algo})",
-               unit="step", disable=not progress)
+    bar = progress_bar(progress, total=cfg.steps, initial=state["steps"], desc=f"train {cfg.task} ({cfg.algo})",
+                       unit="step")
     while state["steps"] < cfg.steps:
         n = min(cfg.chunk, cfg.steps - state["steps"])
         t0 = time.perf_counter()

@@ -33,8 +33,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 
+from safemil.console import progress_bar
 from safemil.costs.diagnostics import CollapseDetector
 from safemil.costs.nets import CostNet
 from safemil.data.dataset import LearnerView
@@ -234,7 +234,7 @@ class MILCost:
         """Run ``steps`` (default ``config.steps``) training steps with a progress bar; returns the last metrics."""
         steps = self.config.steps if steps is None else int(steps)
         last: dict[str, float] = {}
-        bar = tqdm(range(steps), desc="MIL cost", disable=not progress, mininterval=1.0)
+        bar = progress_bar(progress, iterable=range(steps), desc="MIL cost", mininterval=1.0)
         for _ in bar:
             last = self.train_step()
             if callback is not None:

@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from tqdm.auto import tqdm
 
+from safemil.console import progress_bar
 from safemil.data.dataset import Dataset
 from safemil.eval.lockstep import Lockstep
 from safemil.eval.metrics import summarize_episodes
@@ -55,7 +55,7 @@ def rollout(
     costs = np.zeros(episodes)
     lengths = np.zeros(episodes, dtype=np.int64)
     buffers: list[list[tuple]] = [[] for _ in range(episodes)]
-    bar = tqdm(total=episodes, desc=f"eval {spec.name}", unit="ep", disable=not progress, leave=False)
+    bar = progress_bar(progress, total=episodes, desc=f"eval {spec.name}", unit="ep", leave=False)
     try:
         while not ls.done():
             active = ls.active()
