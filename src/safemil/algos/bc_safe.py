@@ -19,7 +19,7 @@ from safemil.policies import BCConfig
 
 @dataclass
 class BCSafeConfig:
-    steps: int = 20_000
+    steps: int = 20_000  # BC updates (one minibatch each): the run's total steps
     cost_limit: float | None = None  # None: the run's cost limit
     bc: BCConfig = field(default_factory=_unweighted)
 

@@ -16,7 +16,7 @@ def _unweighted() -> BCConfig:
 
 @dataclass
 class BCUConfig:
-    steps: int = 20_000
+    steps: int = 20_000  # BC updates (one minibatch each): the run's total steps
     bc: BCConfig = field(default_factory=_unweighted)
 
     def __post_init__(self):

@@ -50,25 +50,26 @@ from safemil.proco.rollouts import RolloutConfig
 
 @dataclass
 class BCQLagConfig:
-    steps: int = 20_000
-    batch_size: int = 256
-    hidden: tuple[int, ...] = (256, 256)
-    lr_actor: float = 1e-3
-    lr_critic: float = 1e-3
-    lr_vae: float = 1e-3
-    gamma: float = 0.99
+    steps: int = 20_000  # updates, each of VAE, critics, actor and lambda; with tau None it also sets tau
+    batch_size: int = 256  # rows per VAE, critic and actor batch
+    hidden: tuple[int, ...] = (256, 256)  # hidden sizes of the VAE, the perturbation actor and the critics
+    lr_actor: float = 1e-3  # Adam rate of the perturbation actor
+    lr_critic: float = 1e-3  # Adam rate of the reward and cost critics
+    lr_vae: float = 1e-3  # Adam rate of the behaviour VAE (encoder and decoder)
+    gamma: float = 0.99  # discount of both critics and of q_limit
     tau: float | None = None  # soft-update rate; None: from the budget (critic_tau)
-    phi: float = 0.05
-    reward_scale: float = 0.1
-    cost_scale: float = 1.0
+    phi: float = 0.05  # largest perturbation of a VAE-decoded action, in the [-1, 1] action space
+    reward_scale: float = 0.1  # rewards are multiplied by this in the reward critic's targets
+    cost_scale: float = 1.0  # costs are multiplied by this in the cost critic's targets (q_limit is not)
     pid: tuple[float, float, float] = (0.1, 0.003, 0.001)  # KP, KI, KD
-    lambda_max: float = 100.0
+    lambda_max: float = 100.0  # cap on lambda; the PID integral is capped at lambda_max / KI
     episode_len: int | None = None  # None: the longest trajectory in the data
     synthetic_ratio: float = 0.5  # +proco with layer.base_synthetic=all: share of each critic batch from them
     unsafe_ratio: float = 0.1  # extra share of each cost-critic batch from the rows with cost > 0 (if any)
-    # the PID's limit is max(q_limit, qc_data): never ask the policy to be cheaper, by the cost critic's own
-    # pricing, than the data's actions (where relabelled costs price the safe data itself over q_limit,
-    # lambda otherwise climbs to its cap and the policy stands still; docs/proco.md, eighth run)
+    # true: the PID's limit is max(q_limit, qc_data), qc_data a running mean of Q_c on the data's own actions,
+    # so the policy is never asked to be cheaper than the data by the cost critic's own pricing. Without it,
+    # where relabelled (PROCO) costs price the safe data itself over q_limit, lambda climbs to its cap and
+    # the policy stands still
     data_budget: bool = False
 
     def __post_init__(self):
@@ -450,9 +451,9 @@ class PolicyRolloutConfig:
     """
 
     every: int = 0  # 0: off
-    starts: int = 1000
-    horizon: int = 10
-    noise: float = 0.1
+    starts: int = 1000  # rollouts per refresh, from random dataset states
+    horizon: int = 10  # model steps per rollout at most (the disagreement cut or a violation ends it sooner)
+    noise: float = 0.1  # std of the Gaussian added to the policy's action, fraction of the action half-range
 
     def __post_init__(self):
         if self.every < 0 or self.starts < 1 or self.horizon < 1 or self.noise < 0:

@@ -42,14 +42,16 @@ def _iql() -> CriticConfig:
 
 @dataclass
 class ProcoConfig:
-    policy_steps: int = 20_000
+    policy_steps: int = 20_000  # weighted-BC updates, after the layer's model and feasibility steps
     layer: ProcoLayerConfig = field(default_factory=ProcoLayerConfig)
     reward: CriticConfig = field(default_factory=_iql)
     bc: BCConfig = field(default_factory=_pair_soft)
-    adv_temperature: float = 3.0
-    adv_max: float = 100.0
-    feas_temperature: float = 5.0
-    feas_max: float = 150.0
+    adv_temperature: float = 3.0  # feasible rows: w = exp(adv_temperature * A / std(A)), A the IQL advantage
+    adv_max: float = 100.0  # feasible rows: upper clip of that weight
+    feas_temperature: float = 5.0  # infeasible states: w = exp(feas_temperature * (V_h(s) - Q_h(s, a)))
+    feas_max: float = 150.0  # infeasible states: upper clip of that weight
+    # in (0, 1]: the weight of a feasible state's action that leaves the feasible region, and the floor
+    # of every weight (weights are relative: BC divides them by their batch mean)
     min_weight: float = 1e-4
 
     def __post_init__(self):
@@ -135,7 +137,7 @@ def _pair_hard() -> BCConfig:
 @dataclass
 class BCSafeProcoConfig:
     steps: int = 20_000  # BC steps, as bc-safe's
-    cost_limit: float | None = None
+    cost_limit: float | None = None  # BC keeps trajectories with cost <= this; None: the run's cost limit
     layer: ProcoLayerConfig = field(default_factory=ProcoLayerConfig)
     bc: BCConfig = field(default_factory=_pair_hard)
 

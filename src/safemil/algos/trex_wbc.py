@@ -28,7 +28,7 @@ def _single_segment_preferences() -> MILConfig:
 class TREXWBCConfig:
     """``cost.steps`` preference updates and ``policy_steps`` policy updates, in ``schedule`` order."""
 
-    policy_steps: int = 20_000
+    policy_steps: int = 20_000  # weighted-BC updates (after cost.steps when schedule=sequential)
     schedule: str = "sequential"  # sequential | alternate (see safemil.algos.cost_bc)
     cost: MILConfig = field(default_factory=_single_segment_preferences)
     bc: BCConfig = field(default_factory=soft_trajectory_bc)

@@ -35,14 +35,14 @@ LogPiFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 @dataclass
 class DWBCConfig:
-    hidden: tuple[int, ...] = (256, 256)
+    hidden: tuple[int, ...] = (256, 256)  # hidden sizes of the discriminator
     nu: float = 0.5  # class prior of the PU risk (eta in DWBC)
     d_min: float = 0.1  # discriminator output clip
-    d_max: float = 0.9
+    d_max: float = 0.9  # upper clip of the discriminator output (d_min < 0.5 < d_max < 1)
     use_log_pi: bool = True  # feed log pi(a|s) to the discriminator, as DWBC does
     batch_size: int = 256  # pairs per set per update
-    lr: float = 1e-4
-    weight_decay: float = 0.01
+    lr: float = 1e-4  # AdamW learning rate of the discriminator
+    weight_decay: float = 0.01  # AdamW weight decay of the discriminator
     grad_clip: float = 10.0  # 0 disables
     holdout_frac: float = 0.2  # trajectories of each set kept out of training, for the accuracy diagnostic
     heldout_rows: int = 4096  # held-out pairs per set scored for the diagnostic

@@ -37,17 +37,17 @@ RATIO_FLOOR = 1e-10
 
 @dataclass
 class SafeDICEConfig:
-    hidden: tuple[int, ...] = (256, 256)
+    hidden: tuple[int, ...] = (256, 256)  # hidden sizes of the classifier and of the value net nu(s)
     batch_size: int = 512  # pairs per set (classifier) or D_U transitions (value) per update
-    classifier_lr: float = 1e-4
-    classifier_gp: float = 10.0
+    classifier_lr: float = 1e-4  # AdamW learning rate of the D_N-vs-D_U classifier
+    classifier_gp: float = 10.0  # weight of the classifier's gradient penalty (between D_N and D_U pairs)
     alpha_margin: float = 1e-5  # subtracted from the min ratio
-    gamma: float = 0.99
-    critic_lr: float = 1e-4
-    critic_gp: float = 1e-6
-    weight_decay: float = 0.0
+    gamma: float = 0.99  # discount of the DICE value objective
+    critic_lr: float = 1e-4  # AdamW learning rate of the value net nu(s)
+    critic_gp: float = 1e-6  # weight of the value's gradient penalty (between D_U and initial states); 0: off
+    weight_decay: float = 0.0  # AdamW weight decay of the classifier and the value net
     holdout_frac: float = 0.2  # trajectories held out of classifier training, for the accuracy diagnostic
-    heldout_rows: int = 4096
+    heldout_rows: int = 4096  # at most this many held-out pairs per set scored for the diagnostic
 
     def __post_init__(self):
         self.hidden = tuple(self.hidden)

@@ -24,16 +24,16 @@ from safemil.errors import ConfigError, DatasetError
 
 @dataclass
 class EnsembleConfig:
-    members: int = 7
-    elites: int = 5
-    hidden: tuple[int, ...] = (200, 200, 200, 200)
-    lr: float = 1e-3
-    weight_decay: float = 1e-5
-    batch_size: int = 256
+    members: int = 7  # Gaussian MLPs trained together, each on its own random minibatches
+    elites: int = 5  # members with the lowest held-out MSE, used for prediction and disagreement
+    hidden: tuple[int, ...] = (200, 200, 200, 200)  # hidden layer sizes of each member (SiLU)
+    lr: float = 1e-3  # AdamW learning rate
+    weight_decay: float = 1e-5  # AdamW weight decay
+    batch_size: int = 256  # transitions per member per update
     holdout: float = 0.1  # fraction of transitions held out for validation / elite ranking
-    max_holdout: int = 5000
+    max_holdout: int = 5000  # cap on the held-out transitions
     logvar_bound_weight: float = 0.01  # pulls the learned log-variance bounds towards each other
-    predict_reward: bool = True
+    predict_reward: bool = True  # also model the reward; false: synthetic transitions get reward 0
 
     def __post_init__(self):
         if self.members < 1 or not 1 <= self.elites <= self.members:

@@ -28,12 +28,14 @@ from safemil.policies.actors import mlp
 
 @dataclass
 class CriticConfig:
-    hidden: tuple[int, ...] = (256, 256)
-    lr: float = 3e-4
-    batch_size: int = 256
-    gamma: float = 0.99
+    hidden: tuple[int, ...] = (256, 256)  # hidden sizes of each Q head and of V
+    lr: float = 3e-4  # Adam rate of the Q heads and of V
+    batch_size: int = 256  # transitions per update
+    gamma: float = 0.99  # discount of the backup
+    # in (0, 1). Feasibility: the weight on V_h above Q_h (higher: V_h nearer the best action's Q_h);
+    # reward (IQL): the weight on Q above V (higher: V nearer the best action's Q)
     expectile: float = 0.9
-    n_q: int = 2
+    n_q: int = 2  # Q heads, combined by max (feasibility, pessimistic) or min (reward)
     tau: float = 0.005  # Polyak rate of the target Q (reward critic)
 
     def __post_init__(self):

@@ -18,10 +18,10 @@ class KnowledgeSettings:
     ``margin`` makes the cost conservative (flags states within that fraction of each threshold).
     """
 
-    rule: str = ""
-    cost_file: str = ""
-    backend: str = "static"
-    margin: float = 0.0
+    rule: str = ""  # static: a cost expression; openai: plain language; "": the task's shipped expression
+    cost_file: str = ""  # a saved knowledge cost (JSON) for this task; excludes rule
+    backend: str = "static"  # static | openai: how rule is grounded (ignored without rule)
+    margin: float = 0.0  # [0, 1): conservative shift, fraction of each threshold; 0: a cost file keeps its own
 
     def __post_init__(self):
         if self.rule and self.cost_file:

@@ -44,14 +44,16 @@ def _feas_critic() -> CriticConfig:
 class ProcoLayerConfig:
     knowledge: KnowledgeSettings = field(default_factory=KnowledgeSettings)
     ensemble: EnsembleConfig = field(default_factory=EnsembleConfig)
-    model_steps: int = 2000
-    validate_every: int = 250
+    model_steps: int = 2000  # dynamics-ensemble updates: the layer's first phase
+    validate_every: int = 250  # model steps between held-out validations, which re-rank the elites
     rollout: RolloutConfig = field(default_factory=RolloutConfig)
     feasibility: CriticConfig = field(default_factory=_feas_critic)
+    # feasibility-critic updates after the model and its rollouts (proco's reward critic trains during
+    # them); skipped where a base uses the model alone (bcq-lag+proco with layer_costs=false)
     feasibility_steps: int = 5000
     synthetic_ratio: float = 0.5  # share of each feasibility batch drawn from the synthetic transitions
-    h_unsafe: float = 25.0
-    h_safe: float = -1.0
+    h_unsafe: float = 25.0  # constraint value h of a transition with cost > 0 (positive: a violation)
+    h_safe: float = -1.0  # constraint value h of a transition with cost 0 (negative: safe)
     # Which synthetic transitions a base learns from: "costly" (the counterfactual unsafe ones)
     # or "all". Model rollouts carry model-predicted rewards with no uncertainty penalty, so
     # safe synthetic rows mostly teach a Q-learning base that out-of-data actions pay more.

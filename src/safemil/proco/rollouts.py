@@ -28,10 +28,10 @@ from safemil.models import DynamicsEnsemble
 
 @dataclass
 class RolloutConfig:
-    n_starts: int = 5000
-    horizon: int = 10
+    n_starts: int = 5000  # rollouts, each from a random dataset (s, a) (at most the dataset's rows)
+    horizon: int = 10  # model steps per rollout at most (the disagreement cut or a violation ends it sooner)
     noise: float = 0.3  # std of the action perturbation / random-walk step, fraction of the action half-range
-    uniform_prob: float = 0.25
+    uniform_prob: float = 0.25  # chance that a rollout's first action is uniform over the action box
     cut_quantile: float = 0.99  # disagreement cut = this quantile of the disagreement on real transitions
     max_disagreement: float | None = None  # an absolute cut instead of the quantile rule
     steer_frac: float = 0.5  # share of rollouts steered towards the knowledge's unsafe set

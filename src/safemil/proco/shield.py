@@ -39,6 +39,8 @@ SOFTNESS = 0.5  # width of the soft knowledge score that ranks candidates when a
 class ShieldConfig:
     horizon: int = 0  # model steps looked ahead; 0: no filter
     margin: float = 0.0  # knowledge margin the filter checks at (fraction of each threshold)
+    # each in [0, 1): fallback candidates, the policy's action shrunk towards the action box's centre by
+    # each scale (0: the centre), tried in order after the action itself
     scales: tuple[float, ...] = (0.9, 0.8, 0.6, 0.4, 0.2, 0.0)
 
     def __post_init__(self):
