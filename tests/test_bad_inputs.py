@@ -21,8 +21,9 @@ import numpy as np
 import pytest
 
 import safemil.train as runner
+from safemil import runs
 from safemil.cli import main
-from safemil.errors import SafemilError
+from safemil.errors import OutputError, SafemilError
 from safemil.proco.knowledge import KnowledgeSettings, make_knowledge_cost
 from safemil.train import make_run_config, resume, train
 from tests.test_proco_algos import RUN as PROCO_RUN
@@ -238,6 +239,7 @@ CASES: list[tuple[str, list[str]]] = [
     ("report-a-file", ["report", "afile"]),
     ("report-torn-eval-json", ["report", "bench"]),
     ("report-config-not-yaml", ["report", "bench2"]),
+    ("report-unknown-method", ["report", "emptydir", "--method", "nope"]),
 ]
 
 
@@ -371,3 +373,29 @@ def test_a_failure_after_the_first_step_keeps_the_run_for_resume(tiny, tmp_path,
     monkeypatch.undo()
     assert resume(tmp_path / "run")["train_steps"] == 6
 
+
+
+@pytest.mark.skipif(not Path("/sys/kernel").is_dir(), reason="needs Linux sysfs (mkdir there is refused)")
+def test_out_where_mkdir_is_refused(work, tiny, capsys):
+    line = _fails_in_one_line(["train", "bc-u", "--task", T, "--dataset", str(tiny), *RUN, "--out", "/sys/safemil"],
+                              capsys)
+    assert "cannot create run directory /sys/safemil" in line
+
+
+def test_an_existing_folder_without_write_permission_is_named(tmp_path, monkeypatch):
+    monkeypatch.setattr(runs.os, "access", lambda path, mode: False)  # as for a non-root user in a read-only folder
+    with pytest.raises(OutputError, match=r"cannot create run directory .*/a/b: .*/a/b: Permission denied"):
+        runs.make_dirs(tmp_path / "a" / "b", "run directory")
+    assert not (tmp_path / "a").exists()
+    with pytest.raises(OutputError, match="cannot write --out .*c.json: .*Permission denied"):
+        runs.check_output_file(tmp_path / "c.json", "--out")
+
+
+def test_atomic_write_names_what_is_in_the_way(tmp_path):
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(OutputError, match="afile is a file, not a directory"):
+        runs.atomic_write_text(tmp_path / "afile" / "config.yaml", "a: 1\n")
+    (tmp_path / "d").mkdir()
+    with pytest.raises(OutputError, match="is a directory"):
+        runs.atomic_write_text(tmp_path / "d", "a: 1\n")
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["afile", "d"]  # no temp file left

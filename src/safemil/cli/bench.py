@@ -78,10 +78,12 @@ def report(
     method: str = typer.Option("safemil", "--method", help="The method whose CVaR ratio is quoted (to its base for BASE+proco, else to the best baseline)."),
 ) -> None:
     """Per task and algorithm: mean and 95% bootstrap CI over seeds; best safe method in bold."""
+    from safemil.algos import get_algo
     from safemil.bench import collect, cvar_ratios, summarize, write_csv
     from safemil.bench import markdown as to_markdown
     from safemil.bench.report import cvar_label
 
+    get_algo(method)  # a misspelt --method would silently quote no ratio
     for path, what in ((csv, "--csv"), (markdown, "--markdown")):
         if path is not None:
             check_output_file(path, what)
