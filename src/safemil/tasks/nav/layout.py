@@ -8,7 +8,8 @@ Upstream's rule is slow by nature for PointButton1 (about 60 whole-layout
 attempts and 10,000 draws per layout, most of them gremlins that find no room).
 So the layout's draws are fetched in blocks (``uniform(lo, hi)`` is exactly
 ``lo + (hi - lo) * random_sample()``), an object's first few candidates are
-checked one by one and the rest of its 100 tries at once, and afterwards the
+checked one by one and the rest of its 100 tries as an array (the four gremlins
+share one array check against what was placed before them), and afterwards the
 generator is left exactly where upstream's single draws would have left it.
 """
 
@@ -50,10 +51,9 @@ class _Candidates:
         self.chunk = 8192
         self.dropped += start
         self.u = np.concatenate([self.u[start:], more])
-        self.xa = [x0 + wx * self.u[:, 0] for x0, wx, _, _ in self.boxes]
+        self.ux, self.uy = self.u[:, 0].tolist(), self.u[:, 1].tolist()  # plain floats for one-by-one checks
+        self.xa = [x0 + wx * self.u[:, 0] for x0, wx, _, _ in self.boxes]  # same arithmetic as uniform()
         self.ya = [y0 + wy * self.u[:, 1] for _, _, y0, wy in self.boxes]
-        self.xl = [a.tolist() for a in self.xa]
-        self.yl = [a.tolist() for a in self.ya]
         return 0
 
     def commit(self, used: int) -> None:
@@ -83,7 +83,10 @@ class LayoutSampler:
         self.rot_counts = [(kind.name, max(kind.count, 1)) for kind in cfg.kinds]
         boxes = [self._box(rect, k) for _, rect, k in self.plan]
         self.boxes = sorted(set(boxes))
-        self.objs = [(self.boxes.index(b), k) for b, (_, _, k) in zip(boxes, self.plan, strict=True)]
+        keys = [(self.boxes.index(b), k) for b, (_, _, k) in zip(boxes, self.plan, strict=True)]
+        # (area, keepout, how many objects from this one on share both): the gremlins' 100-try windows
+        # can then be checked against everything placed before them in one go
+        self.objs = [(b, k, keys[i:].count((b, k))) for i, (b, k) in enumerate(keys)]
 
     def _box(self, rect: Rect | None, keepout: float) -> Box:
         xmin, ymin, xmax, ymax = rect if rect is not None else self.cfg.extents
@@ -96,38 +99,35 @@ class LayoutSampler:
         """Positions of the agent and every object (up to 10,000 whole-layout attempts)."""
         cand = _Candidates(rng, self.boxes)
         per_attempt = TRIES * len(self.objs)
-        objs = self.objs
         sqrt = math.sqrt
         c = 0  # next unused candidate
         try:
             for _ in range(LAYOUT_TRIES):
                 c = cand.need(c, per_attempt)
-                xls, yls = cand.xl, cand.yl
-                px: list[float] = []
-                py: list[float] = []
-                pk: list[float] = []
-                for b, keepout in objs:
-                    xl, yl = xls[b], yls[b]
+                ux, uy = cand.ux, cand.uy
+                placed: list[tuple[float, float, float]] = []  # x, y, keepout
+                clear = _Clear(cand)
+                for b, keepout, same_after in self.objs:
+                    x0, wx, y0, wy = self.boxes[b]
                     j = -1
-                    for t in range(c, c + _SCALAR_TRIES):  # most objects fit at once: plain floats
-                        x, y = xl[t], yl[t]
-                        for ox, oy, ok in zip(px, py, pk, strict=True):
+                    scalar = c if clear.covers(b, keepout, c + TRIES) else c + _SCALAR_TRIES
+                    for t in range(c, scalar):  # most objects fit at once: plain floats
+                        x, y = x0 + wx * ux[t], y0 + wy * uy[t]
+                        for ox, oy, ok in placed:
                             if sqrt((x - ox) * (x - ox) + (y - oy) * (y - oy)) < ok + keepout:
                                 break
                         else:
                             j = t
                             break
                     if j < 0:
-                        j = _first_clear(cand, b, c + _SCALAR_TRIES, c + TRIES, keepout, px, py, pk)
+                        j = clear.first(b, keepout, scalar, c + TRIES, placed, same_after)
                     if j < 0:
                         c += TRIES
                         break
-                    px.append(xl[j])
-                    py.append(yl[j])
-                    pk.append(keepout)
+                    placed.append((x0 + wx * ux[j], y0 + wy * uy[j], keepout))
                     c = j + 1
                 else:
-                    return {name: (x, y) for (name, _, _), x, y in zip(self.plan, px, py, strict=True)}
+                    return {name: (x, y) for (name, _, _), (x, y, _) in zip(self.plan, placed, strict=True)}
         finally:
             cand.commit(c)
         raise LayoutError(f"{self.cfg.name}: failed to sample a layout")
@@ -152,12 +152,42 @@ class LayoutSampler:
         raise LayoutError(f"{self.cfg.name}: failed to place a new goal")
 
 
-def _first_clear(cand: _Candidates, b: int, lo: int, hi: int, keepout: float, px: list, py: list, pk: list) -> int:
-    """Index of the first of candidates ``lo .. hi-1`` (area ``b``) clear of the placed objects, or -1."""
-    if not px:
-        return lo
-    dx = cand.xa[b][lo:hi, None] - np.asarray(px)
-    dy = cand.ya[b][lo:hi, None] - np.asarray(py)
-    ok = (np.sqrt(dx * dx + dy * dy) >= np.asarray(pk) + keepout).all(axis=1)
-    j = int(ok.argmax())
-    return lo + j if ok[j] else -1
+class _Clear:
+    """Array checks of candidate windows, shared by later objects with the same area and keepout.
+
+    Candidates of ``lo .. hi-1`` are tested against everything placed so far at once; an
+    object further on with the same area and keepout reuses that (its window lies inside)
+    and only checks the few survivors against what was placed since.
+    """
+
+    def __init__(self, cand: _Candidates):
+        self.cand = cand
+        self.key: tuple[int, float] | None = None
+
+    def covers(self, b: int, keepout: float, hi: int) -> bool:
+        """Whether the last array check already covers this object's window."""
+        return self.key == (b, keepout) and hi <= self.end
+
+    def first(self, b: int, keepout: float, lo: int, hi: int, placed: list[tuple[float, float, float]],
+              same_after: int) -> int:
+        """Index of the first of candidates ``lo .. hi-1`` clear of ``placed``, or -1."""
+        if not placed:
+            return lo
+        if not self.covers(b, keepout, hi):
+            self.key, self.start, self.n = (b, keepout), lo, len(placed)
+            self.end = min(lo + TRIES * same_after, len(self.cand.u))
+            p = np.array(placed)
+            dx = self.cand.xa[b][lo:self.end, None] - p[:, 0]
+            dy = self.cand.ya[b][lo:self.end, None] - p[:, 1]
+            self.ok = (np.sqrt(dx * dx + dy * dy) >= p[:, 2] + keepout).all(axis=1)
+        survivors = np.flatnonzero(self.ok[lo - self.start:hi - self.start]) + lo
+        later = placed[self.n:]
+        if not later:
+            return int(survivors[0]) if len(survivors) else -1
+        x0, wx, y0, wy = self.cand.boxes[b]
+        ux, uy = self.cand.ux, self.cand.uy
+        for t in survivors.tolist():
+            x, y = x0 + wx * ux[t], y0 + wy * uy[t]
+            if all(math.sqrt((x - ox) * (x - ox) + (y - oy) * (y - oy)) >= ok + keepout for ox, oy, ok in later):
+                return t
+        return -1
