@@ -22,11 +22,11 @@ import time
 import numpy as np
 import torch
 
-from safemil.algos.bcq_lag import BCQPolicyNet
 from safemil.costs.knowledge import KnowledgeCost, default_rule
 from safemil.eval import rollout
 from safemil.models import DynamicsEnsemble, EnsembleConfig, Transitions
 from safemil.policies import TorchPolicy
+from safemil.policies.bcq import BCQPolicyNet
 from safemil.proco.shield import EliteDynamics, ShieldConfig, ShieldedPolicy
 from safemil.tasks import get_task
 

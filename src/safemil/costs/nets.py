@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from safemil.errors import ConfigError
+from safemil.networks import mlp
 
 
 def build_mlp(
@@ -25,13 +26,7 @@ def build_mlp(
         raise ConfigError(f"network input/output sizes must be >= 1, got {in_dim} -> {out_dim}")
     if any(int(h) < 1 for h in hidden):
         raise ConfigError(f"hidden layer sizes must be >= 1, got {tuple(hidden)}")
-    layers: list[nn.Module] = []
-    d = in_dim
-    for h in hidden:
-        layers += [nn.Linear(d, int(h)), activation()]
-        d = int(h)
-    layers.append(nn.Linear(d, out_dim))
-    return nn.Sequential(*layers)
+    return mlp([in_dim, *hidden, out_dim], activation)
 
 
 class CostNet(nn.Module):

@@ -10,13 +10,16 @@ parameters, so the training NLL is the Gaussian NLL of ``atanh(a)``.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
+from safemil.config import from_dict
 from safemil.errors import ConfigError
+from safemil.networks import mlp
+from safemil.policies.bcq import bcq_actor_from_state
 
 ACTOR_KINDS = ("gaussian", "mixture", "deterministic")
 LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0
@@ -36,15 +39,6 @@ class ActorConfig:
             raise ConfigError(f"hidden sizes must be positive, got {self.hidden}")
         if self.n_components < 1:
             raise ConfigError(f"n_components must be >= 1, got {self.n_components}")
-
-
-def mlp(sizes: list[int]) -> nn.Sequential:
-    layers: list[nn.Module] = []
-    for i in range(len(sizes) - 1):
-        layers.append(nn.Linear(sizes[i], sizes[i + 1]))
-        if i < len(sizes) - 2:
-            layers.append(nn.ReLU())
-    return nn.Sequential(*layers)
 
 
 class Actor(nn.Module):
@@ -200,18 +194,12 @@ class TorchPolicy:
 
 def actor_state(actor: Actor, config: ActorConfig) -> dict:
     """A self-contained description of a trained actor (normaliser and action box included)."""
-    from dataclasses import asdict
-
     return {"config": asdict(config), "obs_dim": actor.obs_dim, "act_dim": actor.act_dim,
             "state_dict": actor.state_dict()}
 
 
 def actor_from_state(state: dict) -> Actor:
-    from safemil.config import from_dict
-
-    if state.get("kind") == "bcq":  # BCQ-Lag's policy (VAE decoder + perturbation), see safemil.algos.bcq_lag
-        from safemil.algos.bcq_lag import bcq_actor_from_state
-
+    if state.get("kind") == "bcq":  # BCQ-Lag's policy (VAE decoder + perturbation)
         return bcq_actor_from_state(state)  # type: ignore[return-value]
 
     actor = make_actor(from_dict(ActorConfig, dict(state["config"])), state["obs_dim"], state["act_dim"])

@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from safemil.errors import ConfigError
-from safemil.policies.actors import mlp
+from safemil.networks import mlp
 
 
 @dataclass
