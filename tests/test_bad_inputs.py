@@ -19,11 +19,14 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+import torch
 
 import safemil.train as runner
 from safemil import runs
 from safemil.cli import main
+from safemil.data import SplitConfig, make_split, read_dsrl
 from safemil.errors import OutputError, SafemilError
+from safemil.policies.bc import BCConfig, WeightedBC
 from safemil.proco.knowledge import KnowledgeSettings, make_knowledge_cost
 from safemil.train import make_run_config, resume, train
 from tests.test_proco_algos import RUN as PROCO_RUN
@@ -147,6 +150,12 @@ CASES: list[tuple[str, list[str]]] = [
     ("train-eval-episodes-zero", ["train", "bc-u", "--task", T, "--dataset", "{D}", *TINY_SPLIT, "eval.episodes=0"]),
     ("train-negative-seed", ["train", "bc-u", "--task", T, "--dataset", "{D}", *RUN, "--seed", "-1"]),
     ("train-negative-split-seed", ["train", "bc-u", "--task", T, "--dataset", "{D}", *RUN, "split.seed=-1"]),
+    ("train-nan-learning-rate", ["train", "bc-u", "--task", T, "--dataset", "{D}", *RUN, "bc.lr=nan"]),
+    ("train-negative-grad-clip", ["train", "bc-u", "--task", T, "--dataset", "{D}", *RUN, "bc.grad_clip=-1"]),
+    ("train-negative-cost-limit", ["train", "bc-u", "--task", T, "--dataset", "{D}", *RUN, "split.cost_limit=-5"]),
+    ("train-unknown-knowledge-backend", ["train", "proco", "--task", T, "--dataset", "{D}",
+                                         "layer.knowledge.backend=bogus"]),
+    ("train-negative-bcq-perturbation", ["train", "bcq-lag", "--task", T, "--dataset", "{D}", "phi=-1"]),
     ("train-negative-seed-offset", ["train", "bc-u", "--task", T, "--dataset", "{D}", *RUN,
                                     "eval.seed_offset=-100000"]),
     ("generate-negative-episodes", ["data", "generate", "--task", T, "--episodes", "-3", "--out", "g.hdf5"]),
@@ -399,3 +408,23 @@ def test_atomic_write_names_what_is_in_the_way(tmp_path):
     with pytest.raises(OutputError, match="is a directory"):
         runs.atomic_write_text(tmp_path / "d", "a: 1\n")
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["afile", "d"]  # no temp file left
+
+
+def test_bc_grad_clip_zero_disables_clipping_as_documented(tiny):
+    """It clipped every gradient to norm 0 (no learning, silently); a negative one flipped them."""
+    split = make_split(read_dsrl(tiny), SplitConfig(n_negative=6, cost_limit=5))
+    bc = WeightedBC(split.unlabeled, BCConfig(grad_clip=0, weight_decay=0, batch_size=32), seed=0)
+    before = [p.detach().clone() for p in bc.actor.parameters()]
+    assert bc.step()["bc_grad_norm"] > 0
+    assert any(not torch.equal(a, b) for a, b in zip(before, bc.actor.parameters(), strict=True))
+
+
+@pytest.mark.parametrize("algo,overrides", [
+    ("safedice", ["classifier_steps=3", "policy_steps=2", "dice.holdout_frac=0"]),
+    ("dwbc-nu", ["steps=3", "heldout_every=1", "disc.holdout_frac=0"]),
+])
+def test_no_held_out_rows_is_a_valid_setting(tiny, tmp_path, algo, overrides):
+    """holdout_frac=0 is in the documented range [0, 1); SafeDICE crashed on its empty held-out set."""
+    cfg = make_run_config(algo, T, str(tiny), overrides=[*TINY_SPLIT, "eval.episodes=1", "eval.num_envs=1",
+                                                         "bc.batch_size=16", *overrides])
+    assert train(cfg, tmp_path / "run")["train_steps"] > 0

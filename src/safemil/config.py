@@ -7,6 +7,7 @@ round trip and the same clear errors for unknown keys and mistyped values.
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from pathlib import Path
@@ -63,6 +64,8 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
                 raise ConfigError(f"{where}: expected a number, got {value!r}") from None
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{where}: expected a number, got {value!r}")
+        if math.isnan(value):  # every range check (x > 0, 0 <= x < 1) lets nan through
+            raise ConfigError(f"{where}: expected a number, got nan")
         return float(value)
     if tp is str:
         if not isinstance(value, str):

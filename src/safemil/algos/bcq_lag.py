@@ -81,6 +81,8 @@ class BCQLagConfig:
             raise ConfigError("gamma must be in (0, 1) and tau in (0, 1] (or null: from the budget)")
         if len(self.pid) != 3 or any(g < 0 for g in self.pid):
             raise ConfigError(f"pid must be three non-negative gains (KP, KI, KD), got {self.pid}")
+        if self.phi < 0 or self.lambda_max < 0:
+            raise ConfigError(f"phi and lambda_max must be >= 0, got {self.phi}, {self.lambda_max}")
         if not 0 <= self.synthetic_ratio < 1 or not 0 <= self.unsafe_ratio < 1 \
                 or self.synthetic_ratio + self.unsafe_ratio >= 1:
             raise ConfigError(f"synthetic_ratio ({self.synthetic_ratio}) and unsafe_ratio ({self.unsafe_ratio}) "

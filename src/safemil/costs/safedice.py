@@ -121,6 +121,8 @@ class SafeDICEClassifier:
     @torch.no_grad()
     def _prob(self, x: torch.Tensor, chunk: int = 65536) -> torch.Tensor:
         self.net.eval()
+        if len(x) == 0:  # no held-out rows (holdout_frac=0)
+            return x.new_zeros(0)
         return torch.cat([self.net.score_features(x[i: i + chunk]) for i in range(0, len(x), chunk)])
 
     @torch.no_grad()

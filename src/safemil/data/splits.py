@@ -39,6 +39,8 @@ class SplitConfig:
             raise ConfigError(f"unknown split rule {self.rule!r}; choose one of {', '.join(RULES)}")
         if self.n_negative < 1:
             raise ConfigError(f"n_negative must be >= 1, got {self.n_negative}")
+        if self.cost_limit < 0:  # episode costs are >= 0: a negative limit makes every trajectory unsafe
+            raise ConfigError(f"cost_limit must be >= 0, got {self.cost_limit}")
         if not 0 < self.quantile < 1:
             raise ConfigError(f"quantile must be in (0, 1), got {self.quantile}")
 

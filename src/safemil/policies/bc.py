@@ -9,6 +9,7 @@ With no cost function (or ``weights.kind = none``) it is plain BC.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -55,6 +56,8 @@ class BCConfig:
             )
         if self.lr <= 0:
             raise ConfigError(f"lr must be > 0, got {self.lr}")
+        if self.grad_clip < 0:  # a negative norm would flip every gradient
+            raise ConfigError(f"grad_clip must be >= 0 (0 disables clipping), got {self.grad_clip}")
 
 
 class WeightedBC:
@@ -123,7 +126,7 @@ class WeightedBC:
         loss = (w * per).sum() / mask.sum()
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
-        grad = torch.nn.utils.clip_grad_norm_(self.actor.parameters(), self.config.grad_clip)
+        grad = torch.nn.utils.clip_grad_norm_(self.actor.parameters(), self.config.grad_clip or math.inf)  # 0: off
         self.opt.step()
         out["bc_loss"] = float(loss.detach())
         out["bc_grad_norm"] = float(grad)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from safemil.costs.knowledge import KnowledgeCost, default_rule, ground
+from safemil.costs.knowledge import BACKENDS, KnowledgeCost, default_rule, ground
 from safemil.errors import ConfigError
 from safemil.tasks import get_task
 
@@ -26,6 +26,8 @@ class KnowledgeSettings:
     def __post_init__(self):
         if self.rule and self.cost_file:
             raise ConfigError("give knowledge.rule or knowledge.cost_file, not both")
+        if self.backend not in BACKENDS:
+            raise ConfigError(f"unknown knowledge.backend {self.backend!r}; choose one of {', '.join(BACKENDS)}")
 
 
 def make_knowledge_cost(task: str, settings: KnowledgeSettings) -> KnowledgeCost:
