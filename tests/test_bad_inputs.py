@@ -113,6 +113,8 @@ CASES: list[tuple[str, list[str]]] = [
     ("quickstart-episodes-negative", ["quickstart", "--episodes", "-3"]),
     ("quickstart-negative-seed", ["quickstart", "--seed", "-1"]),
     ("info-cost-limit-not-number", ["data", "info", "{D}", "--cost-limit", "abc"]),
+    ("info-cost-limit-nan", ["data", "info", "{D}", "--cost-limit", "nan"]),
+    ("evaluate-negative-cost-limit", ["evaluate", "--task", T, "--cost-limit", "-1"]),
     ("cost-defaults-unknown-option", ["cost", "defaults", "--bogus"]),
     # names
     ("evaluate-unknown-policy", ["evaluate", "--task", T, "--policy", "expert"]),

@@ -10,7 +10,7 @@ from safemil.collect import find_dataset
 from safemil.console import console
 from safemil.data import default_dataset_path, read_dsrl
 from safemil.data.info import dataset_info, plot_dataset
-from safemil.errors import OutputError
+from safemil.errors import ConfigError, OutputError
 from safemil.runs import check_output_dir, check_output_file
 
 # what the figure writer (matplotlib) understands; any other name would be written as NAME.png
@@ -28,6 +28,8 @@ def info(
     cost_limit: float = typer.Option(25.0, "--cost-limit", help="Limit drawn on the plot."),
 ) -> None:
     """Counts, return/cost quantiles and the share of trajectories under cost limits."""
+    if not cost_limit >= 0:
+        raise ConfigError(f"--cost-limit must be >= 0, got {cost_limit}")
     if plot is not None:
         check_image_file(plot, "--plot")
     path = find_dataset(dataset)

@@ -16,6 +16,7 @@ import numpy as np
 
 from safemil.console import progress_bar
 from safemil.data.dataset import Dataset
+from safemil.errors import ConfigError
 from safemil.eval.lockstep import Lockstep
 from safemil.eval.metrics import summarize_episodes
 from safemil.eval.policies import Policy
@@ -104,6 +105,8 @@ def evaluate(
     progress: bool = True,
 ) -> dict:
     """Roll out and summarise: normalised return/cost, CVaR@{10,20,50}%, 95% bootstrap CIs."""
+    if not cost_limit >= 0:  # a negative (or nan) limit makes every normalised cost meaningless
+        raise ConfigError(f"cost_limit must be >= 0, got {cost_limit}")
     res = rollout(policy, task, episodes, seed, num_envs, deterministic, progress)
     out = summarize_episodes(res.returns, res.costs, res.lengths, task, cost_limit, seed=seed)
     out["episode_returns"] = res.returns.tolist()
