@@ -14,11 +14,16 @@ physics state before the step, the action and what came out. Here:
 * free rollout from the seed: the step where trajectories first differ is reported.
 
 ``SAFEMIL_PARITY_EPISODES`` (default 2 per task) sets how many episodes each task plays.
+
+With ``SAFEMIL_PARITY_KS_EPISODES=n`` set as well, random-action episodes (n per task, from
+independent seeds on each side) compare return and cost distributions with a two-sample
+Kolmogorov-Smirnov test (p > 0.01); meaningful when the reference runs another MuJoCo version.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -80,12 +85,49 @@ json.dump({"mujoco": mujoco.__version__, "episodes": episodes}, sys.stdout)
 '''
 
 
-def reference(task: str, episodes: list[dict]) -> dict:
-    out = subprocess.run([PYTHON, "-c", REFERENCE], input=json.dumps({"task": task, "episodes": episodes}),
-                         capture_output=True, text=True, timeout=900)
+RANDOM_EPISODES = r'''
+import json, sys
+import mujoco, numpy as np, safety_gymnasium
+
+req = json.load(sys.stdin)
+env = safety_gymnasium.make("Safety" + req["task"] + "-v0")
+out = []
+for seed in req["seeds"]:
+    rng = np.random.default_rng(seed)
+    env.reset(seed=seed)
+    ret = cost = 0.0
+    while True:
+        _, r, c, term, trunc, _ = env.step(rng.uniform(-1, 1, 2))
+        ret, cost = ret + r, cost + c
+        if term or trunc:
+            break
+    out.append([ret, cost])
+json.dump({"mujoco": mujoco.__version__, "episodes": out}, sys.stdout)
+'''
+
+
+def run_reference(script: str, request: dict) -> dict:
+    out = subprocess.run([PYTHON, "-c", script], input=json.dumps(request), capture_output=True, text=True,
+                         timeout=3600)
     if out.returncode != 0:
         raise RuntimeError(out.stderr[-3000:])
     return json.loads(out.stdout)
+
+
+def ks_2samp(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    """Two-sample Kolmogorov-Smirnov statistic and its asymptotic p-value (no SciPy here)."""
+    a, b = np.sort(a), np.sort(b)
+    grid = np.concatenate([a, b])
+    d = float(np.max(np.abs(np.searchsorted(a, grid, side="right") / len(a)
+                            - np.searchsorted(b, grid, side="right") / len(b))))
+    en = math.sqrt(len(a) * len(b) / (len(a) + len(b)))
+    lam = (en + 0.12 + 0.11 / en) * d
+    p = 2 * sum((-1) ** (k - 1) * math.exp(-2 * k * k * lam * lam) for k in range(1, 101))
+    return d, float(min(1.0, max(0.0, p))) if lam > 0 else 1.0
+
+
+def reference(task: str, episodes: list[dict]) -> dict:
+    return run_reference(REFERENCE, {"task": task, "episodes": episodes})
 
 
 def load_physics(env: NavEnv, pre: dict) -> None:
@@ -158,3 +200,29 @@ def test_parity_with_safety_gymnasium(task):
     print(f"\n{task}: reference mujoco {ref['mujoco']}, {counts}, max |obs diff| {worst['obs']:.2e}, "
           f"max |reward diff| {worst['reward']:.2e}, free-rollout first divergence per episode {drift}",
           file=sys.stderr)
+
+
+@pytest.mark.skipif(not os.environ.get("SAFEMIL_PARITY_KS_EPISODES"), reason="SAFEMIL_PARITY_KS_EPISODES not set")
+@pytest.mark.parametrize("task", ["PointGoal1", "PointButton1", "PointCircle2"])
+def test_random_policy_distributions_match(task):
+    n = int(os.environ["SAFEMIL_PARITY_KS_EPISODES"])
+    ref = run_reference(RANDOM_EPISODES, {"task": task, "seeds": list(range(1000, 1000 + n))})
+    theirs = np.array(ref["episodes"])
+    ours = []
+    env = NavEnv(task)
+    for seed in range(5000, 5000 + n):
+        rng = np.random.default_rng(seed)
+        env.reset(seed=seed)
+        ret = cost = 0.0
+        while True:
+            _, r, term, trunc, info = env.step(rng.uniform(-1, 1, 2))
+            ret, cost = ret + r, cost + info["cost"]
+            if term or trunc:
+                break
+        ours.append([ret, cost])
+    ours = np.array(ours)
+    (dr, pr), (dc, pc) = ks_2samp(ours[:, 0], theirs[:, 0]), ks_2samp(ours[:, 1], theirs[:, 1])
+    print(f"\n{task}: reference mujoco {ref['mujoco']}, {n} episodes each; return mean {ours[:, 0].mean():.3f} vs "
+          f"{theirs[:, 0].mean():.3f}, KS D {dr:.3f} p {pr:.3f}; cost mean {ours[:, 1].mean():.2f} vs "
+          f"{theirs[:, 1].mean():.2f}, KS D {dc:.3f} p {pc:.3f}", file=sys.stderr)
+    assert pr > 0.01 and pc > 0.01

@@ -14,6 +14,7 @@ def tracking_table(actor: SpeedActor, task: str, ratios=DEFAULT_RATIOS, episodes
                    steps: int = 1000, warmup: int = 100, seed: int = 0) -> list[dict]:
     """Per commanded ratio: mean measured speed after ``warmup`` steps, cost, return, length."""
     spec = get_task(task)
+    _ = spec.cost_threshold  # velocity tasks only: any other kind raises a one-line TaskError here
     rows = []
     for k, ratio in enumerate(ratios):
         envs = [spec.make_env() for _ in range(episodes)]

@@ -2,7 +2,7 @@
 
 Observation, reward, cost, episode length and layout follow upstream (see
 docs/navigation.md); the model is compiled once per env and a reset only moves
-bodies, so a reset takes well under a millisecond instead of about a second.
+bodies, so a reset takes milliseconds instead of upstream's second or so.
 """
 
 from __future__ import annotations
@@ -71,7 +71,6 @@ class NavEnv(gym.Env):
         self._lidar_kind = self.h.lidar_kind.tolist()
         self._pending_draws = 0  # upstream's per-step frameskip draws not yet taken from the generator
         self._travel = self.cfg.gremlin_travel
-        self.builds = 1  # models compiled by this env (tests check a reset never adds one)
 
     # ---- reset -------------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[np.ndarray, dict]:
@@ -105,7 +104,8 @@ class NavEnv(gym.Env):
                 if kind.mobility == "geom":
                     b = h.kind_bodies[kind.name][i]
                     m.body_pos[b, :2] = (x, y)
-                    if kind.name == "sigwalls":  # upstream ignores the drawn rotation of these two
+                    # upstream ignores the drawn rotation of the walls and the circle
+                    if kind.name == "sigwalls":
                         m.body_quat[b] = yaw_quat(np.pi / 2 if i >= 2 else 0.0)
                     elif kind.name == "circle":
                         m.body_quat[b] = yaw_quat(0.0)

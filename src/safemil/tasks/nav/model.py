@@ -156,7 +156,6 @@ class Handles:
     """Indices into the model that the env touches every step, looked up once."""
 
     agent_body: int
-    agent_joint_axes: np.ndarray  # joint ids of the x and y slides (their world axes give the velocity)
     agent_geoms: np.ndarray  # bool mask over geoms: part of the robot
     lidar_bodies: np.ndarray  # body ids of every lidar-observed object, kinds in observation order
     lidar_kind: np.ndarray  # kind index (0..K-1) of each entry of lidar_bodies
@@ -192,7 +191,6 @@ def handles(model: mujoco.MjModel, cfg: NavTaskConfig) -> Handles:
     mocaps = [n for k in cfg.kinds if k.mobility == "mocap" for n in k.names()]
     return Handles(
         agent_body=body("agent"),
-        agent_joint_axes=np.array([model.joint("x").id, model.joint("y").id]),
         agent_geoms=agent_geoms,
         lidar_bodies=lidar_bodies,
         lidar_kind=lidar_kind,

@@ -91,10 +91,10 @@ class GoalRules(Rules):
 
     cost_keys = ("cost_hazards",)
 
-    def reset(self, rng, layout, sampler):
+    def reset(self, rng: np.random.RandomState, layout: dict, sampler: LayoutSampler) -> None:
         self._place_goal(rng, layout, sampler)
 
-    def _place_goal(self, rng, layout, sampler) -> None:
+    def _place_goal(self, rng: np.random.RandomState, layout: dict, sampler: LayoutSampler) -> None:
         xy = sampler.goal(rng, layout)
         self.model.body_pos[self.goal_body, :2] = xy
         mujoco.mj_forward(self.model, self.data)
@@ -108,7 +108,7 @@ class GoalRules(Rules):
     def costs(self, x: Sensors) -> dict[str, float]:
         return {"cost_hazards": self.hazard_cost(x)}
 
-    def after_step(self, rng, layout, sampler) -> bool:
+    def after_step(self, rng: np.random.RandomState, layout: dict, sampler: LayoutSampler) -> bool:
         if not self.goal_met:
             return False
         refresh_layout(self.data, self.model, layout)
@@ -124,7 +124,7 @@ class ButtonRules(Rules):
 
     cost_keys = ("cost_hazards", "cost_buttons", "cost_gremlins")
 
-    def __init__(self, cfg, model, data, h):
+    def __init__(self, cfg: NavTaskConfig, model: mujoco.MjModel, data: mujoco.MjData, h: Handles):
         super().__init__(cfg, model, data, h)
         self.button_geoms = h.kind_geoms["buttons"]
         self.is_button = np.zeros(model.ngeom, dtype=bool)
@@ -137,14 +137,14 @@ class ButtonRules(Rules):
         b = [k.name for k in cfg.lidar_kinds].index("buttons") * 16
         self.button_block = slice(b, b + 16)
 
-    def _choose_button(self, rng) -> None:
+    def _choose_button(self, rng: np.random.RandomState) -> None:
         self.goal_button = int(rng.choice(len(self.button_geoms)))
         pos = self.data.xpos[self.h.kind_bodies["buttons"][self.goal_button], :2]
         self.model.body_pos[self.goal_body, :2] = pos
         mujoco.mj_forward(self.model, self.data)
         self.last_dist = self.dist_goal(self.current())
 
-    def reset(self, rng, layout, sampler):
+    def reset(self, rng: np.random.RandomState, layout: dict, sampler: LayoutSampler) -> None:
         mujoco.mj_forward(self.model, self.data)  # button positions
         self._choose_button(rng)
         self.timer = 0
@@ -167,7 +167,7 @@ class ButtonRules(Rules):
         gremlins = float(np.sum(touches & self.is_gremlin[g].any(axis=1)))
         return {"cost_hazards": self.hazard_cost(x), "cost_buttons": buttons, "cost_gremlins": gremlins}
 
-    def after_step(self, rng, layout, sampler) -> bool:
+    def after_step(self, rng: np.random.RandomState, layout: dict, sampler: LayoutSampler) -> bool:
         self.timer = max(0, self.timer - 1)
         if self.goal_met:
             refresh_layout(self.data, self.model, layout)

@@ -26,7 +26,7 @@ def schema_entries(cfg: NavTaskConfig) -> list[tuple[str, str, str]]:
         what = kind.name.rstrip("s") if kind.count else kind.name
         for i in range(16):
             out.append((f"{kind.name}_lidar_{i}",
-                        f"closeness (1 - distance / {cfg.lidar_range:g} m) of the nearest {what} at robot-frame "
+                        f"closeness max(0, 1 - distance / {cfg.lidar_range:g} m) of the nearest {what} at robot-frame "
                         f"angle {22.5 * i:g}-{22.5 * (i + 1):g} deg (aliased into neighbouring bins)", "1"))
     return out
 
