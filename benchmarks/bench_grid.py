@@ -1,7 +1,7 @@
 """Grid runner speed-up over training the same cells one after another, measured in the same run.
 
 Reference: the cells of a small grid trained and evaluated serially in this
-process by calling the training runner directly (`safemil.train.train`), i.e.
+process by calling the training runner directly (`safemil.runner.train`), i.e.
 what a shell loop over `safemil train` would do minus its start-up.
 Ours: `safemil.bench.run_grid` with the local process pool (one worker per
 core, spawn start-up and result collection included). Also reports the cost
@@ -33,7 +33,7 @@ from tiny_swimmer import TASK, TINY_SPLIT, make_tiny_dataset  # noqa: E402
 
 from safemil.bench import GridSpec, LocalExecutor, run_grid  # noqa: E402
 from safemil.bench.executors import available_cores  # noqa: E402
-from safemil.train import make_run_config, train  # noqa: E402
+from safemil.runner import make_run_config, train  # noqa: E402
 
 
 def main() -> None:

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from safemil.eval import evaluate  # noqa: E402
 from safemil.policies import TorchPolicy, actor_from_state  # noqa: E402
-from safemil.train import load_run_config  # noqa: E402
+from safemil.runner import load_run_config  # noqa: E402
 
 
 class SampledPrefix:

@@ -19,7 +19,7 @@ from safemil.algos import get_algo
 from safemil.config_keys import ConfigKey, config_keys, update_tables
 from safemil.data.safe_only import DataConfig
 from safemil.data.splits import SplitConfig
-from safemil.train import EvalSettings, TrainSettings
+from safemil.runner import EvalSettings, TrainSettings
 
 DOCS = Path(__file__).parents[1] / "docs"
 RUN_SECTIONS = {"split": SplitConfig, "data": DataConfig, "train": TrainSettings, "eval": EvalSettings}

@@ -21,14 +21,14 @@ import numpy as np
 import pytest
 import torch
 
-import safemil.train as runner
-from safemil import runs
+import safemil.runner as runner
+from safemil import files
 from safemil.cli import main
 from safemil.data import SplitConfig, make_split, read_dsrl
 from safemil.errors import OutputError, SafemilError
 from safemil.policies.bc import BCConfig, WeightedBC
 from safemil.proco.knowledge import KnowledgeSettings, make_knowledge_cost
-from safemil.train import make_run_config, resume, train
+from safemil.runner import make_run_config, resume, train
 from tests.test_proco_algos import RUN as PROCO_RUN
 from tests.test_proco_algos import TINY as PROCO_TINY
 from tests.tiny_swimmer import TASK, TINY_SPLIT, make_tiny_dataset
@@ -394,21 +394,21 @@ def test_out_where_mkdir_is_refused(work, tiny, capsys):
 
 
 def test_an_existing_folder_without_write_permission_is_named(tmp_path, monkeypatch):
-    monkeypatch.setattr(runs.os, "access", lambda path, mode: False)  # as for a non-root user in a read-only folder
+    monkeypatch.setattr(files.os, "access", lambda path, mode: False)  # as for a non-root user in a read-only folder
     with pytest.raises(OutputError, match=r"cannot create run directory .*/a/b: .*/a/b: Permission denied"):
-        runs.make_dirs(tmp_path / "a" / "b", "run directory")
+        files.make_dirs(tmp_path / "a" / "b", "run directory")
     assert not (tmp_path / "a").exists()
     with pytest.raises(OutputError, match="cannot write --out .*c.json: .*Permission denied"):
-        runs.check_output_file(tmp_path / "c.json", "--out")
+        files.check_output_file(tmp_path / "c.json", "--out")
 
 
 def test_atomic_write_names_what_is_in_the_way(tmp_path):
     (tmp_path / "afile").write_text("x")
     with pytest.raises(OutputError, match="afile is a file, not a directory"):
-        runs.atomic_write_text(tmp_path / "afile" / "config.yaml", "a: 1\n")
+        files.atomic_write_text(tmp_path / "afile" / "config.yaml", "a: 1\n")
     (tmp_path / "d").mkdir()
     with pytest.raises(OutputError, match="is a directory"):
-        runs.atomic_write_text(tmp_path / "d", "a: 1\n")
+        files.atomic_write_text(tmp_path / "d", "a: 1\n")
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["afile", "d"]  # no temp file left
 
 

@@ -132,7 +132,7 @@ def tiny(tmp_path_factory):
 
 
 def _data(spec, split) -> LearnerData:
-    from safemil.train import build_data
+    from safemil.runner import build_data
 
     return build_data(spec, split, TASK)
 
@@ -234,7 +234,7 @@ def test_bad_configs_name_the_culprit(name, override, match):
 @pytest.mark.parametrize("name, phase_steps", [("dwbc-nu", ["steps=60"]),
                                                ("safedice", ["classifier_steps=30", "policy_steps=40"])])
 def test_killed_run_resumes_to_the_same_numbers(tiny, tmp_path, name, phase_steps):
-    from safemil import train as runner
+    from safemil import runner
 
     ov = TINY_SPLIT + SMALL[name] + phase_steps + ["train.log_every=10", "train.checkpoint_every=20",
                                                    "eval.episodes=1", "eval.num_envs=1"]

@@ -27,7 +27,7 @@ from safemil.bench import (
 from safemil.bench.report import ReportError, estimate
 from safemil.bench.worker import RunLock, run_one
 from safemil.errors import ConfigError, SafemilError
-from safemil.train import make_run_config, train
+from safemil.runner import make_run_config, train
 from tests.conftest import synthetic_dataset
 from tests.tiny_swimmer import TASK, TINY_SPLIT, make_tiny_dataset
 
@@ -415,7 +415,7 @@ def test_every_cell_of_the_named_grids_resolves_to_a_valid_run_config(tmp_path):
     dataset (the suite never reads the user's cache, where the real ones live)."""
     from safemil.bench.grid import NAMED_GRIDS, named_grid
     from safemil.data import write_dsrl
-    from safemil.train import algo_config, make_run_config
+    from safemil.runner import algo_config, make_run_config
 
     data = str(write_dsrl(synthetic_dataset(n_traj=4), tmp_path / "stand-in.hdf5"))
     for name in NAMED_GRIDS:

@@ -24,8 +24,8 @@ from safemil.bench.report import ReportError
 from safemil.data import fingerprint, read_dsrl, write_dsrl
 from safemil.data.fingerprint import dataset_sha256
 from safemil.errors import DatasetError
+from safemil.runner import make_run_config, resume, train
 from safemil.runs import RunDir
-from safemil.train import make_run_config, resume, train
 from tests.conftest import synthetic_dataset
 from tests.test_bench import InProcess
 from tests.tiny_swimmer import TASK, TINY_SPLIT, make_tiny_dataset
@@ -162,7 +162,7 @@ def test_default_grid_gives_every_method_the_same_budget(tmp_path):
     from safemil.algos import get_algo
     from safemil.bench.grid import COST_STEPS, EVAL_EPISODES, PAPER_ALGOS, POLICY_STEPS, named_grid
     from safemil.config import apply_overrides
-    from safemil.train import RUN_SECTIONS, EvalSettings, TrainSettings
+    from safemil.runner import RUN_SECTIONS, EvalSettings, TrainSettings
 
     grid = named_grid("default")
     assert len(grid.runs(tmp_path)) == 90 and set(grid.algos) == set(PAPER_ALGOS)

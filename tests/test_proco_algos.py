@@ -20,7 +20,7 @@ from safemil.models import DynamicsEnsemble, EnsembleConfig, Transitions
 from safemil.policies import TorchPolicy, actor_from_state
 from safemil.proco.knowledge import KnowledgeSettings, make_knowledge_cost
 from safemil.proco.rollouts import RolloutConfig, counterfactual_rollouts, real_disagreement
-from safemil.train import build_data, make_run_config, resume, train
+from safemil.runner import build_data, make_run_config, resume, train
 from tests.tiny_swimmer import TASK, make_tiny_dataset
 
 torch.set_num_threads(1)
@@ -123,7 +123,7 @@ def test_every_algorithm_trains_a_few_steps(tiny, name):
     spec = get_algo(name)
     cfg = make_run_config(name, TASK, str(tiny), overrides=RUN + TINY[name])
     assert cfg.data.mode == "safe-only"
-    from safemil.train import _load_split, algo_config
+    from safemil.runner import _load_split, algo_config
 
     data = build_data(spec, _load_split(cfg), TASK)
     assert isinstance(data, OfflineData) and data.offline is not None
@@ -151,7 +151,7 @@ def test_every_algorithm_trains_a_few_steps(tiny, name):
 
 def test_offline_algorithms_refuse_the_safemil_split(tiny):
     cfg = make_run_config("proco", TASK, str(tiny), overrides=RUN + ["data.mode=split", "split.n_negative=6"])
-    from safemil.train import _load_split
+    from safemil.runner import _load_split
 
     for name in TINY:
         data = build_data(get_algo(name), _load_split(cfg), TASK)

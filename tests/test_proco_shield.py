@@ -9,7 +9,7 @@ import torch
 from safemil.costs.knowledge import KnowledgeCost
 from safemil.errors import ConfigError
 from safemil.proco.shield import ShieldConfig, ShieldedPolicy
-from safemil.train import evaluate_run, make_run_config, policy_from_state, train
+from safemil.runner import evaluate_run, make_run_config, policy_from_state, train
 from tests.test_proco_algos import RUN, TINY
 from tests.tiny_swimmer import TASK, make_tiny_dataset
 
@@ -104,7 +104,7 @@ def test_a_shielded_run_is_rebuilt_by_eval_and_the_base_can_keep_the_data_costs(
 def test_without_layer_costs_the_base_is_bcq_lag_itself(tmp_path):
     """Same seed, same networks, same updates: +proco then differs from the base only by the filter."""
     from safemil.algos import get_algo
-    from safemil.train import _load_split, algo_config, build_data
+    from safemil.runner import _load_split, algo_config, build_data
 
     tiny = make_tiny_dataset(tmp_path / "tiny.hdf5")
     acts = []
@@ -128,7 +128,7 @@ def test_a_checkpoint_whose_layer_ran_other_steps_is_refused(tmp_path):
     resume the base at the wrong place, so loading it fails with a clear error."""
     from safemil.algos import get_algo
     from safemil.errors import SafemilError
-    from safemil.train import _load_split, algo_config, build_data
+    from safemil.runner import _load_split, algo_config, build_data
 
     tiny = make_tiny_dataset(tmp_path / "tiny.hdf5")
     algos = []
@@ -145,7 +145,7 @@ def test_a_checkpoint_whose_layer_ran_other_steps_is_refused(tmp_path):
 
 def test_the_filter_wraps_a_bc_policy_too_and_its_state_rebuilds_the_same_actions(tmp_path):
     from safemil.algos import get_algo
-    from safemil.train import _load_split, algo_config, build_data
+    from safemil.runner import _load_split, algo_config, build_data
 
     tiny = make_tiny_dataset(tmp_path / "tiny.hdf5")
     cfg = make_run_config("bc-safe+proco", TASK, str(tiny),
@@ -165,7 +165,7 @@ def test_the_filter_wraps_a_bc_policy_too_and_its_state_rebuilds_the_same_action
 def test_re_evaluation_uses_the_runs_thread_count(tmp_path, monkeypatch):
     """Float sums depend on the thread count, and a filter's hard choices on the sums: `safemil eval` must
     evaluate with the run's `train.threads` to give the run's numbers (and leave the caller's setting alone)."""
-    import safemil.train as tr
+    import safemil.runner as tr
 
     tiny = make_tiny_dataset(tmp_path / "tiny.hdf5")
     cfg = make_run_config("bcq-lag", TASK, str(tiny), overrides=RUN + TINY["bcq-lag"] + ["train.threads=1"])

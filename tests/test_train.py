@@ -18,7 +18,7 @@ from safemil.cli import main
 from safemil.config import from_dict, load_yaml, save_yaml, to_dict
 from safemil.data import make_split, read_dsrl
 from safemil.errors import ConfigError
-from safemil.train import RunConfig, build_data, evaluate_run, make_run_config, resume, train
+from safemil.runner import RunConfig, build_data, evaluate_run, make_run_config, resume, train
 from tests.tiny_swimmer import TASK, TINY_SPLIT, make_tiny_dataset
 
 TINY_SAFEMIL = TINY_SPLIT + ["policy_steps=60", "mil.steps=40", "mil.bag_size=8", "mil.pool_size=32",

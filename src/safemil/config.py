@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import yaml
 
 from safemil.errors import ConfigError
+from safemil.files import atomic_write_text
 
 T = TypeVar("T")
 
@@ -129,8 +130,6 @@ def apply_overrides(cfg: T, overrides: list[str]) -> T:
 
 
 def save_yaml(data: dict, path: str | Path) -> None:
-    from safemil.runs import atomic_write_text
-
     atomic_write_text(Path(path), yaml.safe_dump(_plain(data), sort_keys=False))
 
 

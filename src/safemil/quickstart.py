@@ -30,8 +30,8 @@ from safemil.data import default_dataset_path
 from safemil.errors import DatasetError
 from safemil.eval import normalized_return
 from safemil.plotting import pyplot, save_figure
+from safemil.runner import evaluate_run, load_run_config, make_run_config, resume, train
 from safemil.runs import RunDir
-from safemil.train import evaluate_run, load_run_config, make_run_config, resume, train
 
 TASK = "SwimmerVelocity"
 

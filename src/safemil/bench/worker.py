@@ -1,7 +1,7 @@
 """The one function an executor calls per grid cell: train (or resume) a run, evaluate it, report.
 
 `run_one` is the seam between the grid and the training runner
-(`safemil.train`): a finished run (``eval.json`` present) is left alone, an
+(`safemil.runner`): a finished run (``eval.json`` present) is left alone, an
 interrupted one (``config.yaml`` present) resumes from its checkpoint, anything
 else starts fresh. It never raises: a failure comes back as an outcome with a
 one-line error, so one bad cell cannot take the grid down. Wall and CPU
@@ -21,7 +21,8 @@ from pathlib import Path
 from safemil.bench.grid import RunSpec
 from safemil.data.fingerprint import check_dataset_version
 from safemil.errors import SafemilError
-from safemil.runs import RunDir, atomic_write_text
+from safemil.files import atomic_write_text
+from safemil.runs import RunDir
 
 BENCH_FILE = "bench.json"
 # Keys that may differ between the stored config of a run and the grid's without changing results.
@@ -44,7 +45,7 @@ def is_finished(run: RunSpec) -> bool:
 
 def run_config(run: RunSpec):
     """The resolved `RunConfig` the grid asks for (progress bars off: the grid shows its own)."""
-    from safemil.train import make_run_config
+    from safemil.runner import make_run_config
 
     return make_run_config(run.algo, run.task, run.dataset, run.seed,
                            [*run.overrides, "train.progress=false"])
@@ -78,7 +79,7 @@ def _with_defaults(stored: dict) -> dict:
     the grid asks for; a changed value still differs, and an option this version does not know raises.
     """
     from safemil.config import from_dict, to_dict
-    from safemil.train import RunConfig, algo_config
+    from safemil.runner import RunConfig, algo_config
 
     cfg = from_dict(RunConfig, stored)
     cfg.config = to_dict(algo_config(cfg))
@@ -118,7 +119,7 @@ def run_one(run: RunSpec) -> RunOutcome:
         _limit_threads()
         if is_finished(run):
             return RunOutcome(run, "skipped", metrics=_public(RunDir(run.out_dir).read_eval()), pid=os.getpid())
-        from safemil import train as runner
+        from safemil import runner
 
         out = Path(run.out_dir)
         with RunLock(out):

@@ -9,7 +9,7 @@ from rich.table import Table
 
 from safemil.console import console
 from safemil.errors import ConfigError
-from safemil.runs import check_output_dir, check_output_file
+from safemil.files import check_output_dir, check_output_file
 
 
 def _names(values: list[str] | None) -> list[str]:

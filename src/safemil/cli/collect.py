@@ -12,7 +12,7 @@ import typer
 
 from safemil.config import apply_overrides
 from safemil.errors import ConfigError
-from safemil.runs import check_output_dir
+from safemil.files import check_output_dir
 
 app = typer.Typer(help="Train the speed-conditioned behaviour policies (needs the 'collect' extra).",
                   no_args_is_help=True)

@@ -24,7 +24,7 @@ from safemil.costs.knowledge import (
 )
 from safemil.data import read_dsrl
 from safemil.errors import ConfigError, DatasetError
-from safemil.runs import check_output_file
+from safemil.files import check_output_file
 from safemil.tasks import get_task
 
 app = typer.Typer(help="Knowledge-grounded costs: plain-language rules -> checked cost functions.", no_args_is_help=True)

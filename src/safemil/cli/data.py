@@ -11,7 +11,7 @@ from safemil.console import console
 from safemil.data import default_dataset_path, read_dsrl
 from safemil.data.info import dataset_info, plot_dataset
 from safemil.errors import ConfigError, OutputError
-from safemil.runs import check_output_dir, check_output_file
+from safemil.files import check_output_dir, check_output_file
 
 # what the figure writer (matplotlib) understands; any other name would be written as NAME.png
 IMAGE_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg", ".webp", ".eps", ".ps", ".tif", ".tiff")

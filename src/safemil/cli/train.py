@@ -1,4 +1,4 @@
-"""`safemil train`, `safemil eval`, `safemil algos`: thin wrappers over `safemil.train`."""
+"""`safemil train`, `safemil eval`, `safemil algos`: thin wrappers over `safemil.runner`."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from safemil import api
 from safemil.console import console
 from safemil.errors import SafemilError
-from safemil.runs import check_output_dir
+from safemil.files import check_output_dir
 
 
 def train(
@@ -27,13 +28,10 @@ def train(
     cost_file: Path | None = typer.Option(None, "--cost-file", help="PROCO: a saved knowledge cost (safemil cost ground --out)."),
 ) -> None:
     """Train an algorithm, evaluate the final policy, write RUN_DIR/eval.json."""
-    from safemil import train as runner
-
     if resume is not None:
         if algo is not None or task is not None or overrides:
             raise SafemilError("--resume takes only the run directory (its config.yaml holds everything else)")
-        m = runner.resume(resume)
-        out_dir = resume
+        run = api.resume(resume)
     else:
         if algo is None:
             raise SafemilError("missing algorithm name: safemil train ALGO --task T (or --resume RUN_DIR)")
@@ -41,11 +39,9 @@ def train(
             raise SafemilError(f"expected an algorithm name first, got override {algo!r}")
         if task is None:
             raise SafemilError("missing --task (see `safemil tasks`)")
-        cfg = runner.make_run_config(algo, task, dataset, seed, _proco_overrides(algo, data, rule, cost_file)
-                                     + list(overrides or []))
-        out_dir = out or Path("runs") / cfg.task / cfg.algo / f"seed{seed}"
-        m = runner.train(cfg, out_dir)
-    _report(m, out_dir, as_json)
+        run = api.train(algo, task, dataset=dataset, seed=seed, out=out,
+                        overrides=[*_proco_overrides(algo, data, rule, cost_file), *(overrides or [])])
+    _report(run.metrics, run.run_dir, as_json)
 
 
 def _proco_overrides(algo: str, data: str | None, rule: str | None, cost_file: Path | None) -> list[str]:
@@ -72,9 +68,7 @@ def eval_run(
         help="Noise-free or sampled actions; default: the run's eval.deterministic."),
 ) -> None:
     """Re-evaluate a run's latest checkpoint, using the config saved beside it."""
-    from safemil.train import evaluate_run
-
-    _report(evaluate_run(run_dir, episodes, deterministic), run_dir, as_json, write=False)
+    _report(api.evaluate(run_dir, episodes=episodes, deterministic=deterministic), run_dir, as_json, write=False)
 
 
 def quickstart(
@@ -112,7 +106,7 @@ def algos(name: str | None = typer.Argument(None, help="Print this algorithm's d
         import yaml
 
         from safemil.config import to_dict
-        from safemil.train import _lists
+        from safemil.runner import _lists
 
         print(yaml.safe_dump(_lists(to_dict(get_algo(name).config_cls())), sort_keys=False), end="")
         return

@@ -23,7 +23,7 @@ from pathlib import Path
 from safemil.collect.generate import GenerateConfig, default_config
 from safemil.data import read_dsrl
 from safemil.data.fingerprint import dataset_sha256
-from safemil.runs import atomic_write_text
+from safemil.files import atomic_write_text
 from safemil.tasks import get_task
 
 # The packages whose versions change a generated file's bytes (simulation, arithmetic, HDF5 layout).

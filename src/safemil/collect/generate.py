@@ -25,7 +25,7 @@ from safemil.console import progress_bar
 from safemil.data import Dataset, default_dataset_path, resolve_dataset, write_dsrl
 from safemil.errors import ConfigError, TaskError
 from safemil.eval.lockstep import Lockstep
-from safemil.runs import atomic_write_text
+from safemil.files import atomic_write_text
 from safemil.tasks import get_task
 
 

@@ -18,6 +18,7 @@ from typing import Any
 from safemil.costs.knowledge.compiler import CompiledCost
 from safemil.costs.knowledge.errors import CostFileError
 from safemil.costs.knowledge.language import Parsed, parse_expression
+from safemil.files import atomic_write_text
 from safemil.tasks import get_task
 
 FILE_FORMAT = "safemil-knowledge-cost"
@@ -116,8 +117,6 @@ class KnowledgeCost:
 
     def save(self, path: str | os.PathLike, check: dict | None = None) -> Path:
         """Write the cost (and optionally its data-check report) atomically as JSON."""
-        from safemil.runs import atomic_write_text
-
         p = Path(path)
         atomic_write_text(p, json.dumps(self.to_dict(check), indent=2) + "\n")
         return p

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from safemil.costs.knowledge.errors import LLMError
+from safemil.files import atomic_write_text
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 MAX_RESPONSE_BYTES = 1 << 20  # a chat answer is a few hundred bytes; refuse floods
@@ -111,8 +112,6 @@ class AnswerCache:
         return ans if isinstance(ans, str) else None
 
     def put(self, model: str, messages: list[Message], answer: str) -> None:
-        from safemil.runs import atomic_write_text
-
         rec = {"model": model, "messages": messages, "answer": answer}
         atomic_write_text(self._path(self.key(model, messages)), json.dumps(rec, indent=1))
 
