@@ -38,7 +38,7 @@ def test_data_info_json_and_plot(tmp_path, tiny_dataset):
 
 
 def test_unknown_task_is_one_line():
-    r = _cli("evaluate", "--task", "Nope", "--episodes", "1")
+    r = _cli("eval", "--task", "Nope", "--episodes", "1")
     assert r.returncode == 2 and r.stderr.strip().startswith("error: unknown task 'Nope'")
 
 

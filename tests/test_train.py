@@ -97,6 +97,21 @@ def test_eval_reloads_the_saved_config_and_checkpoint(tiny, tmp_path, capsys):
         main(["eval", str(tmp_path / "r"), "--sample", "--json"])
     out = json.loads(capsys.readouterr().out)
     assert out["deterministic"] is False and out["normalized_return"] == sampled["normalized_return"]
+    with pytest.raises(SystemExit) as e:  # --out keeps what eval printed, per-episode values included
+        main(["eval", str(tmp_path / "r"), "--out", str(tmp_path / "again" / "eval.json")])
+    assert e.value.code == 0
+    saved = json.loads((tmp_path / "again" / "eval.json").read_text())
+    assert saved["episode_returns"] == again["episode_returns"] and saved["run_dir"] == str(tmp_path / "r")
+
+
+def test_version_and_short_help(capsys):
+    import safemil
+
+    for argv, expect in ((["--version"], f"safemil {safemil.__version__}"), (["-h"], "Usage: safemil"),
+                         (["train", "-h"], "Usage: safemil train"), (["data", "info", "-h"], "safemil data info")):
+        with pytest.raises(SystemExit) as e:
+            main(argv)
+        assert e.value.code == 0 and expect in capsys.readouterr().out, argv
 
 
 def test_cost_diagnostics_score_d_u_only(tiny):

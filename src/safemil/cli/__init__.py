@@ -12,6 +12,7 @@ import sys
 
 import typer
 
+from safemil import __version__
 from safemil.cli import bench as bench_cli
 from safemil.cli import collect as collect_cli
 from safemil.cli import cost as cost_cli
@@ -26,15 +27,29 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},  # inherited by every sub-command
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        print(f"safemil {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", is_eager=True, callback=_print_version,
+                                 help="Print the version and exit."),
+) -> None:
+    """Learn safe control policies offline from weak safety signals."""
 app.command("tasks")(tasks_cli.tasks)
 app.add_typer(data_cli.app, name="data")
 app.add_typer(cost_cli.app, name="cost")
 app.add_typer(collect_cli.app, name="collect")
-app.command("evaluate")(evaluate_cli.evaluate)
 app.command("quickstart")(train_cli.quickstart)
 app.command("train")(train_cli.train)
-app.command("eval")(train_cli.eval_run)
+app.command("eval")(evaluate_cli.evaluate)
 app.command("algos")(train_cli.algos)
 app.command("bench")(bench_cli.bench)
 app.command("report")(bench_cli.report)

@@ -1,27 +1,64 @@
+"""`safemil eval`: evaluate a trained run, or a reference policy on a task, online."""
+
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import typer
 from rich.table import Table
 
+from safemil import api
 from safemil.console import console
 from safemil.errors import SafemilError
 from safemil.eval import RandomPolicy
 from safemil.eval import evaluate as run_evaluation
+from safemil.files import atomic_write_text, check_output_file
 from safemil.tasks import get_task
 
 
 def evaluate(
-    task: str = typer.Option(..., "--task", help="Task name (see `safemil tasks`)."),
-    policy: str = typer.Option("random", "--policy", help="Reference policy to evaluate: random."),
-    episodes: int = typer.Option(10, "--episodes", min=1),
-    seed: int = typer.Option(0, "--seed", min=0),
-    cost_limit: float = typer.Option(25.0, "--cost-limit"),
-    num_envs: int = typer.Option(8, "--num-envs", min=1),
-    as_json: bool = typer.Option(False, "--json"),
+    run_dir: Path | None = typer.Argument(
+        None, metavar="RUN_DIR", help="A run directory written by `safemil train` (or give --task instead)."),
+    task: str | None = typer.Option(None, "--task", help="Evaluate a reference policy on this task instead."),
+    policy: str = typer.Option("random", "--policy", help="With --task, the reference policy: random."),
+    episodes: int | None = typer.Option(None, "--episodes", min=1,
+                                        help="Default: the run's eval.episodes (10 with --task)."),
+    deterministic: bool | None = typer.Option(
+        None, "--deterministic/--sample",
+        help="A run's noise-free or sampled actions; default: the run's eval.deterministic."),
+    seed: int = typer.Option(0, "--seed", min=0, help="With --task: the episodes' seed."),
+    cost_limit: float = typer.Option(25.0, "--cost-limit", help="With --task: the episode cost limit."),
+    num_envs: int = typer.Option(8, "--num-envs", min=1, help="With --task: envs stepped in lock-step."),
+    out: Path | None = typer.Option(None, "--out", help="Also write the metrics (per-episode values too) as JSON here."),
+    as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON instead of a table."),
 ) -> None:
-    """Evaluate a reference policy online and print the metrics table."""
+    """Evaluate online: a trained run (RUN_DIR, with the settings saved beside it) or a reference policy (--task)."""
+    if out is not None:
+        check_output_file(out, "--out")
+    if run_dir is not None:
+        if task is not None:
+            raise SafemilError("give a run directory or --task, not both (a run knows its task)")
+        m = api.evaluate(run_dir, episodes=episodes, deterministic=deterministic)
+        title = f"{m['algo']} on {m['task']}, seed {m['seed']} ({run_dir})"
+    elif task is not None:
+        if deterministic is not None:
+            raise SafemilError("--deterministic/--sample apply to a trained run, not to a reference policy")
+        m = _reference(task, policy, episodes or 10, seed, cost_limit, num_envs)
+        title = "evaluation"
+    else:
+        raise SafemilError("give a run directory (safemil eval RUN_DIR) or a task (safemil eval --task T)")
+    if out is not None:
+        atomic_write_text(out, json.dumps(m, indent=2, default=str) + "\n")
+    if as_json:
+        print(json.dumps({k: v for k, v in m.items() if not k.startswith("episode_")}, indent=2, default=str))
+    else:
+        print_metrics([m], title=title)
+        if out is not None:
+            console.print(f"wrote {out}")
+
+
+def _reference(task: str, policy: str, episodes: int, seed: int, cost_limit: float, num_envs: int) -> dict:
     spec = get_task(task)
     if policy != "random":
         raise SafemilError(f"unknown policy {policy!r}; available: random")
@@ -30,10 +67,7 @@ def evaluate(
     env.close()
     m = run_evaluation(pol, spec.name, episodes=episodes, seed=seed, cost_limit=cost_limit, num_envs=num_envs)
     m["algo"], m["seed"] = policy, seed
-    if as_json:
-        print(json.dumps({k: v for k, v in m.items() if not k.startswith("episode_")}, indent=2))
-    else:
-        print_metrics([m])
+    return m
 
 
 def print_metrics(rows: list[dict], title: str = "evaluation") -> None:

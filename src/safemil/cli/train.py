@@ -1,4 +1,4 @@
-"""`safemil train`, `safemil eval`, `safemil algos`: thin wrappers over `safemil.runner`."""
+"""`safemil train`, `safemil quickstart`, `safemil algos`: thin wrappers over the Python API."""
 
 from __future__ import annotations
 
@@ -57,18 +57,6 @@ def _proco_overrides(algo: str, data: str | None, rule: str | None, cost_file: P
         if cost_file is not None:
             out.append(f"layer.knowledge.cost_file={json.dumps(str(cost_file))}")
     return out
-
-
-def eval_run(
-    run_dir: Path = typer.Argument(..., help="A run directory written by `safemil train`."),
-    episodes: int | None = typer.Option(None, "--episodes", min=1, help="Default: the run's eval.episodes."),
-    as_json: bool = typer.Option(False, "--json"),
-    deterministic: bool | None = typer.Option(
-        None, "--deterministic/--sample",
-        help="Noise-free or sampled actions; default: the run's eval.deterministic."),
-) -> None:
-    """Re-evaluate a run's latest checkpoint, using the config saved beside it."""
-    _report(api.evaluate(run_dir, episodes=episodes, deterministic=deterministic), run_dir, as_json, write=False)
 
 
 def quickstart(
