@@ -1,8 +1,8 @@
 """Regenerate the config-key tables in docs/ from the config dataclasses (or check them).
 
 A docs page marks a table with ``<!-- config-keys: NAME -->`` ... ``<!-- /config-keys -->``;
-NAME is an algorithm (`safemil algos`) or ``run`` (the split/data/train/eval keys every run
-has). The table lists each override key, its type, default and the source comment that
+NAME is an algorithm (`safemil algos`), ``run`` (the split/data/train/eval keys every run
+has) or ``presets`` (the named presets, `safemil.presets`). The table lists each override key, its type, default and the source comment that
 documents it, so it cannot drift from the code.
 
     .venv/bin/python scripts/config_tables.py          # rewrite the tables in docs/*.md
@@ -16,9 +16,10 @@ import sys
 from pathlib import Path
 
 from safemil.algos import get_algo
-from safemil.config_keys import ConfigKey, config_keys, update_tables
+from safemil.config_keys import ConfigKey, config_keys, markdown_table, update_tables
 from safemil.data.safe_only import DataConfig
 from safemil.data.splits import SplitConfig
+from safemil.presets import PRESETS
 from safemil.runner import EvalSettings, TrainSettings
 
 DOCS = Path(__file__).parents[1] / "docs"
@@ -31,6 +32,17 @@ def keys_for(name: str) -> list[ConfigKey]:
     return config_keys(get_algo(name).config_cls)
 
 
+def table_for(name: str) -> str:
+    """``presets``: every named preset and its overrides; else the config keys of ``run`` or an algorithm."""
+    if name != "presets":
+        return markdown_table(keys_for(name))
+    rows = ["| preset | what | every algorithm | per algorithm |", "|---|---|---|---|"]
+    for p in PRESETS.values():
+        per = "; ".join(f"`{a}`: " + " ".join(f"`{o}`" for o in ov) for a, ov in p.algos.items())
+        rows.append(f"| `{p.name}` | {p.description} | {' '.join(f'`{o}`' for o in p.run)} | {per} |")
+    return "\n".join(rows) + "\n"
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--check", action="store_true", help="Only report out-of-date tables (exit 1).")
@@ -38,7 +50,7 @@ def main() -> int:
     stale = []
     for page in sorted(DOCS.glob("*.md")):
         text = page.read_text()
-        new = update_tables(text, keys_for)
+        new = update_tables(text, table_for)
         if new != text:
             stale.append(page)
             if not args.check:

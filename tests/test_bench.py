@@ -420,11 +420,34 @@ def test_every_cell_of_the_named_grids_resolves_to_a_valid_run_config(tmp_path):
     data = str(write_dsrl(synthetic_dataset(n_traj=4), tmp_path / "stand-in.hdf5"))
     for name in NAMED_GRIDS:
         g = named_grid(name)
-        cells = {(r.task, r.algo): r.overrides for r in g.runs("unused")}
+        cells = {(r.task, r.algo): r for r in g.runs("unused")}
         assert len(cells) == len(g.tasks) * len(g.algos)
-        for (task, algo), ov in cells.items():
-            make_run_config(algo, task, dataset=data, overrides=list(ov))
+        for (task, algo), r in cells.items():
+            assert make_run_config(algo, task, dataset=data, overrides=list(r.overrides), preset=r.preset).preset == name
     cell = named_grid("proco").narrow(algos=["bcq-lag+proco"]).runs("unused")[0]
-    cfg = make_run_config(cell.algo, cell.task, dataset=data, overrides=list(cell.overrides))
+    cfg = make_run_config(cell.algo, cell.task, dataset=data, overrides=list(cell.overrides), preset=cell.preset)
     c = algo_config(cfg)
     assert cfg.data.mode == "safe-only" and not c.layer_costs and c.layer.shield.horizon == 3
+
+
+def test_safemil_train_without_overrides_runs_what_the_grids_report(tmp_path):
+    """`safemil train ALGO --task T --seed S` (the default preset) resolves to the grid cell's config;
+    bc-safe in the proco grid is the one cell that needs its grid's preset named (`--preset proco`)."""
+    from safemil.bench.grid import named_grid
+    from safemil.config import to_dict
+    from safemil.data import write_dsrl
+    from safemil.runner import make_run_config
+
+    data = str(write_dsrl(synthetic_dataset(n_traj=4), tmp_path / "stand-in.hdf5"))
+
+    def resolved(cfg):
+        d = to_dict(cfg)
+        d.pop("preset")
+        d["train"].pop("progress")  # the grid turns its runs' bars off; a terminal user sees them
+        return d
+
+    for grid in ("default", "proco"):
+        for r in named_grid(grid).narrow(tasks=["HopperVelocity"], seeds=[1]).runs("unused"):
+            cell = resolved(make_run_config(r.algo, r.task, data, r.seed, list(r.overrides), preset=r.preset))
+            preset = "proco" if (grid, r.algo) == ("proco", "bc-safe") else "default"
+            assert resolved(make_run_config(r.algo, r.task, data, r.seed, preset=preset)) == cell, (grid, r.algo)

@@ -160,16 +160,18 @@ def test_tensorboard_has_no_duplicate_steps_after_a_resume(tmp_path):
 
 def test_default_grid_gives_every_method_the_same_budget(tmp_path):
     from safemil.algos import get_algo
-    from safemil.bench.grid import COST_STEPS, EVAL_EPISODES, PAPER_ALGOS, POLICY_STEPS, named_grid
+    from safemil.bench.grid import PAPER_ALGOS, named_grid
     from safemil.config import apply_overrides
+    from safemil.presets import COST_STEPS, EVAL_EPISODES, POLICY_STEPS, get_preset
     from safemil.runner import RUN_SECTIONS, EvalSettings, TrainSettings
 
     grid = named_grid("default")
     assert len(grid.runs(tmp_path)) == 90 and set(grid.algos) == set(PAPER_ALGOS)
     policy, cost = {}, {}
     for run in grid.runs(tmp_path)[:len(PAPER_ALGOS) * 3:3]:  # one cell per method
-        run_ov = [o for o in run.overrides if o.split("=")[0].split(".")[0] in RUN_SECTIONS]
-        cfg = apply_overrides(get_algo(run.algo).config_cls(), [o for o in run.overrides if o not in run_ov])
+        overrides = [*get_preset(run.preset).overrides(run.algo), *run.overrides]
+        run_ov = [o for o in overrides if o.split("=")[0].split(".")[0] in RUN_SECTIONS]
+        cfg = apply_overrides(get_algo(run.algo).config_cls(), [o for o in overrides if o not in run_ov])
         ev = apply_overrides(EvalSettings(), [o.removeprefix("eval.") for o in run_ov if o.startswith("eval.")])
         apply_overrides(TrainSettings(), [o.removeprefix("train.") for o in run_ov if o.startswith("train.")])
         assert ev.episodes == ev.num_envs == EVAL_EPISODES  # one lock-step wave of episodes

@@ -47,9 +47,9 @@ def test_the_table_escapes_pipes_and_blocks_are_replaced_in_place():
     table = markdown_table(config_keys(_Outer))
     assert "| `mode` | str | `a` | a \\| b: the first or the second |" in table
     text = "intro\n<!-- config-keys: x -->\nstale\n<!-- /config-keys -->\nafter\n"
-    new = update_tables(text, lambda name: config_keys(_Outer))
+    new = update_tables(text, lambda name: markdown_table(config_keys(_Outer)))
     assert new.startswith("intro\n<!-- config-keys: x -->\n| key |") and new.endswith("<!-- /config-keys -->\nafter\n")
-    assert "stale" not in new and update_tables(new, lambda name: config_keys(_Outer)) == new
+    assert "stale" not in new and update_tables(new, lambda name: markdown_table(config_keys(_Outer))) == new
 
 
 def test_every_key_of_a_real_config_is_an_override_the_runner_accepts():

@@ -16,7 +16,7 @@ SRC = Path(__file__).parents[1] / "src"
 # cost sources -> policy learners -> algorithms -> runner -> benchmark -> command line.
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("safemil.errors", "safemil.console", "safemil.files", "safemil.plotting", "safemil.networks"),
-    ("safemil.config", "safemil.config_keys"),
+    ("safemil.config", "safemil.config_keys", "safemil.presets"),
     ("safemil.tasks",),
     ("safemil.data",),
     ("safemil.eval",),

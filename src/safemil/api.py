@@ -51,14 +51,16 @@ def load_dataset(spec: str | Path, task: str | None = None) -> Dataset:
 
 
 def train(algo: str, task: str, *, dataset: str | Path | None = None, seed: int = 0,
-          out: str | Path | None = None, overrides: Sequence[str] = ()) -> Run:
+          out: str | Path | None = None, overrides: Sequence[str] = (), preset: str = "default") -> Run:
     """Train ``algo`` on ``task`` and evaluate it online, in a new run directory.
 
     ``dataset`` defaults to the task's generated dataset; ``overrides`` are ``key=value`` strings
     as on the command line (``split.*``, ``data.*``, ``train.*``, ``eval.*`` or the algorithm's
-    keys, `docs/config-reference.md`); ``out`` defaults to ``runs/<task>/<algo>/seed<seed>``.
+    keys, `docs/config-reference.md`), applied after the named ``preset`` (`safemil.presets`:
+    ``default`` is the configuration the results tables report; ``none``, the config classes'
+    own defaults); ``out`` defaults to ``runs/<task>/<algo>/seed<seed>``.
     """
-    cfg = make_run_config(algo, task, None if dataset is None else str(dataset), seed, list(overrides))
+    cfg = make_run_config(algo, task, None if dataset is None else str(dataset), seed, list(overrides), preset)
     run_dir = Path(out) if out is not None else Path("runs") / cfg.task / cfg.algo / f"seed{seed}"
     return _finished(run_dir, train_run(cfg, run_dir))
 

@@ -137,7 +137,7 @@ def markdown_table(keys: list[ConfigKey]) -> str:
 _BLOCK = re.compile(r"(<!-- config-keys: (?P<name>[\w+.-]+) -->\n)(?P<body>.*?)(<!-- /config-keys -->)", re.S)
 
 
-def update_tables(text: str, keys_for: typing.Callable[[str], list[ConfigKey]]) -> str:
+def update_tables(text: str, table_for: typing.Callable[[str], str]) -> str:
     """``text`` with every ``<!-- config-keys: NAME -->`` ... ``<!-- /config-keys -->`` block
-    replaced by the table of ``keys_for(NAME)``."""
-    return _BLOCK.sub(lambda m: m.group(1) + markdown_table(keys_for(m.group("name"))) + m.group(4), text)
+    replaced by ``table_for(NAME)`` (markdown)."""
+    return _BLOCK.sub(lambda m: m.group(1) + table_for(m.group("name")) + m.group(4), text)

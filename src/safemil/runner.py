@@ -33,6 +33,7 @@ from safemil.data.splits import Split
 from safemil.errors import ConfigError, SafemilError
 from safemil.eval import evaluate
 from safemil.policies import TorchPolicy, actor_from_state
+from safemil.presets import get_preset
 from safemil.runs import NewRun, RunDir
 from safemil.tasks import get_task
 
@@ -79,6 +80,7 @@ class RunConfig:
     dataset: str
     dataset_sha256: str = ""  # content hash of the dataset file ("" in runs made before it was recorded)
     seed: int = 0
+    preset: str = ""  # the named preset applied before the overrides ("" in runs made before presets)
     split: SplitConfig = field(default_factory=SplitConfig)
     data: DataConfig = field(default_factory=DataConfig)  # split (D_N/D_U) or an offline safe-only view
     train: TrainSettings = field(default_factory=TrainSettings)
@@ -92,29 +94,31 @@ class RunConfig:
 
 
 def make_run_config(algo: str, task: str, dataset: str | None = None, seed: int = 0,
-                    overrides: list[str] | None = None) -> RunConfig:
-    """Resolve names and defaults; ``split.*``/``train.*``/``eval.*`` overrides go to the run, the rest to the algorithm."""
+                    overrides: list[str] | None = None, preset: str = "none") -> RunConfig:
+    """Resolve names and defaults: the ``preset``'s overrides (`safemil.presets`), then ``overrides``;
+    ``split.*``/``data.*``/``train.*``/``eval.*`` ones go to the run, the rest to the algorithm."""
     spec = get_algo(algo)
     task_name = get_task(task).name
+    chosen = get_preset(preset)
     path = find_dataset(dataset if dataset is not None else task_name)
     run_ov, algo_ov = [], []
-    for item in overrides or []:
+    for item in [*chosen.overrides(spec.name), *(overrides or [])]:
         key = item.split("=", 1)[0].strip()
         (run_ov if key.split(".")[0] in RUN_SECTIONS else algo_ov).append(item)
     algo_cfg = apply_overrides(spec.config_cls(), algo_ov)
     cfg = RunConfig(algo=spec.name, task=task_name, dataset=str(Path(path).resolve()),
-                    dataset_sha256=dataset_sha256(path), seed=seed,
-                    split=SplitConfig(seed=seed), config=_lists(to_dict(algo_cfg)),
+                    dataset_sha256=dataset_sha256(path), seed=seed, preset=chosen.name,
+                    split=SplitConfig(seed=seed), config=plain_lists(to_dict(algo_cfg)),
                     data=DataConfig(mode="safe-only" if spec.data == "offline" else "split"))
     return apply_overrides(cfg, run_ov)
 
 
-def _lists(x: Any) -> Any:
+def plain_lists(x: Any) -> Any:
     """Tuples as lists, so the config dict equals its own YAML round trip."""
     if isinstance(x, dict):
-        return {k: _lists(v) for k, v in x.items()}
+        return {k: plain_lists(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
-        return [_lists(v) for v in x]
+        return [plain_lists(v) for v in x]
     return x
 
 

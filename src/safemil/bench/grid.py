@@ -4,8 +4,9 @@ A grid is plain data (`GridSpec`), saved as ``DIR/grid.yaml`` so a benchmark
 directory says how it was made. Overrides are ``key=value`` strings as for
 ``safemil train``; ``ALGO:key=value`` targets one algorithm only (algorithms
 have different config keys, e.g. ``bc-u:steps=500`` vs ``safemil:mil.steps=500``).
-Named grids (``default``, ``smoke``, ``proco``) fix the budget per method so a grid run
-is comparable across machines.
+Named grids (``default``, ``smoke``, ``proco``) each run a named preset (`safemil.presets`),
+which fixes the budget per method, so a grid run is comparable across machines and a cell is
+reproduced by ``safemil train ALGO --preset NAME``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from safemil.errors import ConfigError
+from safemil.presets import get_preset
 
 VELOCITY_TASKS = (
     "HalfCheetahVelocity",
@@ -33,8 +35,9 @@ class RunSpec:
     algo: str
     seed: int
     out_dir: str
-    overrides: tuple[str, ...] = ()
+    overrides: tuple[str, ...] = ()  # after the preset's
     dataset: str | None = None  # None: the task's default dataset
+    preset: str = "default"
 
     @property
     def label(self) -> str:
@@ -49,10 +52,12 @@ class GridSpec:
     overrides: list[str] = field(default_factory=list)  # "key=value" or "ALGO:key=value"
     datasets: dict[str, str] = field(default_factory=dict)  # task -> dataset path/name
     name: str = "custom"
+    preset: str = "default"  # applied to every cell before ``overrides`` (safemil.presets)
 
     def __post_init__(self):
         if not self.tasks or not self.algos or not self.seeds:
             raise ConfigError("a grid needs at least one task, one algorithm and one seed")
+        get_preset(self.preset)
         for item in self.overrides:
             _split_override(item)
 
@@ -74,7 +79,8 @@ class GridSpec:
             for a in algos:
                 ov = tuple(kv for target, kv in map(_split_override, self.overrides) if target in (None, a))
                 for s in self.seeds:
-                    out.append(RunSpec(t, a, int(s), str(root / t / a / f"seed{s}"), ov, datasets.get(t)))
+                    out.append(RunSpec(t, a, int(s), str(root / t / a / f"seed{s}"), ov, datasets.get(t),
+                                       self.preset))
         return out
 
 
@@ -86,7 +92,7 @@ class GridSpec:
         ov = [o for o in self.overrides
               if ":" not in o.split("=", 1)[0] or o.split(":", 1)[0].strip().lower() in keep]
         return GridSpec(tasks or self.tasks, algos, seeds or self.seeds, [*ov, *(extra or [])],
-                        dict(self.datasets), self.name)
+                        dict(self.datasets), self.name, self.preset)
 
 
 def _split_override(item: str) -> tuple[str | None, str]:
@@ -125,65 +131,26 @@ def parse_seeds(text: str) -> list[int]:
 
 
 # -- named grids ---------------------------------------------------------------------------
-# Budget of the default grid: 90 runs in about 40 minutes on 2 dedicated cores (goal: <= 60). Every method
-# gets the same number of policy (BC) updates; methods with a separate cost-learning phase get the same
-# number of cost updates before it (dwbc-nu updates its discriminator alongside every policy step, as the
-# method does). Sized from CPU time per step measured on the 2-core machine (one thread; see
-# docs/results.md, "Budget of the default grid"): BC 3 ms, T-REX cost 16-22, DWBC-NU 11-13,
-# SafeDICE classifier 14-15 / value+policy 22-23, SafeMIL MIL 31-39; evaluation 1-3 s per run.
-POLICY_STEPS = 4000
-COST_STEPS = 1000
-EVAL_EPISODES = 10
-
-
-def default_budget(policy_steps: int = POLICY_STEPS, cost_steps: int = COST_STEPS,
-                   episodes: int = EVAL_EPISODES) -> list[str]:
-    """Overrides giving every paper method the same policy and cost-learning budget."""
-    return [
-        f"eval.episodes={episodes}", f"eval.num_envs={episodes}", "train.log_every=50", "train.checkpoint_every=500",
-        f"bc-u:steps={policy_steps}",
-        f"bc-safe:steps={policy_steps}",
-        f"dwbc-nu:steps={policy_steps}",
-        f"trex-wbc:policy_steps={policy_steps}", f"trex-wbc:cost.steps={cost_steps}",
-        f"safedice:policy_steps={policy_steps}", f"safedice:classifier_steps={cost_steps}",
-        f"safemil:policy_steps={policy_steps}", f"safemil:mil.steps={cost_steps}",
-    ]
+# Each named grid runs its preset (safemil.presets), so `safemil train ALGO --preset NAME` runs
+# exactly what a cell of the grid ran.
 
 
 def _default() -> GridSpec:
-    return GridSpec(list(VELOCITY_TASKS), list(PAPER_ALGOS), [0, 1, 2], default_budget(), name="default")
+    return GridSpec(list(VELOCITY_TASKS), list(PAPER_ALGOS), [0, 1, 2], name="default", preset="default")
 
 
 def _smoke() -> GridSpec:
-    return GridSpec(["SwimmerVelocity"], ["bc-u", "safemil"], [0, 1],
-                    ["eval.episodes=2", "train.log_every=10", "train.checkpoint_every=20",
-                     "bc-u:steps=40", "safemil:policy_steps=40", "safemil:mil.steps=20"], name="smoke")
+    return GridSpec(["SwimmerVelocity"], ["bc-u", "safemil"], [0, 1], name="smoke", preset="smoke")
 
 
 # The PROCO grid (docs/results.md, docs/proco.md): each offline safe RL base alone and with PROCO on
-# exclusively-safe data, 10 seeds. BC-Safe+PROCO learns from the layer's feasibility weights; BCQ-Lag+PROCO
-# trains on the data's own costs and deploys behind the layer's safety filter (its model and knowledge cost).
-# About 100 minutes on 2 cores: 200 runs of 11,762 run-seconds in all (BCQ-Lag 70-125 s each, BC 10-30 s).
+# exclusively-safe data, 10 seeds. About 100 minutes on 2 cores: 200 runs of 11,762 run-seconds in all
+# (BCQ-Lag 70-125 s each, BC 10-30 s).
 PROCO_ALGOS = ("bc-safe", "bc-safe+proco", "bcq-lag", "bcq-lag+proco")
 
 
-def proco_budget() -> list[str]:
-    layer = ["layer.model_steps=800", "layer.ensemble.members=5", "layer.ensemble.hidden=[128,128,128]",
-             "layer.feasibility_steps=800", "layer.feasibility.hidden=[128,128]", "layer.rollout.n_starts=2000",
-             "layer.knowledge.margin=0.1"]
-    return [
-        "data.mode=safe-only", f"eval.episodes={EVAL_EPISODES}", "eval.num_envs=5", "train.threads=1",
-        "train.log_every=100", "train.checkpoint_every=500",
-        "bc-safe:steps=3000", "bc-safe+proco:steps=3000", *(f"bc-safe+proco:{o}" for o in layer),
-        "bcq-lag:steps=6000", "bcq-lag:hidden=[128,128]", "bcq-lag+proco:base.steps=6000",
-        "bcq-lag+proco:base.hidden=[128,128]", *(f"bcq-lag+proco:{o}" for o in layer),
-        "bcq-lag+proco:layer.rollout.cut_quantile=1.0", "bcq-lag+proco:layer_costs=false",
-        "bcq-lag+proco:layer.shield.horizon=3",
-    ]
-
-
 def _proco() -> GridSpec:
-    return GridSpec(list(VELOCITY_TASKS), list(PROCO_ALGOS), list(range(10)), proco_budget(), name="proco")
+    return GridSpec(list(VELOCITY_TASKS), list(PROCO_ALGOS), list(range(10)), name="proco", preset="proco")
 
 
 NAMED_GRIDS = {"default": _default, "smoke": _smoke, "proco": _proco}

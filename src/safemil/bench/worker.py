@@ -26,7 +26,8 @@ from safemil.runs import RunDir
 
 BENCH_FILE = "bench.json"
 # Keys that may differ between the stored config of a run and the grid's without changing results.
-_IGNORED_CONFIG_KEYS = {("train", "progress")}
+# ``preset`` names where the values came from; the values themselves are compared.
+_IGNORED_CONFIG_KEYS = {("train", "progress"), ("preset",)}
 
 
 @dataclass
@@ -48,7 +49,7 @@ def run_config(run: RunSpec):
     from safemil.runner import make_run_config
 
     return make_run_config(run.algo, run.task, run.dataset, run.seed,
-                           [*run.overrides, "train.progress=false"])
+                           [*run.overrides, "train.progress=false"], preset=run.preset)
 
 
 def check_matches(run: RunSpec) -> None:

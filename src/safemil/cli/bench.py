@@ -34,6 +34,7 @@ def bench(
     algos: list[str] | None = typer.Option(None, "--algos", help="Algorithms, comma-separated or repeated."),
     seeds: str | None = typer.Option(None, "--seeds", help="Number of seeds N (0..N-1) or a list 0,3,7 (one given seed: 5,). Default 3."),
     grid: str | None = typer.Option(None, "--grid", help="A named grid (default, smoke, proco); --tasks/--algos/--seeds narrow it."),
+    preset: str | None = typer.Option(None, "--preset", help="Without --grid: the preset every run applies (default: default); a named grid runs its own."),
     out: Path = typer.Option(..., "--out", help="Benchmark directory: DIR/<task>/<algo>/seed<k>."),
     executor: str = typer.Option("local", "--executor", help="local (process pool) or ray."),
     ray_address: str | None = typer.Option(None, "--ray-address", help="Ray cluster address; default: a local Ray instance."),
@@ -50,11 +51,14 @@ def bench(
 
     seed_list = parse_seeds(seeds) if seeds else None
     if grid:
+        if preset is not None:
+            raise ConfigError(f"--grid {grid} runs its own preset; --preset is for a grid given by --tasks/--algos")
         spec = named_grid(grid).narrow(_names(tasks), _names(algos), seed_list, list(overrides or []))
     elif not tasks or not algos:
         raise ConfigError("give --tasks and --algos, or a named --grid (default, smoke, proco)")
     else:
-        spec = GridSpec(_names(tasks), _names(algos), seed_list or [0, 1, 2], list(overrides or []))
+        spec = GridSpec(_names(tasks), _names(algos), seed_list or [0, 1, 2], list(overrides or []),
+                        preset=preset or "default")
     spec.datasets.update(_datasets(dataset))
     ex = make_executor(executor, workers, ray_address)
     check_output_dir(out, "--out")

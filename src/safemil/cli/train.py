@@ -6,12 +6,17 @@ import json
 from pathlib import Path
 
 import typer
+import yaml
 from rich.table import Table
 
 from safemil import api
+from safemil.algos import get_algo, list_algos
+from safemil.config import apply_overrides, to_dict
 from safemil.console import console
 from safemil.errors import SafemilError
 from safemil.files import check_output_dir
+from safemil.presets import get_preset
+from safemil.runner import RUN_SECTIONS, plain_lists
 
 
 def train(
@@ -26,6 +31,7 @@ def train(
     data: str | None = typer.Option(None, "--data", help="split | safe-only | minimally-risky (default: the algorithm's)."),
     rule: str | None = typer.Option(None, "--rule", help="PROCO: the knowledge rule (an expression with the static backend)."),
     cost_file: Path | None = typer.Option(None, "--cost-file", help="PROCO: a saved knowledge cost (safemil cost ground --out)."),
+    preset: str = typer.Option("default", "--preset", help="Named settings applied before the overrides: default (what the results tables report), proco, smoke, none (the config classes' defaults)."),
 ) -> None:
     """Train an algorithm, evaluate the final policy, write RUN_DIR/eval.json."""
     if resume is not None:
@@ -39,7 +45,7 @@ def train(
             raise SafemilError(f"expected an algorithm name first, got override {algo!r}")
         if task is None:
             raise SafemilError("missing --task (see `safemil tasks`)")
-        run = api.train(algo, task, dataset=dataset, seed=seed, out=out,
+        run = api.train(algo, task, dataset=dataset, seed=seed, out=out, preset=preset,
                         overrides=[*_proco_overrides(algo, data, rule, cost_file), *(overrides or [])])
     _report(run.metrics, run.run_dir, as_json)
 
@@ -86,17 +92,19 @@ def quickstart(
     console.print(f"plot: {plot_quickstart(rows, Path(out) / 'quickstart.png')}")
 
 
-def algos(name: str | None = typer.Argument(None, help="Print this algorithm's default config (YAML).")) -> None:
-    """List the registered algorithms, or show one's default config (every key can be overridden)."""
-    from safemil.algos import get_algo, list_algos
-
+def algos(
+    name: str | None = typer.Argument(None, metavar="ALGO", help="Print this algorithm's config (YAML)."),
+    preset: str = typer.Option("default", "--preset", help="With ALGO: the preset applied (none: the class defaults)."),
+) -> None:
+    """List the registered algorithms, or print the config `safemil train ALGO --preset P` runs."""
     if name is not None:
-        import yaml
-
-        from safemil.config import to_dict
-        from safemil.runner import _lists
-
-        print(yaml.safe_dump(_lists(to_dict(get_algo(name).config_cls())), sort_keys=False), end="")
+        spec, chosen = get_algo(name), get_preset(preset)
+        run_ov = [o for o in chosen.overrides(spec.name) if o.split("=", 1)[0].split(".")[0] in RUN_SECTIONS]
+        cfg = apply_overrides(spec.config_cls(), [o for o in chosen.overrides(spec.name) if o not in run_ov])
+        settings = dict(o.split("=", 1) for o in run_ov)  # a later value of a key wins, as in a run
+        shown = " ".join(f"{k}={v}" for k, v in settings.items())
+        print(f"# {spec.name}, preset {chosen.name}" + (f"; run settings: {shown}" if shown else ""))
+        print(yaml.safe_dump(plain_lists(to_dict(cfg)), sort_keys=False), end="")
         return
 
     t = Table()
