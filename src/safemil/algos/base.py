@@ -20,6 +20,7 @@ from safemil.costs.base import CostModel
 from safemil.data.dataset import LabelledView, LearnerView
 from safemil.errors import ConfigError
 from safemil.eval.policies import Policy
+from safemil.policies import WeightedBC
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,28 @@ class Algorithm(Protocol):
     def state_dict(self) -> dict: ...
 
     def load_state_dict(self, state: dict) -> None: ...
+
+
+class AlgorithmBase:
+    """What most algorithms answer the same way: no learned cost, nothing more to summarise."""
+
+    def cost_model(self) -> CostModel | None:
+        return None
+
+    def summary(self) -> dict[str, Any]:
+        return {}
+
+
+class BCAlgorithm(AlgorithmBase):
+    """Base of the algorithms whose deployed policy is a `WeightedBC` learner (``self.bc``)."""
+
+    bc: WeightedBC
+
+    def policy(self) -> Policy:
+        return self.bc.policy()
+
+    def policy_state(self) -> dict:
+        return self.bc.policy_state()
 
 
 Factory = Callable[[Any, LearnerData, int], Algorithm]

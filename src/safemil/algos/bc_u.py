@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from safemil.algos.base import AlgoSpec, LearnerData, register
+from safemil.algos.base import AlgoSpec, BCAlgorithm, LearnerData, register
 from safemil.data.dataset import LearnerView
 from safemil.errors import ConfigError
-from safemil.policies import BCConfig, WeightConfig, WeightedBC, actor_state
+from safemil.policies import BCConfig, WeightConfig, WeightedBC
 
 
 def _unweighted() -> BCConfig:
@@ -24,7 +24,7 @@ class BCUConfig:
             raise ConfigError(f"steps must be >= 1, got {self.steps}")
 
 
-class PlainBC:
+class PlainBC(BCAlgorithm):
     """Unweighted BC on one label-free view; shared by BC-U and the BC-Safe oracle."""
 
     def __init__(self, view: LearnerView, bc: BCConfig, steps: int, data: LearnerData, seed: int,
@@ -36,15 +36,6 @@ class PlainBC:
 
     def train_step(self, step: int) -> dict[str, float]:
         return self.bc.step(None)
-
-    def policy(self):
-        return self.bc.policy()
-
-    def policy_state(self) -> dict:
-        return actor_state(self.bc.actor, self.bc_config.actor)
-
-    def cost_model(self):
-        return None
 
     def summary(self) -> dict:
         return {"bc_trajectories": self.bc.view.n_trajectories, "bc_transitions": len(self.bc.view), **self.notes}

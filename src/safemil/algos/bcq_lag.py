@@ -39,7 +39,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from safemil.algos.base import AlgoSpec, LearnerData, register
+from safemil.algos.base import AlgorithmBase, AlgoSpec, LearnerData, register
 from safemil.algos.layered import Layered
 from safemil.algos.offline import require_offline
 from safemil.errors import ConfigError
@@ -358,7 +358,7 @@ def _real_buffer(off) -> dict[str, np.ndarray]:
             "terminals": np.asarray(v.terminals, np.float32)}
 
 
-class BCQLag:
+class BCQLag(AlgorithmBase):
     def __init__(self, config: BCQLagConfig, data: LearnerData, seed: int):
         off = require_offline(data, "bcq-lag")
         self.data = data
@@ -374,9 +374,6 @@ class BCQLag:
 
     def policy_state(self) -> dict:
         return self.learner.policy_state(self.data.act_low, self.data.act_high)
-
-    def cost_model(self):
-        return None
 
     def summary(self) -> dict:
         return self.learner.summary()

@@ -16,11 +16,13 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
+from safemil.algos.base import BCAlgorithm, LearnerData
 from safemil.costs.base import CostModel
+from safemil.costs.mil import MILConfig, MILCost
 from safemil.data.dataset import LearnerView
 from safemil.diagnostics import score_rows
 from safemil.errors import ConfigError
-from safemil.policies import BCConfig, WeightConfig, WeightedBC, actor_state
+from safemil.policies import BCConfig, WeightConfig, WeightedBC
 from safemil.policies.weights import trajectory_segment_costs
 
 SCHEDULES = ("sequential", "alternate")
@@ -47,7 +49,7 @@ def check_schedule(schedule: str, cost_steps: int, policy_steps: int, bc: BCConf
                           "or schedule=alternate with bc.weights.level=segment")
 
 
-class CostWeightedBC:
+class CostWeightedBC(BCAlgorithm):
     def __init__(self, cost: CostModel, bc: WeightedBC, bc_config: BCConfig,
                  cost_steps: int, policy_steps: int, schedule: str = "sequential"):
         check_schedule(schedule, cost_steps, policy_steps, bc_config)
@@ -112,12 +114,6 @@ class CostWeightedBC:
         return m
 
     # -- what the runner asks for ---------------------------------------------------
-    def policy(self):
-        return self.bc.policy()
-
-    def policy_state(self) -> dict:
-        return actor_state(self.bc.actor, self.bc_config.actor)
-
     def cost_model(self) -> CostModel:
         return self.cost
 
@@ -154,3 +150,12 @@ class CostWeightedBC:
         self._ess_log = list(state["ess_log"])
         self._cache = None
         self._traj_cache = None
+
+
+def mil_weighted_bc(cost: MILConfig, bc: BCConfig, policy_steps: int, schedule: str, data: LearnerData,
+                    seed: int) -> CostWeightedBC:
+    """A MIL cost from D_N vs D_U bags, then weighted BC on D_U: SafeMIL (bags of K segments) and
+    T-REX-WBC (K = 1) differ only in ``cost``."""
+    return CostWeightedBC(MILCost(data.negative, data.unlabeled, cost, seed),
+                          WeightedBC(data.unlabeled, bc, seed + 1, data.act_low, data.act_high),
+                          bc, cost.steps, policy_steps, schedule)

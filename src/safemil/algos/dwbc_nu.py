@@ -20,10 +20,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from safemil.algos.base import AlgoSpec, LearnerData, register
+from safemil.algos.base import AlgoSpec, BCAlgorithm, LearnerData, register
 from safemil.costs.dwbc import DWBCConfig, DWBCDiscriminator
 from safemil.errors import ConfigError
-from safemil.policies import BCConfig, WeightConfig, WeightedBC, actor_state
+from safemil.policies import BCConfig, WeightConfig, WeightedBC
+from safemil.policies.weights import require_soft_pair_weights
 
 
 def _one_minus_d_weights() -> BCConfig:
@@ -42,13 +43,10 @@ class DWBCNUConfig:
         if self.steps < 1 or self.disc_every < 1 or self.heldout_every < 1:
             raise ConfigError(f"dwbc-nu: steps, disc_every and heldout_every must be >= 1 "
                               f"(got {self.steps}, {self.disc_every}, {self.heldout_every})")
-        w = self.bc.weights
-        if (w.kind, w.level, w.beta) != ("soft", "pair", 1.0):
-            raise ConfigError("dwbc-nu weights each D_U pair by 1 - d: keep bc.weights.kind=soft, "
-                              f"level=pair, beta=1 (got {w.kind}, {w.level}, {w.beta})")
+        require_soft_pair_weights(self.bc.weights, "dwbc-nu", "1 - d")
 
 
-class DWBCNU:
+class DWBCNU(BCAlgorithm):
     def __init__(self, config: DWBCNUConfig, data: LearnerData, seed: int):
         self.config, self.total_steps = config, config.steps
         self.bc = WeightedBC(data.unlabeled, config.bc, seed + 1, data.act_low, data.act_high)
@@ -77,12 +75,6 @@ class DWBCNU:
             self._heldout = self.disc.heldout_metrics()
             m.update(self._heldout)
         return m
-
-    def policy(self):
-        return self.bc.policy()
-
-    def policy_state(self) -> dict:
-        return actor_state(self.bc.actor, self.config.bc.actor)
 
     def cost_model(self) -> DWBCDiscriminator:
         return self.disc

@@ -27,7 +27,7 @@ from safemil.algos.bc_safe import _subview
 from safemil.algos.layered import Layered
 from safemil.algos.offline import require_offline
 from safemil.errors import ConfigError, DatasetError
-from safemil.policies import BCConfig, WeightConfig, WeightedBC, actor_state
+from safemil.policies import BCConfig, WeightConfig, WeightedBC
 from safemil.proco.critics import CriticConfig, RewardCritic
 from safemil.proco.layer import ProcoLayer, ProcoLayerConfig
 
@@ -87,7 +87,7 @@ class _WeightedBase(Layered):
         return self.bc.policy()
 
     def base_policy_state(self) -> dict:
-        return actor_state(self.bc.actor, self.bc_config.actor)
+        return self.bc.policy_state()
 
     def base_state(self) -> dict:
         return {"bc": self.bc.state_dict()}

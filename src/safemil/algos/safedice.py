@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from safemil.algos.base import AlgoSpec, LearnerData, register
+from safemil.algos.base import AlgoSpec, BCAlgorithm, LearnerData, register
 from safemil.costs.safedice import DICEValue, SafeDICEClassifier, SafeDICEConfig
 from safemil.errors import ConfigError
-from safemil.policies import BCConfig, WeightConfig, WeightedBC, actor_state
+from safemil.policies import BCConfig, WeightConfig, WeightedBC
+from safemil.policies.weights import require_soft_pair_weights
 
 
 def _advantage_weights() -> BCConfig:
@@ -36,13 +37,10 @@ class SafeDICEAlgoConfig:
         if self.classifier_steps < 1 or self.policy_steps < 1:
             raise ConfigError(f"safedice: classifier_steps and policy_steps must be >= 1 "
                               f"(got {self.classifier_steps}, {self.policy_steps})")
-        w = self.bc.weights
-        if (w.kind, w.level, w.beta) != ("soft", "pair", 1.0):
-            raise ConfigError("safedice weights each D_U pair by exp(adv - 1) / batch mean: keep "
-                              f"bc.weights.kind=soft, level=pair, beta=1 (got {w.kind}, {w.level}, {w.beta})")
+        require_soft_pair_weights(self.bc.weights, "safedice", "exp(adv - 1) / batch mean")
 
 
-class SafeDICE:
+class SafeDICE(BCAlgorithm):
     def __init__(self, config: SafeDICEAlgoConfig, data: LearnerData, seed: int):
         self.config, self.seed = config, seed
         self.total_steps = config.classifier_steps + config.policy_steps
@@ -78,12 +76,6 @@ class SafeDICE:
         self._ess.append(m.get("bc_ess", float("nan")))
         self._dice_log.append(m["dice_loss"])
         return m
-
-    def policy(self):
-        return self.bc.policy()
-
-    def policy_state(self) -> dict:
-        return actor_state(self.bc.actor, self.config.bc.actor)
 
     def cost_model(self) -> SafeDICEClassifier:
         return self.clf

@@ -5,9 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from safemil.algos.base import AlgoSpec, LearnerData, register
-from safemil.algos.cost_bc import CostWeightedBC, check_schedule, soft_trajectory_bc
-from safemil.costs.mil import MILConfig, MILCost
-from safemil.policies import BCConfig, WeightedBC
+from safemil.algos.cost_bc import (
+    CostWeightedBC,
+    check_schedule,
+    mil_weighted_bc,
+    soft_trajectory_bc,
+)
+from safemil.costs.mil import MILConfig
+from safemil.policies import BCConfig
 
 
 @dataclass
@@ -24,9 +29,7 @@ class SafeMILConfig:
 
 
 def build(config: SafeMILConfig, data: LearnerData, seed: int) -> CostWeightedBC:
-    cost = MILCost(data.negative, data.unlabeled, config.mil, seed)
-    bc = WeightedBC(data.unlabeled, config.bc, seed + 1, data.act_low, data.act_high)
-    return CostWeightedBC(cost, bc, config.bc, config.mil.steps, config.policy_steps, config.schedule)
+    return mil_weighted_bc(config.mil, config.bc, config.policy_steps, config.schedule, data, seed)
 
 
 SPEC = register(AlgoSpec("safemil", SafeMILConfig, build,

@@ -13,10 +13,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from safemil.algos.base import AlgoSpec, LearnerData, register
-from safemil.algos.cost_bc import CostWeightedBC, check_schedule, soft_trajectory_bc
-from safemil.costs.mil import MILConfig, MILCost
+from safemil.algos.cost_bc import (
+    CostWeightedBC,
+    check_schedule,
+    mil_weighted_bc,
+    soft_trajectory_bc,
+)
+from safemil.costs.mil import MILConfig
 from safemil.errors import ConfigError
-from safemil.policies import BCConfig, WeightedBC
+from safemil.policies import BCConfig
 
 
 def _single_segment_preferences() -> MILConfig:
@@ -43,9 +48,7 @@ class TREXWBCConfig:
 
 
 def build(config: TREXWBCConfig, data: LearnerData, seed: int) -> CostWeightedBC:
-    cost = MILCost(data.negative, data.unlabeled, config.cost, seed)
-    bc = WeightedBC(data.unlabeled, config.bc, seed + 1, data.act_low, data.act_high)
-    return CostWeightedBC(cost, bc, config.bc, config.cost.steps, config.policy_steps, config.schedule)
+    return mil_weighted_bc(config.cost, config.bc, config.policy_steps, config.schedule, data, seed)
 
 
 SPEC = register(AlgoSpec("trex-wbc", TREXWBCConfig, build,

@@ -19,7 +19,7 @@ import torch
 from safemil.data.dataset import LearnerView
 from safemil.data.sampling import SegmentSampler
 from safemil.errors import ConfigError
-from safemil.policies.actors import ActorConfig, TorchPolicy, make_actor
+from safemil.policies.actors import ActorConfig, TorchPolicy, actor_state, make_actor
 from safemil.policies.weights import (
     WeightConfig,
     discounted_segment_sums,
@@ -134,6 +134,10 @@ class WeightedBC:
 
     def policy(self) -> TorchPolicy:
         return TorchPolicy(self.actor, seed=self.seed)
+
+    def policy_state(self) -> dict:
+        """The trained actor, self-contained (see `actor_state`)."""
+        return actor_state(self.actor, self.config.actor)
 
     def state_dict(self) -> dict:
         return {"actor": self.actor.state_dict(), "opt": self.opt.state_dict(), "rng": self.rng.bit_generator.state}

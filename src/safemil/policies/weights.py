@@ -88,3 +88,10 @@ def trajectory_segment_costs(per_row: np.ndarray, index: TrajectoryIndex, gamma:
     has for segment-level weights.
     """
     return index.segment_means(per_row) * float(np.sum(gamma ** np.arange(horizon)))
+
+
+def require_soft_pair_weights(w: WeightConfig, algo: str, formula: str) -> None:
+    """``algo`` weights each pair by a fixed ``formula``: its soft, per-pair, beta = 1 weights are the method."""
+    if (w.kind, w.level, w.beta) != ("soft", "pair", 1.0):
+        raise ConfigError(f"{algo} weights each D_U pair by {formula}: keep bc.weights.kind=soft, level=pair, "
+                          f"beta=1 (got {w.kind}, {w.level}, {w.beta})")
