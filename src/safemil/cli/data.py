@@ -12,6 +12,7 @@ from safemil.data import default_dataset_path, read_dsrl
 from safemil.data.info import dataset_info, plot_dataset
 from safemil.errors import ConfigError, OutputError
 from safemil.files import check_output_dir, check_output_file
+from safemil.tasks import DEFAULT_COST_LIMIT
 
 # what the figure writer (matplotlib) understands; any other name would be written as NAME.png
 IMAGE_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg", ".webp", ".eps", ".ps", ".tif", ".tiff")
@@ -25,7 +26,7 @@ def info(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     plot: Path | None = typer.Option(None, "--plot", help="Write a return-vs-cost scatter + histogram PNG."),
     task: str | None = typer.Option(None, "--task", help="Check dimensions against this task."),
-    cost_limit: float = typer.Option(25.0, "--cost-limit", help="Limit drawn on the plot."),
+    cost_limit: float = typer.Option(DEFAULT_COST_LIMIT, "--cost-limit", help="Limit drawn on the plot."),
 ) -> None:
     """Counts, return/cost quantiles and the share of trajectories under cost limits."""
     if not cost_limit >= 0:

@@ -14,7 +14,7 @@ from safemil.errors import SafemilError
 from safemil.eval import RandomPolicy
 from safemil.eval import evaluate as run_evaluation
 from safemil.files import atomic_write_text, check_output_file
-from safemil.tasks import get_task
+from safemil.tasks import DEFAULT_COST_LIMIT, get_task
 
 
 def evaluate(
@@ -28,7 +28,7 @@ def evaluate(
         None, "--deterministic/--sample",
         help="A run's noise-free or sampled actions; default: the run's eval.deterministic."),
     seed: int = typer.Option(0, "--seed", min=0, help="With --task: the episodes' seed."),
-    cost_limit: float = typer.Option(25.0, "--cost-limit", help="With --task: the episode cost limit."),
+    cost_limit: float = typer.Option(DEFAULT_COST_LIMIT, "--cost-limit", help="With --task: the episode cost limit."),
     num_envs: int = typer.Option(8, "--num-envs", min=1, help="With --task: envs stepped in lock-step."),
     out: Path | None = typer.Option(None, "--out", help="Also write the metrics (per-episode values too) as JSON here."),
     as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON instead of a table."),

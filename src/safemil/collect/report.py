@@ -18,7 +18,7 @@ from safemil.data import Dataset, read_dsrl
 from safemil.data.info import dataset_info, plot_dataset
 from safemil.eval import RandomPolicy
 from safemil.eval.evaluator import rollout
-from safemil.tasks import get_task
+from safemil.tasks import DEFAULT_COST_LIMIT, get_task
 
 
 def random_policy_return(task: str, episodes: int = 10, seed: int = 0) -> float:
@@ -30,7 +30,7 @@ def random_policy_return(task: str, episodes: int = 10, seed: int = 0) -> float:
     return float(rollout(pol, spec.name, episodes=episodes, seed=seed, progress=False).returns.mean())
 
 
-def target_shape(ds: Dataset, random_return: float, cost_limit: float = 25.0) -> dict:
+def target_shape(ds: Dataset, random_return: float, cost_limit: float = DEFAULT_COST_LIMIT) -> dict:
     """Each target criterion: the measured value and whether it passes."""
     ret, cost = ds.trajectory_returns(), ds.trajectory_costs()
     safe, unsafe = cost <= cost_limit, cost > cost_limit

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from safemil.data.dataset import Dataset
+from safemil.tasks import DEFAULT_COST_LIMIT
 
 QUANTILES = (0.0, 0.05, 0.25, 0.5, 0.75, 0.95, 1.0)
 DEFAULT_LIMITS = (10.0, 20.0, 25.0, 40.0, 75.0, 80.0)
@@ -32,7 +33,7 @@ def dataset_info(ds: Dataset, limits: tuple[float, ...] = DEFAULT_LIMITS) -> dic
     }
 
 
-def plot_dataset(ds: Dataset, out: str | Path, cost_limit: float | None = 25.0) -> Path:
+def plot_dataset(ds: Dataset, out: str | Path, cost_limit: float | None = DEFAULT_COST_LIMIT) -> Path:
     """Return-vs-cost scatter (one dot per trajectory) and a cost histogram."""
     from safemil.plotting import pyplot, save_figure
 

@@ -19,6 +19,7 @@ import numpy as np
 
 from safemil.data.dataset import Dataset, LabelledView, LearnerView
 from safemil.errors import ConfigError, DatasetError
+from safemil.tasks import DEFAULT_COST_LIMIT
 
 RULES = ("threshold", "top_quantile", "mixture")
 
@@ -27,7 +28,7 @@ RULES = ("threshold", "top_quantile", "mixture")
 class SplitConfig:
     rule: str = "threshold"  # threshold | top_quantile | mixture (docs/safemil.md, "How the data is split")
     n_negative: int = 50  # trajectories in D_N
-    cost_limit: float = 25.0  # episode cost limit: safe means cost <= limit
+    cost_limit: float = DEFAULT_COST_LIMIT  # episode cost limit: safe means cost <= limit
     multiple: float = 3.0  # threshold, mixture: D_N is drawn from trajectories with cost >= multiple x limit
     quantile: float = 0.05  # top_quantile: D_N is drawn from the costliest quantile of trajectories
     n_unlabeled_unsafe: int = 100  # mixture: D_U's trajectories with cost >= multiple x limit

@@ -20,7 +20,7 @@ from safemil.errors import ConfigError
 from safemil.eval.lockstep import Lockstep
 from safemil.eval.metrics import summarize_episodes
 from safemil.eval.policies import Policy
-from safemil.tasks import get_task
+from safemil.tasks import DEFAULT_COST_LIMIT, get_task
 
 
 @dataclass(frozen=True)
@@ -99,7 +99,7 @@ def evaluate(
     task: str,
     episodes: int = 10,
     seed: int = 0,
-    cost_limit: float = 25.0,
+    cost_limit: float = DEFAULT_COST_LIMIT,
     num_envs: int = 8,
     deterministic: bool = True,
     progress: bool = True,

@@ -5,6 +5,7 @@ A task bundles the env factory, the cost rule, an observation schema and the
 DSRL normalisation constants; velocity tasks also carry their cost threshold.
 """
 
+from safemil.tasks.reference import DEFAULT_COST_LIMIT
 from safemil.tasks.registry import (
     TASKS,
     NavTaskSpec,
@@ -17,6 +18,7 @@ from safemil.tasks.registry import (
 )
 
 __all__ = [
+    "DEFAULT_COST_LIMIT",
     "TASKS",
     "NavTaskSpec",
     "NotAVelocityTask",

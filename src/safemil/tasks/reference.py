@@ -7,6 +7,10 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
+# The episode cost limit wherever none is given (DSRL's and the SafeMIL paper's 25): the split's
+# "safe", the evaluator's normalised cost, the reports and the CLI's defaults all read this one.
+DEFAULT_COST_LIMIT = 25.0
+
 
 @dataclass(frozen=True)
 class DsrlReference:
