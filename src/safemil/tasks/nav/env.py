@@ -29,7 +29,7 @@ from safemil.tasks.nav.model import (
     new_model,
     yaw_quat,
 )
-from safemil.tasks.nav.rules import make_rules
+from safemil.tasks.nav.rules import Rules, make_rules
 
 SUBSTEPS = 10  # mj_step calls per env step (dt = 10 x 0.002 s)
 FEW_OBJECTS = 16  # up to this many lidar objects, plain-float lidar beats numpy's per-call cost
@@ -71,6 +71,7 @@ class NavEnv(gym.Env):
         self._lidar_kind = self.h.lidar_kind.tolist()
         self._pending_draws = 0  # upstream's per-step frameskip draws not yet taken from the generator
         self._travel = self.cfg.gremlin_travel
+        self._masks = type(self.rules).lidar_mask is not Rules.lidar_mask  # only the button task hides a lidar
 
     # ---- reset -------------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[np.ndarray, dict]:
@@ -171,7 +172,8 @@ class NavEnv(gym.Env):
         if a.shape != (2,):
             raise TaskError(f"{self.cfg.name}: action must have shape (2,), got {a.shape}")
         m, d = self.model, self.data
-        np.minimum(np.maximum(a, -1.0), 1.0, out=d.ctrl)
+        x0, x1 = a.tolist()  # clip to the ctrl range in plain floats (cheaper than numpy for two values)
+        d.ctrl[:] = (-1.0 if x0 < -1.0 else 1.0 if x0 > 1.0 else x0, -1.0 if x1 < -1.0 else 1.0 if x1 > 1.0 else x1)
         self._pending_draws += 1
         m.opt.disableflags = self._flags_off
         if self._gremlins:
@@ -230,5 +232,6 @@ class NavEnv(gym.Env):
             lidar = pseudo_lidar(rel @ np.array([[m00, m01], [m10, m11]]), self.h.lidar_kind, self.num_kinds,
                                  self.cfg.lidar_range)
             obs = np.concatenate([x[:OBS_SENSORS], lidar])
-        self.rules.lidar_mask(obs[OBS_SENSORS:])
+        if self._masks:
+            self.rules.lidar_mask(obs[OBS_SENSORS:])
         return obs
