@@ -20,14 +20,6 @@ _BIN = _TWO_PI / NUM_BINS
 _NEIGHBOURS = np.array([0, 1, -1])
 
 
-def ego_xy(points: np.ndarray, agent_pos: np.ndarray, agent_mat: np.ndarray) -> np.ndarray:
-    """(n, 2) XY of world points in the robot frame (z of the points taken as 0, as upstream does)."""
-    rel = np.zeros((len(points), 3))
-    rel[:, :2] = points[:, :2]
-    rel -= agent_pos
-    return (rel @ agent_mat)[:, :2]
-
-
 def pseudo_lidar(ego: np.ndarray, kind: np.ndarray, num_kinds: int, max_dist: float) -> np.ndarray:
     """Readings ``(num_kinds * 16,)``: block ``k`` is the lidar of the objects with ``kind == k``."""
     out = np.zeros(num_kinds * NUM_BINS)

@@ -161,7 +161,7 @@ class Handles:
     lidar_kind: np.ndarray  # kind index (0..K-1) of each entry of lidar_bodies
     kind_bodies: dict[str, np.ndarray]  # body ids per kind name (gremlins: the welded boxes)
     kind_geoms: dict[str, np.ndarray]  # geom ids per kind name
-    free_qpos: dict[str, np.ndarray]  # qpos address per free body name (vases, gremlin boxes)
+    free_qpos: dict[str, int]  # qpos address per free body name (vases, gremlin boxes)
     weld_eq: np.ndarray  # equality ids of the gremlin welds
     mocap_geoms: np.ndarray  # geom ids of the (visual) mocap boxes
 
@@ -172,7 +172,7 @@ def handles(model: mujoco.MjModel, cfg: NavTaskConfig) -> Handles:
 
     kind_bodies: dict[str, np.ndarray] = {}
     kind_geoms: dict[str, np.ndarray] = {}
-    free_qpos: dict[str, np.ndarray] = {}
+    free_qpos: dict[str, int] = {}
     for k in cfg.kinds:
         suffix = "obj" if k.mobility == "mocap" else ""
         names = [n + suffix for n in k.names()]

@@ -25,8 +25,6 @@ Sensors = list[float]  # sensordata as a list
 class Rules:
     """Shared pieces: hazard cost and the distance-to-goal reward."""
 
-    cost_keys: tuple[str, ...] = ()
-
     def __init__(self, cfg: NavTaskConfig, model: mujoco.MjModel, data: mujoco.MjData, h: Handles):
         self.cfg, self.model, self.data, self.h = cfg, model, data, h
         self.goal_met = False
@@ -89,8 +87,6 @@ class Rules:
 class GoalRules(Rules):
     """PointGoal1: dense progress reward, +1 on reaching the goal, which then moves; hazards cost."""
 
-    cost_keys = ("cost_hazards",)
-
     def reset(self, rng: np.random.RandomState, layout: dict, sampler: LayoutSampler) -> None:
         self._place_goal(rng, layout, sampler)
 
@@ -121,8 +117,6 @@ class GoalRules(Rules):
 
 class ButtonRules(Rules):
     """PointButton1: reach and touch the goal button; hazards, wrong buttons and gremlins cost."""
-
-    cost_keys = ("cost_hazards", "cost_buttons", "cost_gremlins")
 
     def __init__(self, cfg: NavTaskConfig, model: mujoco.MjModel, data: mujoco.MjData, h: Handles):
         super().__init__(cfg, model, data, h)
@@ -183,7 +177,6 @@ class ButtonRules(Rules):
 class CircleRules(Rules):
     """PointCircle2: reward for fast circling near radius 1.5; leaving the |x|, |y| <= 1.125 box costs."""
 
-    cost_keys = ("cost_out_of_boundary",)
     radius = 1.5
     factor = 0.1
 
