@@ -239,10 +239,24 @@ class BCQLagLearner:
         return ((a - self.act_center) / self.act_scale).clamp(-1, 1)
 
     def step(self) -> dict[str, float]:
-        c, p = self.config, self.policy_net
-        b = self._sample(self.real, c.batch_size)
+        """One update of each part, in this order: VAE, critics, actor, Lagrange multiplier, targets."""
+        vae_loss = self.vae_step()
+        critic_loss, batch_cost_frac = self.critic_step()
+        qr_pi, qc_pi = self.actor_step()
+        self.lagrange_step(qc_pi)
+        targets = ((self.qr, self.qr_t), (self.qc, self.qc_t), (self.policy_net.perturb, self.target_perturb))
+        for net, target in targets:
+            _soft_update(net, target, self.tau)
+        self.last = {"vae_loss": vae_loss, "critic_loss": critic_loss, "qr_pi": qr_pi, "qc_pi": qc_pi,
+                     "q_limit": self.q_limit, "qc_data": self.qc_data,
+                     "lambda": self.lam, "batch_cost_frac": batch_cost_frac}
+        return self.last
+
+    def vae_step(self) -> float:
+        """The action support, on real data only: reconstruction + 0.5 KL of a conditional VAE."""
+        p = self.policy_net
+        b = self._sample(self.real, self.config.batch_size)
         s_n, a = p.norm(b["observations"].float()), self._squash(b["actions"].float())
-        # VAE on real data only
         mu, log_std = p.encoder(torch.cat([s_n, a], -1)).chunk(2, -1)
         log_std = log_std.clamp(-4, 15)
         z = mu + log_std.exp() * torch.randn(mu.shape, generator=self.gen)
@@ -252,7 +266,12 @@ class BCQLagLearner:
         self.opt_vae.zero_grad(set_to_none=True)
         vae_loss.backward()
         self.opt_vae.step()
-        # critics on real (+ synthetic, + oversampled costly) transitions
+        return float(vae_loss.detach())
+
+    def critic_step(self) -> tuple[float, float]:
+        """Twin reward and cost critics on real (+ synthetic, + oversampled costly) transitions, against
+        clipped double-Q targets at the target policy's action; returns (loss, share of costly rows)."""
+        c, p = self.config, self.policy_net
         b, n_real, n_r = self._critic_batch()
         s_n, a = p.norm(b["observations"].float()), self._squash(b["actions"].float())
         sn2 = p.norm(b["next_observations"].float())
@@ -270,41 +289,41 @@ class BCQLagLearner:
             yc = cost + c.gamma * notdone * (0.75 * torch.maximum(c1, c2) + 0.25 * torch.minimum(c1, c2))
         q1, q2 = self.qr(s_n, a)
         k1, k2 = self.qc(s_n, a)
-        # what the cost critic charges the data's own actions (its real rows), beside qc_pi below: where the
-        # two agree the constraint cannot tell the policy from the data, and only Q_c's level moves lambda
+        # what the cost critic charges the data's own actions (its real rows), beside qc_pi: where the two
+        # agree the constraint cannot tell the policy from the data, and only Q_c's level moves lambda
         qc_beh = float(torch.maximum(k1[:n_real], k2[:n_real]).detach().clamp_min(0).mean())
         self.qc_data += 0.01 * (qc_beh - self.qc_data)
         # the oversampled costly rows fit Q_c only: in Q_r's batch they would over-weight the out-of-data
-        # states of the counterfactual rows (Hopper, bcq-lag+proco: the reward critic then preferred standing)
+        # states of the counterfactual rows, and the reward critic would learn to prefer standing still
         critic_loss = (F.mse_loss(q1[:n_r], yr[:n_r]) + F.mse_loss(q2[:n_r], yr[:n_r])
                        + F.mse_loss(k1, yc) + F.mse_loss(k2, yc))
         self.opt_critic.zero_grad(set_to_none=True)
         critic_loss.backward()
         self.opt_critic.step()
-        # actor on real states
-        s_n = p.norm(self._sample(self.real, c.batch_size)["observations"].float())
+        return float(critic_loss.detach()), float((cost > 0).float().mean())
+
+    def actor_step(self) -> tuple[float, float]:
+        """The perturbation actor on real states: max Q_r - lambda Q_c; returns their batch means."""
+        p = self.policy_net
+        s_n = p.norm(self._sample(self.real, self.config.batch_size)["observations"].float())
         with torch.no_grad():
             a_dec = p.decode(s_n, torch.randn(*s_n.shape[:-1], p.latent, generator=self.gen))
         a_pi = p.perturbed(s_n, a_dec)
         qr_pi = self.qr(s_n, a_pi)[0]
-        # ...and never let the actor (or the PID) gain from one: without the clamp, lambda > 0 drove the
-        # actor to actions whose Q_c was -38 (Hopper, bcq-lag+proco seed 1 before this fix)
+        # ...and never let the actor (or the PID) gain from a negative cost value: unclamped, lambda > 0
+        # drives the actor to actions whose Q_c is far below zero
         qc_pi = torch.maximum(*self.qc(s_n, a_pi)).clamp_min(0)
         actor_loss = (-qr_pi + self.lam * qc_pi).mean()
         self.opt_actor.zero_grad(set_to_none=True)
         actor_loss.backward()
         self.opt_actor.step()
-        # PID Lagrangian on the policy's cost value
-        if c.data_budget:
+        return float(qr_pi.detach().mean()), float(qc_pi.detach().mean())
+
+    def lagrange_step(self, qc_pi: float) -> None:
+        """The PID Lagrangian on the policy's cost value (limit: q_limit, or the data's own with data_budget)."""
+        if self.config.data_budget:
             self.pid.limit = max(self.q_limit, self.qc_data)
-        self.pid.update(float(qc_pi.detach().mean()))
-        for net, target in ((self.qr, self.qr_t), (self.qc, self.qc_t), (p.perturb, self.target_perturb)):
-            _soft_update(net, target, self.tau)
-        self.last = {"vae_loss": float(vae_loss.detach()), "critic_loss": float(critic_loss.detach()),
-                     "qr_pi": float(qr_pi.detach().mean()), "qc_pi": float(qc_pi.detach().mean()),
-                     "q_limit": self.q_limit, "qc_data": self.qc_data,
-                     "lambda": self.lam, "batch_cost_frac": float((cost > 0).float().mean())}
-        return self.last
+        self.pid.update(qc_pi)
 
     def summary(self) -> dict:
         """The constraint's story: lambda, the policy's cost value vs the limit, and whether Q_c could reach it."""
