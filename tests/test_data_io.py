@@ -118,3 +118,26 @@ def test_task_attribute_is_read_back(tmp_path, tiny_dataset):
         f.attrs["task"] = "HalfCheetahVelocity"
     with pytest.raises(DatasetError, match="expects 17"):
         read_dsrl(p)
+
+
+def test_a_task_name_finds_the_tasks_dsrl_file_when_nothing_was_generated(tmp_path, monkeypatch):
+    from safemil.data import resolve_dataset, write_dsrl
+    from safemil.errors import DatasetError
+    from safemil.tasks import get_task
+
+    monkeypatch.setenv("DSRL_DATASET_DIR", str(tmp_path))
+    spec = get_task("PointGoal1")
+    with pytest.raises(DatasetError, match=f"looked in .*{spec.reference.dataset_file}.*pass --dataset FILE"):
+        resolve_dataset("PointGoal1")
+    path = write_dsrl(synthetic_dataset(n_traj=3, obs_dim=spec.obs_dim, task=None), tmp_path / spec.reference.dataset_file)
+    assert resolve_dataset("PointGoal1") == path
+
+
+def test_generating_a_navigation_dataset_is_a_clear_refusal(capsys):
+    from safemil.cli import main
+
+    with pytest.raises(SystemExit) as e:
+        main(["data", "generate", "--task", "PointGoal1", "--out", "never.hdf5"])
+    err = capsys.readouterr().err.strip()
+    assert e.value.code == 2 and err.count("\n") == 0
+    assert "navigation task" in err and "SafetyPointGoal1Gymnasium-v0-100-2022.hdf5" in err

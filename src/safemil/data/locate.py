@@ -30,6 +30,9 @@ def default_dataset_path(task: str) -> Path:
 def resolve_dataset(spec: str | os.PathLike) -> Path:
     """Turn a path, a DSRL file name or a task name into an existing file path.
 
+    A task name finds the task's generated default dataset, else its DSRL file (e.g.
+    ``SafetyPointGoal1Gymnasium-v0-100-2022.hdf5``) in the DSRL folder.
+
     A cached default dataset is returned as it is; `safemil.collect.find_dataset` also warns
     when it was generated differently from this version's default."""
     p = Path(spec).expanduser()
@@ -37,8 +40,9 @@ def resolve_dataset(spec: str | os.PathLike) -> Path:
         return p
     name = str(spec)
     candidates = [dsrl_data_dir() / name, default_data_dir() / name]
-    try:
-        candidates.insert(0, default_dataset_path(name))
+    try:  # a task name: its generated default dataset, then the task's DSRL file
+        spec = get_task(name)
+        candidates[:0] = [default_dataset_path(name), dsrl_data_dir() / spec.reference.dataset_file]
     except TaskError:
         pass
     for c in candidates:
@@ -47,7 +51,9 @@ def resolve_dataset(spec: str | os.PathLike) -> Path:
     looked = ", ".join(str(c) for c in candidates)
     hint = ""
     try:
-        hint = f"; generate it with: safemil data generate --task {get_task(name).name}"
+        spec = get_task(name)
+        hint = (f"; generate it with: safemil data generate --task {spec.name}" if spec.kind == "velocity" else
+                "; safemil generates no dataset for this task yet: pass --dataset FILE")
     except TaskError:
         pass
     raise DatasetError(f"dataset {name!r} not found (looked in {looked}){hint}")
