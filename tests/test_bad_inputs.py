@@ -120,6 +120,7 @@ CASES: list[tuple[str, list[str]]] = [
     ("evaluate-unknown-policy", ["eval", "--task", T, "--policy", "expert"]),
     ("eval-run-and-task", ["eval", "nockpt", "--task", T]),
     ("eval-task-with-sample", ["eval", "--task", T, "--sample"]),
+    ("eval-run-with-num-envs", ["eval", "nockpt", "--num-envs", "4"]),
     ("train-unknown-algo", ["train", "nope", "--task", T, "--dataset", "{D}"]),
     ("train-unknown-task", ["train", "bc-u", "--task", "Nope", "--dataset", "{D}"]),
     ("train-missing-task", ["train", "bc-u", "--dataset", "{D}"]),

@@ -21,15 +21,16 @@ def evaluate(
     run_dir: Path | None = typer.Argument(
         None, metavar="RUN_DIR", help="A run directory written by `safemil train` (or give --task instead)."),
     task: str | None = typer.Option(None, "--task", help="Evaluate a reference policy on this task instead."),
-    policy: str = typer.Option("random", "--policy", help="With --task, the reference policy: random."),
+    policy: str | None = typer.Option(None, "--policy", help="With --task, the reference policy: random (default)."),
     episodes: int | None = typer.Option(None, "--episodes", min=1,
                                         help="Default: the run's eval.episodes (10 with --task)."),
     deterministic: bool | None = typer.Option(
         None, "--deterministic/--sample",
         help="A run's noise-free or sampled actions; default: the run's eval.deterministic."),
-    seed: int = typer.Option(0, "--seed", min=0, help="With --task: the episodes' seed."),
-    cost_limit: float = typer.Option(DEFAULT_COST_LIMIT, "--cost-limit", help="With --task: the episode cost limit."),
-    num_envs: int = typer.Option(8, "--num-envs", min=1, help="With --task: envs stepped in lock-step."),
+    seed: int | None = typer.Option(None, "--seed", min=0, help="With --task: the episodes' seed (default 0)."),
+    cost_limit: float | None = typer.Option(None, "--cost-limit",
+                                            help=f"With --task: the episode cost limit (default {DEFAULT_COST_LIMIT:g})."),
+    num_envs: int | None = typer.Option(None, "--num-envs", min=1, help="With --task: envs stepped in lock-step (default 8)."),
     out: Path | None = typer.Option(None, "--out", help="Also write the metrics (per-episode values too) as JSON here."),
     as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON instead of a table."),
 ) -> None:
@@ -39,12 +40,18 @@ def evaluate(
     if run_dir is not None:
         if task is not None:
             raise SafemilError("give a run directory or --task, not both (a run knows its task)")
+        given = [name for name, v in (("--policy", policy), ("--seed", seed), ("--cost-limit", cost_limit),
+                                      ("--num-envs", num_envs)) if v is not None]
+        if given:
+            raise SafemilError(f"{', '.join(given)} apply to a reference policy (--task); a run evaluates "
+                               "with the settings saved beside it")
         m = api.evaluate(run_dir, episodes=episodes, deterministic=deterministic)
         title = f"{m['algo']} on {m['task']}, seed {m['seed']} ({run_dir})"
     elif task is not None:
         if deterministic is not None:
             raise SafemilError("--deterministic/--sample apply to a trained run, not to a reference policy")
-        m = _reference(task, policy, episodes or 10, seed, cost_limit, num_envs)
+        m = _reference(task, policy or "random", episodes or 10, seed or 0,
+                       DEFAULT_COST_LIMIT if cost_limit is None else cost_limit, num_envs or 8)
         title = "evaluation"
     else:
         raise SafemilError("give a run directory (safemil eval RUN_DIR) or a task (safemil eval --task T)")
