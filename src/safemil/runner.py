@@ -42,10 +42,10 @@ RUN_SECTIONS = ("split", "data", "train", "eval")
 
 @dataclass
 class TrainSettings:
-    log_every: int = 100
+    log_every: int = 100  # steps averaged into one metrics.jsonl / TensorBoard row
     checkpoint_every: int = 1000  # a multiple of log_every
     threads: int = 1  # torch intra-op threads (the machine is shared)
-    progress: bool = True
+    progress: bool = True  # a progress bar, when stderr is a terminal
 
     def __post_init__(self):
         if self.threads < 1:
@@ -61,9 +61,9 @@ class TrainSettings:
 
 @dataclass
 class EvalSettings:
-    episodes: int = 20
-    num_envs: int = 8
-    deterministic: bool = True
+    episodes: int = 20  # online evaluation episodes of the final policy
+    num_envs: int = 8  # envs stepped in lock-step (the batch of one policy call; can change the last digits)
+    deterministic: bool = True  # true: the policy's noise-free action; false: actions sampled from it
     seed_offset: int = 100_000  # evaluation env seeds = seed_offset + 1000 * run seed + episode
 
     def __post_init__(self):
