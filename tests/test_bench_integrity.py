@@ -163,15 +163,15 @@ def test_default_grid_gives_every_method_the_same_budget(tmp_path):
     from safemil.bench.grid import PAPER_ALGOS, named_grid
     from safemil.config import apply_overrides
     from safemil.presets import COST_STEPS, EVAL_EPISODES, POLICY_STEPS, get_preset
-    from safemil.runner import RUN_SECTIONS, EvalSettings, TrainSettings
+    from safemil.runner import EvalSettings, TrainSettings, split_overrides
 
     grid = named_grid("default")
     assert len(grid.runs(tmp_path)) == 90 and set(grid.algos) == set(PAPER_ALGOS)
     policy, cost = {}, {}
     for run in grid.runs(tmp_path)[:len(PAPER_ALGOS) * 3:3]:  # one cell per method
         overrides = [*get_preset(run.preset).overrides(run.algo), *run.overrides]
-        run_ov = [o for o in overrides if o.split("=")[0].split(".")[0] in RUN_SECTIONS]
-        cfg = apply_overrides(get_algo(run.algo).config_cls(), [o for o in overrides if o not in run_ov])
+        run_ov, algo_ov = split_overrides(overrides)
+        cfg = apply_overrides(get_algo(run.algo).config_cls(), algo_ov)
         ev = apply_overrides(EvalSettings(), [o.removeprefix("eval.") for o in run_ov if o.startswith("eval.")])
         apply_overrides(TrainSettings(), [o.removeprefix("train.") for o in run_ov if o.startswith("train.")])
         assert ev.episodes == ev.num_envs == EVAL_EPISODES  # one lock-step wave of episodes

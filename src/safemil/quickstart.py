@@ -19,7 +19,6 @@ policy is still evaluated and reported beside it (``deterministic_eval``).
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -55,7 +54,7 @@ def ensure_dataset(task: str = TASK, progress: bool = True) -> Path:
     path = Path(generate_to_file(task, progress=progress))
     check = check_fingerprint(task, path)
     if progress or not check.matches:
-        print(check.message(), file=sys.stdout if check.matches else sys.stderr, flush=True)
+        check.report()
     return path
 
 

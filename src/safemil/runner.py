@@ -93,6 +93,14 @@ class RunConfig:
                 raise ConfigError(f"{name} must be >= 0, got {seed}")
 
 
+def split_overrides(items: list[str]) -> tuple[list[str], list[str]]:
+    """(run overrides: ``split.*``, ``data.*``, ``train.*``, ``eval.*``; the algorithm's), in order."""
+    run_ov, algo_ov = [], []
+    for item in items:
+        (run_ov if item.split("=", 1)[0].strip().split(".")[0] in RUN_SECTIONS else algo_ov).append(item)
+    return run_ov, algo_ov
+
+
 def make_run_config(algo: str, task: str, dataset: str | None = None, seed: int = 0,
                     overrides: list[str] | None = None, preset: str = "none") -> RunConfig:
     """Resolve names and defaults: the ``preset``'s overrides (`safemil.presets`), then ``overrides``;
@@ -101,10 +109,7 @@ def make_run_config(algo: str, task: str, dataset: str | None = None, seed: int 
     task_name = get_task(task).name
     chosen = get_preset(preset)
     path = find_dataset(dataset if dataset is not None else task_name)
-    run_ov, algo_ov = [], []
-    for item in [*chosen.overrides(spec.name), *(overrides or [])]:
-        key = item.split("=", 1)[0].strip()
-        (run_ov if key.split(".")[0] in RUN_SECTIONS else algo_ov).append(item)
+    run_ov, algo_ov = split_overrides([*chosen.overrides(spec.name), *(overrides or [])])
     algo_cfg = apply_overrides(spec.config_cls(), algo_ov)
     cfg = RunConfig(algo=spec.name, task=task_name, dataset=str(Path(path).resolve()),
                     dataset_sha256=dataset_sha256(path), seed=seed, preset=chosen.name,

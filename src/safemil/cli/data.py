@@ -91,7 +91,6 @@ def generate(
 
     The task's default dataset (no --episodes/--seed/--set/--policy) is checked against its
     recorded sha256: the published tables were made from that exact file."""
-    import sys
     import time
 
     from safemil.collect import default_config, generate_to_file, load_behaviour_policy
@@ -109,8 +108,7 @@ def generate(
                             policy_file=policy if policy is not None else shipped_policy_path(name))
     console.print(f"wrote {path} ({cfg.episodes} trajectories, {time.perf_counter() - t0:.1f} s)")
     if is_default_generation(name, cfg, policy_is_shipped=policy is None):
-        check = check_fingerprint(name, path)
-        print(check.message(), file=sys.stdout if check.matches else sys.stderr)
+        check_fingerprint(name, path).report()
 
 
 @app.command("report")

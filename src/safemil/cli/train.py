@@ -16,7 +16,7 @@ from safemil.console import console
 from safemil.errors import SafemilError
 from safemil.files import check_output_dir
 from safemil.presets import get_preset
-from safemil.runner import RUN_SECTIONS, plain_lists
+from safemil.runner import plain_lists, split_overrides
 
 
 def train(
@@ -99,8 +99,8 @@ def algos(
     """List the registered algorithms, or print the config `safemil train ALGO --preset P` runs."""
     if name is not None:
         spec, chosen = get_algo(name), get_preset(preset)
-        run_ov = [o for o in chosen.overrides(spec.name) if o.split("=", 1)[0].split(".")[0] in RUN_SECTIONS]
-        cfg = apply_overrides(spec.config_cls(), [o for o in chosen.overrides(spec.name) if o not in run_ov])
+        run_ov, algo_ov = split_overrides(chosen.overrides(spec.name))
+        cfg = apply_overrides(spec.config_cls(), algo_ov)
         settings = dict(o.split("=", 1) for o in run_ov)  # a later value of a key wins, as in a run
         shown = " ".join(f"{k}={v}" for k, v in settings.items())
         print(f"# {spec.name}, preset {chosen.name}" + (f"; run settings: {shown}" if shown else ""))

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import sys
 from dataclasses import asdict, dataclass
 from functools import cache
 from importlib import metadata, resources
@@ -86,6 +87,10 @@ class FingerprintCheck:
     @property
     def matches(self) -> bool:
         return self.recorded is not None and self.recorded.sha256 == self.sha256
+
+    def report(self) -> None:
+        """The message: a confirmation on stdout, a mismatch warning on stderr."""
+        print(self.message(), file=sys.stdout if self.matches else sys.stderr, flush=True)
 
     def message(self) -> str:
         """One paragraph for the user: a confirmation, or what differs and why it matters."""

@@ -39,21 +39,18 @@ def resolve_dataset(spec: str | os.PathLike) -> Path:
     if p.exists():
         return p
     name = str(spec)
-    candidates = [dsrl_data_dir() / name, default_data_dir() / name]
-    try:  # a task name: its generated default dataset, then the task's DSRL file
-        spec = get_task(name)
-        candidates[:0] = [default_dataset_path(name), dsrl_data_dir() / spec.reference.dataset_file]
+    try:
+        task = get_task(name)
     except TaskError:
-        pass
+        task = None
+    candidates = [dsrl_data_dir() / name, default_data_dir() / name]
+    if task is not None:  # a task name: its generated default dataset, then the task's DSRL file
+        candidates[:0] = [default_dataset_path(name), dsrl_data_dir() / task.reference.dataset_file]
     for c in candidates:
         if c.exists():
             return c
     looked = ", ".join(str(c) for c in candidates)
-    hint = ""
-    try:
-        spec = get_task(name)
-        hint = (f"; generate it with: safemil data generate --task {spec.name}" if spec.kind == "velocity" else
-                "; safemil generates no dataset for this task yet: pass --dataset FILE")
-    except TaskError:
-        pass
+    hint = "" if task is None else (
+        f"; generate it with: safemil data generate --task {task.name}" if task.kind == "velocity" else
+        "; safemil generates no dataset for this task yet: pass --dataset FILE")
     raise DatasetError(f"dataset {name!r} not found (looked in {looked}){hint}")
