@@ -20,18 +20,10 @@ import time
 
 import numpy as np
 import torch
+from synthetic_data import view
 
 from safemil.algos import LearnerData, get_algo
 from safemil.config import apply_overrides
-from safemil.data.dataset import LearnerView, TrajectoryIndex
-
-
-def view(n_traj: int, length: int, obs_dim: int, act_dim: int, rng: np.random.Generator) -> LearnerView:
-    n = n_traj * length
-    obs = rng.normal(size=(n, obs_dim)).astype(np.float32)
-    act = np.tanh(rng.normal(size=(n, act_dim))).astype(np.float32)
-    index = TrajectoryIndex(np.arange(n_traj, dtype=np.int64) * length, np.full(n_traj, length, dtype=np.int64))
-    return LearnerView(obs, np.roll(obs, -1, 0), act, np.zeros(n, dtype=bool), index)
 
 
 class Timer:

@@ -93,3 +93,15 @@ def test_sampler_rejects_bad_config():
         SegmentSampler(ds.learner_view().index, 0)
     with pytest.raises(ConfigError):
         SegmentSampler(ds.learner_view().index, 5).sample_bags(0, 3, np.random.default_rng(0))
+
+
+def test_split_labels_match_the_dataset_without_holding_its_arrays():
+    ds = _costly_dataset()
+    s = make_split(ds, SplitConfig(n_negative=5, cost_limit=4.0, seed=3))
+    for part, ids in (("negative", s.negative_ids), ("unlabeled", s.unlabeled_ids)):
+        ours, ref = s.labelled(part), ds.labelled_view(ids)
+        assert np.array_equal(ours.rewards, ref.rewards) and np.array_equal(ours.costs, ref.costs)
+        assert np.array_equal(ours.learner.observations, ref.learner.observations)
+        assert np.array_equal(ours.trajectory_costs(), ds.trajectory_costs()[ids])
+    assert not any(v is ds.observations for v in vars(s).values())  # the split keeps labels, not the dataset
+    assert s.summary()["negative_mean_cost"] == float(ds.trajectory_costs()[s.negative_ids].mean())

@@ -13,16 +13,18 @@ import torch
 from safemil.costs.base import CostModel
 from safemil.costs.diagnostics import auroc, step_and_trajectory_auroc
 from safemil.data.splits import Split
+from safemil.networks import SCORE_CHUNK_ROWS
 
 
 @torch.no_grad()
-def score_rows(cost: CostModel, obs: np.ndarray, act: np.ndarray, batch: int = 65_536) -> np.ndarray:
-    out = []
+def score_rows(cost: CostModel, obs: np.ndarray, act: np.ndarray, batch: int = SCORE_CHUNK_ROWS) -> np.ndarray:
+    """A cost model's per-step cost of every row, in cache-sized passes into one array (see `map_rows`)."""
+    out = np.empty(len(obs), dtype=np.float32)
     for i in range(0, len(obs), batch):
         o = torch.as_tensor(obs[i : i + batch], dtype=torch.float32)
         a = torch.as_tensor(act[i : i + batch], dtype=torch.float32)
-        out.append(cost.cost(o, a).float().numpy())
-    return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
+        out[i : i + batch] = cost.cost(o, a).float().numpy()
+    return out
 
 
 def cost_diagnostics(cost: CostModel, split: Split) -> dict:

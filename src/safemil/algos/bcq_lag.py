@@ -44,6 +44,7 @@ from safemil.algos.layered import Layered
 from safemil.algos.offline import require_offline
 from safemil.errors import ConfigError
 from safemil.networks import mlp
+from safemil.optim import adam
 from safemil.policies.actors import TorchPolicy
 from safemil.policies.bcq import BCQPolicyNet
 from safemil.proco.layer import ProcoLayer, ProcoLayerConfig
@@ -175,9 +176,9 @@ class BCQLagLearner:
         for m in (self.target_perturb, self.qr_t, self.qc_t):
             m.requires_grad_(False)
         p = self.policy_net
-        self.opt_vae = torch.optim.Adam([*p.encoder.parameters(), *p.decoder.parameters()], lr=c.lr_vae)
-        self.opt_actor = torch.optim.Adam(p.perturb.parameters(), lr=c.lr_actor)
-        self.opt_critic = torch.optim.Adam([*self.qr.parameters(), *self.qc.parameters()], lr=c.lr_critic)
+        self.opt_vae = adam([*p.encoder.parameters(), *p.decoder.parameters()], c.lr_vae)
+        self.opt_actor = adam(p.perturb.parameters(), c.lr_actor)
+        self.opt_critic = adam([*self.qr.parameters(), *self.qc.parameters()], c.lr_critic)
         L = c.episode_len or episode_len
         self.q_limit = cost_limit * (1 - c.gamma ** L) / ((1 - c.gamma) * L)
         self.tau = critic_tau(c.tau, c.gamma, c.steps)

@@ -26,6 +26,7 @@ from safemil.costs.nets import CostNet
 from safemil.costs.nu_data import NURows, check_nu_views, heldout_accuracy
 from safemil.data.dataset import LearnerView
 from safemil.errors import ConfigError
+from safemil.optim import adamw, clip_gradients
 
 LOG_PI_CLIP = 20.0
 
@@ -87,7 +88,7 @@ class DWBCDiscriminator:
         feats = np.concatenate([np.concatenate([v.observations, v.actions], 1) for v in (negative, unlabeled)])
         # the log-pi column is already scaled to [-1, 1]: a zero column leaves it unstandardised
         self.net.fit_normalizer(np.concatenate([feats, np.zeros((len(feats), extra))], 1))
-        self.opt = torch.optim.AdamW(self.net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        self.opt = adamw(self.net.parameters(), config.lr, config.weight_decay)
         self.updates = 0
 
     def _inputs(self, obs: torch.Tensor, act: torch.Tensor) -> torch.Tensor:
@@ -114,7 +115,7 @@ class DWBCDiscriminator:
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         if c.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(self.net.parameters(), c.grad_clip)
+            clip_gradients(self.net.parameters(), c.grad_clip)
         self.opt.step()
         self.updates += 1
         return {"disc_loss": float(loss.detach()), "disc_mean_n": float(d_n.detach().mean()),

@@ -40,6 +40,8 @@ from safemil.costs.nets import CostNet
 from safemil.data.dataset import LearnerView
 from safemil.data.sampling import Segments, SegmentSampler
 from safemil.errors import ConfigError, DatasetError
+from safemil.networks import map_rows
+from safemil.optim import adamw, clip_gradients
 
 
 @dataclass
@@ -94,8 +96,9 @@ class MILConfig:
             )
 
 
-def _features(view: LearnerView) -> np.ndarray:
-    return np.concatenate([view.observations, view.actions], axis=1).astype(np.float32, copy=False)
+def _pairs(view: LearnerView) -> tuple[torch.Tensor, torch.Tensor]:
+    """The view's observations and actions as float32 tensors (shared with the view, not copied)."""
+    return tuple(torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32)) for a in (view.observations, view.actions))
 
 
 def _check_views(negative: LearnerView, unlabeled: LearnerView, config: MILConfig) -> None:
@@ -123,6 +126,12 @@ def _check_views(negative: LearnerView, unlabeled: LearnerView, config: MILConfi
             )
 
 
+def _gather(pairs: tuple[torch.Tensor, torch.Tensor], rows: np.ndarray) -> torch.Tensor:
+    """Rows [s, a] of one set, in the order of ``rows`` (flattened)."""
+    idx = torch.from_numpy(rows.reshape(-1))
+    return torch.cat([pairs[0].index_select(0, idx), pairs[1].index_select(0, idx)], dim=1)
+
+
 class MILCost:
     """The SafeMIL cost source (implements `safemil.costs.base.CostModel`)."""
 
@@ -132,12 +141,10 @@ class MILCost:
         _check_views(negative, unlabeled, config)
         self.config = config
         self.seed = int(seed)
-        feats_n, feats_u = _features(negative), _features(unlabeled)
-        feats = np.concatenate([feats_n, feats_u])
-        if not np.all(np.isfinite(feats)):
+        self._pairs_n, self._pairs_u = _pairs(negative), _pairs(unlabeled)  # (obs, act) of each set
+        # a sum is non-finite iff some entry is (short of float64 overflow), with no mask the size of the data
+        if not all(math.isfinite(a.numpy().sum(dtype=np.float64)) for a in (*self._pairs_n, *self._pairs_u)):
             raise DatasetError("D_N/D_U observations or actions contain NaN or inf")
-        self._n_rows_neg = len(feats_n)
-        self._x = torch.from_numpy(np.ascontiguousarray(feats))  # D_N rows, then D_U rows
         self._sampler_n = SegmentSampler(negative.index, config.segment_len)
         self._sampler_u = SegmentSampler(unlabeled.index, config.segment_len)
         self._discount = torch.tensor(config.gamma, dtype=torch.float64) ** torch.arange(
@@ -147,10 +154,11 @@ class MILCost:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
             self.net = CostNet(negative.obs_dim, negative.act_dim, config.hidden)
-        self.net.fit_normalizer(feats)
-        self.optimizer = torch.optim.AdamW(
-            self.net.parameters(), lr=config.lr, weight_decay=config.weight_decay
-        )
+        obs_n, act_n = self._pairs_n
+        obs_u, act_u = self._pairs_u
+        self.net.fit_normalizer(np.concatenate([obs_n.numpy(), obs_u.numpy()]),
+                                np.concatenate([act_n.numpy(), act_u.numpy()]))
+        self.optimizer = adamw(self.net.parameters(), config.lr, config.weight_decay)
         self.rng = np.random.default_rng(np.random.SeedSequence([self.seed, 0x51F3]))
         self.detector = CollapseDetector(window=config.collapse_window)
         self.step = 0
@@ -178,12 +186,11 @@ class MILCost:
         seg_n = self._sampler_n.sample(c.pool_size, self.rng)
         seg_u = self._sampler_u.sample(c.pool_size, self.rng)
         bags_n, bags_u = self._bag_matrix(), self._bag_matrix()
-        rows = np.concatenate([seg_n.rows, seg_u.rows + self._n_rows_neg]).ravel()
         mask = torch.from_numpy(np.concatenate([seg_n.mask, seg_u.mask]))
         weight = torch.where(mask, self._discount, 0.0)  # (2P, H)
 
         self.net.train()
-        x = self._x.index_select(0, torch.from_numpy(rows))
+        x = torch.cat([_gather(self._pairs_n, seg_n.rows), _gather(self._pairs_u, seg_u.rows)])
         cost = self.net.score_features(x).view(2 * c.pool_size, c.segment_len)
         seg_score = (cost * weight).sum(dim=1)
         score_n = bags_n @ seg_score[: c.pool_size]
@@ -192,12 +199,7 @@ class MILCost:
 
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        if c.grad_clip > 0:
-            grad_norm = torch.nn.utils.clip_grad_norm_(self.net.parameters(), c.grad_clip)
-        else:
-            grad_norm = torch.linalg.vector_norm(
-                torch.stack([p.grad.norm() for p in self.net.parameters() if p.grad is not None])
-            )
+        grad_norm = clip_gradients(self.net.parameters(), c.grad_clip)  # 0: measured, not clipped
         self.optimizer.step()
         self.step += 1
 
@@ -256,7 +258,7 @@ class MILCost:
             )
 
     @torch.no_grad()
-    def cost(self, obs: torch.Tensor, act: torch.Tensor, chunk: int = 65536) -> torch.Tensor:
+    def cost(self, obs: torch.Tensor, act: torch.Tensor) -> torch.Tensor:
         """Per-pair cost in (0, 1), shape (N,) for inputs (N, obs_dim) and (N, act_dim)."""
         obs = torch.as_tensor(obs, dtype=torch.float32)
         act = torch.as_tensor(act, dtype=torch.float32)
@@ -265,10 +267,7 @@ class MILCost:
         x = torch.cat([obs, act], dim=-1)
         lead = x.shape[:-1]
         x = x.reshape(-1, x.shape[-1])
-        out = torch.cat(
-            [self.net.score_features(x[i : i + chunk]) for i in range(0, max(len(x), 1), chunk)]
-        )
-        return out[: len(x)].reshape(lead)
+        return map_rows(self.net.score_features, x).reshape(lead)
 
     def cost_numpy(self, obs: np.ndarray, act: np.ndarray) -> np.ndarray:
         """`cost` for numpy arrays (what the evaluator-side diagnostics take)."""

@@ -46,16 +46,24 @@ class CostNet(nn.Module):
     def in_dim(self) -> int:
         return self.obs_dim + self.act_dim
 
-    def fit_normalizer(self, features: np.ndarray, min_std: float = 1e-3) -> None:
-        """Standardise inputs with the mean/std of ``features`` (rows of [s, a]); constant columns pass through."""
-        x = np.asarray(features, dtype=np.float64)
-        if x.ndim != 2 or x.shape[1] != self.in_dim:
-            raise ConfigError(
-                f"normaliser features must have shape (N, {self.in_dim}), got {x.shape}"
-            )
-        std = x.std(axis=0)
+    def fit_normalizer(self, *columns: np.ndarray, min_std: float = 1e-3) -> None:
+        """Standardise inputs with the mean/std of rows of [s, a]; constant columns pass through.
+
+        ``columns``: the feature matrix, or blocks of its columns with the same rows (``obs, act``)
+        so that no joined copy is made. Statistics are per column, reduced in float64 (the same
+        numbers either way).
+        """
+        blocks = [np.asarray(c) for c in columns]
+        if not blocks or any(b.ndim != 2 or len(b) != len(blocks[0]) for b in blocks):
+            raise ConfigError(f"normaliser features must be 2-D blocks of the same rows, got "
+                              f"{[b.shape for b in blocks]}")
+        width = sum(b.shape[1] for b in blocks)
+        if width != self.in_dim:
+            raise ConfigError(f"normaliser features must have shape (N, {self.in_dim}), got {width} columns")
+        mean = np.concatenate([b.mean(axis=0, dtype=np.float64) for b in blocks])
+        std = np.concatenate([b.std(axis=0, dtype=np.float64) for b in blocks])
         std = np.where(std < min_std, 1.0, std)
-        self.in_mean.copy_(torch.as_tensor(x.mean(axis=0), dtype=self.in_mean.dtype))
+        self.in_mean.copy_(torch.as_tensor(mean, dtype=self.in_mean.dtype))
         self.in_std.copy_(torch.as_tensor(std, dtype=self.in_std.dtype))
 
     def logits_of(self, features: torch.Tensor) -> torch.Tensor:

@@ -31,6 +31,8 @@ from safemil.costs.nets import CostNet, build_mlp
 from safemil.costs.nu_data import NURows, check_nu_views, gradient_penalty, heldout_accuracy
 from safemil.data.dataset import LearnerView
 from safemil.errors import ConfigError
+from safemil.networks import map_rows
+from safemil.optim import adamw
 
 RATIO_FLOOR = 1e-10
 
@@ -95,8 +97,7 @@ class SafeDICEClassifier:
             torch.manual_seed(int(seed) + 13)
             self.net = CostNet(negative.obs_dim, negative.act_dim, config.hidden)
         self.net.fit_normalizer(torch.cat([self._x_n, self._x_u]).numpy())
-        self.opt = torch.optim.AdamW(self.net.parameters(), lr=config.classifier_lr,
-                                     weight_decay=config.weight_decay)
+        self.opt = adamw(self.net.parameters(), config.classifier_lr, config.weight_decay)
         self.alpha: float | None = None  # set by `freeze`
         self.alpha_raw: float | None = None
 
@@ -119,11 +120,9 @@ class SafeDICEClassifier:
                 "clf_mean_u": float(torch.sigmoid(logit_u.detach()).mean())}
 
     @torch.no_grad()
-    def _prob(self, x: torch.Tensor, chunk: int = 65536) -> torch.Tensor:
+    def _prob(self, x: torch.Tensor) -> torch.Tensor:
         self.net.eval()
-        if len(x) == 0:  # no held-out rows (holdout_frac=0)
-            return x.new_zeros(0)
-        return torch.cat([self.net.score_features(x[i: i + chunk]) for i in range(0, len(x), chunk)])
+        return map_rows(self.net.score_features, x)  # (no rows: holdout_frac=0 gives an empty result)
 
     @torch.no_grad()
     def cost(self, obs: torch.Tensor, act: torch.Tensor) -> torch.Tensor:
@@ -175,7 +174,7 @@ class DICEValue:
             self.net = build_mlp(unlabeled.obs_dim, config.hidden, 1)
         mean, std = self._s.mean(0), self._s.std(0)
         self._mean, self._std = mean, torch.where(std < 1e-3, torch.ones_like(std), std)
-        self.opt = torch.optim.AdamW(self.net.parameters(), lr=config.critic_lr, weight_decay=config.weight_decay)
+        self.opt = adamw(self.net.parameters(), config.critic_lr, config.weight_decay)
 
     def nu(self, s: torch.Tensor) -> torch.Tensor:
         return self.net((s - self._mean) / self._std).squeeze(-1)

@@ -131,8 +131,8 @@ class Dataset:
 
     def labelled_view(self, traj: np.ndarray | None = None) -> LabelledView:
         traj = np.arange(len(self.index)) if traj is None else np.asarray(traj)
-        sub = self.select(traj)
-        return LabelledView(learner=self.learner_view(traj), rewards=sub.rewards, costs=sub.costs)
+        rows = self.index.rows(traj)
+        return LabelledView(learner=self.learner_view(traj), rewards=self.rewards[rows], costs=self.costs[rows])
 
 
 _ARRAY_KEYS = (

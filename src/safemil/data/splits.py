@@ -56,26 +56,26 @@ class Split:
             raise DatasetError("D_U is empty: every trajectory went to D_N")
         if np.intersect1d(negative_ids, unlabeled_ids).size:
             raise AssertionError("D_N and D_U overlap")
-        self._dataset = dataset
+        # the labels only: the dataset's observations and actions live on in the two views alone
+        self._rewards, self._costs, self._index = dataset.rewards, dataset.costs, dataset.index
+        self.task: str | None = dataset.task
         self.negative_ids = np.asarray(negative_ids, dtype=np.int64)
         self.unlabeled_ids = np.asarray(unlabeled_ids, dtype=np.int64)
         self.config = config
         self.negative: LearnerView = dataset.learner_view(self.negative_ids)
         self.unlabeled: LearnerView = dataset.learner_view(self.unlabeled_ids)
 
-    @property
-    def task(self) -> str | None:
-        return self._dataset.task
-
     def labelled(self, part: str) -> LabelledView:
         """Labelled access for the oracle baseline and evaluator-side diagnostics only."""
-        ids = {"negative": self.negative_ids, "unlabeled": self.unlabeled_ids}
-        if part not in ids:
+        parts = {"negative": (self.negative_ids, self.negative), "unlabeled": (self.unlabeled_ids, self.unlabeled)}
+        if part not in parts:
             raise ValueError(f"part must be 'negative' or 'unlabeled', got {part!r}")
-        return self._dataset.labelled_view(ids[part])
+        ids, view = parts[part]
+        rows = self._index.rows(ids)  # the view's rows, in its order
+        return LabelledView(learner=view, rewards=self._rewards[rows], costs=self._costs[rows])
 
     def summary(self) -> dict:
-        costs = self._dataset.trajectory_costs()
+        costs = self._index.segment_sums(self._costs)
         lim = self.config.cost_limit
         return {
             "rule": self.config.rule,

@@ -20,6 +20,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from safemil.errors import ConfigError, DatasetError
+from safemil.optim import adamw
 
 
 @dataclass
@@ -127,7 +128,7 @@ class DynamicsEnsemble:
         with torch.random.fork_rng():  # initialise from the seed without touching the global RNG
             torch.manual_seed(seed)
             self.net = GaussianEnsemble(config.members, x.shape[1], y.shape[1], tuple(config.hidden))
-        self.opt = torch.optim.AdamW(self.net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        self.opt = adamw(self.net.parameters(), config.lr, config.weight_decay)
         self.elites = np.arange(config.elites)
         self.holdout_mse = np.full(config.members, np.nan)
         self.steps = 0

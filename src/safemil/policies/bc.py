@@ -9,7 +9,6 @@ With no cost function (or ``weights.kind = none``) it is plain BC.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -19,6 +18,7 @@ import torch
 from safemil.data.dataset import LearnerView
 from safemil.data.sampling import SegmentSampler
 from safemil.errors import ConfigError
+from safemil.optim import adamw, clip_gradients
 from safemil.policies.actors import ActorConfig, TorchPolicy, actor_state, make_actor
 from safemil.policies.weights import (
     WeightConfig,
@@ -69,7 +69,7 @@ class WeightedBC:
         self.actor = make_actor(config.actor, view.obs_dim, view.act_dim, act_low, act_high)
         self.actor.set_normalizer(view.observations)
         self.loss_kind = "mse" if config.actor.kind == "deterministic" else config.loss
-        self.opt = torch.optim.AdamW(self.actor.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        self.opt = adamw(self.actor.parameters(), config.lr, config.weight_decay)
         self.sampler = SegmentSampler(view.index, config.segment_len)
         self.rng = np.random.default_rng(seed)
         self.n_segments = max(1, config.batch_size // config.segment_len)
@@ -126,7 +126,7 @@ class WeightedBC:
         loss = (w * per).sum() / mask.sum()
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
-        grad = torch.nn.utils.clip_grad_norm_(self.actor.parameters(), self.config.grad_clip or math.inf)  # 0: off
+        grad = clip_gradients(self.actor.parameters(), self.config.grad_clip)  # 0: off
         self.opt.step()
         out["bc_loss"] = float(loss.detach())
         out["bc_grad_norm"] = float(grad)

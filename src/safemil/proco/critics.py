@@ -24,6 +24,7 @@ from torch import nn
 
 from safemil.errors import ConfigError
 from safemil.networks import mlp
+from safemil.optim import adam
 
 
 @dataclass
@@ -88,8 +89,8 @@ class FeasibilityCritic:
                  h_unsafe: float = 25.0, h_safe: float = -1.0):
         self.config, self.h_unsafe, self.h_safe = config, h_unsafe, h_safe
         self.nets = _QV(obs.shape[1], act.shape[1], config, obs, act)
-        self.opt_q = torch.optim.Adam(self.nets.qs.parameters(), lr=config.lr)
-        self.opt_v = torch.optim.Adam(self.nets.v.parameters(), lr=config.lr)
+        self.opt_q = adam(self.nets.qs.parameters(), config.lr)
+        self.opt_v = adam(self.nets.v.parameters(), config.lr)
 
     def h(self, cost: torch.Tensor) -> torch.Tensor:
         return torch.where(cost > 0, torch.full_like(cost, self.h_unsafe), torch.full_like(cost, self.h_safe))
@@ -138,8 +139,8 @@ class RewardCritic:
         self.target = _QV(obs.shape[1], act.shape[1], config, obs, act)
         self.target.load_state_dict(self.nets.state_dict())
         self.target.requires_grad_(False)
-        self.opt_q = torch.optim.Adam(self.nets.qs.parameters(), lr=config.lr)
-        self.opt_v = torch.optim.Adam(self.nets.v.parameters(), lr=config.lr)
+        self.opt_q = adam(self.nets.qs.parameters(), config.lr)
+        self.opt_v = adam(self.nets.v.parameters(), config.lr)
 
     def step(self, s, a, s2, r, done) -> dict[str, float]:
         g = self.config.gamma
