@@ -118,3 +118,62 @@ def test_cli_tasks_table_lists_navigation(capsys):
     assert e.value.code == 0
     out = capsys.readouterr().out
     assert "PointButton1" in out and "3.2096" in out
+
+
+def _plain_env(spec):
+    """The env as gym.make builds it, compiling the XML itself (what make_env gave before the model cache)."""
+    import warnings
+
+    import gymnasium as gym
+
+    from safemil.tasks.velocity import VelocityCost
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        env = gym.make(spec.gym_id, max_episode_steps=spec.max_episode_steps, render_mode=None,
+                       disable_env_checker=True, **spec.gym_kwargs)
+    return VelocityCost(env, spec.cost_threshold, planar=spec.planar_speed)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_env_from_cached_model_is_the_plain_env(name):
+    """make_env builds from a model compiled once per process; it must step exactly like a freshly compiled env."""
+    spec = get_task(name)
+    cached, plain = spec.make_env(), _plain_env(spec)
+    assert type(cached.unwrapped) is type(plain.unwrapped) and str(cached) == str(plain)
+    assert cached.unwrapped.spec.entry_point == plain.unwrapped.spec.entry_point  # a str, as gym.make's
+    assert cached.action_space == plain.action_space and cached.observation_space == plain.observation_space
+    rng = np.random.default_rng(0)
+    for seed in (0, 7):  # reused across episodes, as the evaluator's slots are
+        o1, _ = cached.reset(seed=seed)
+        o2, _ = plain.reset(seed=seed)
+        assert np.array_equal(o1, o2)
+        for _ in range(40):
+            a = rng.uniform(-1.5, 1.5, spec.act_dim).astype(np.float32)  # out of range too: ctrl clamping
+            s1, s2 = cached.step(a), plain.step(a)
+            assert np.array_equal(s1[0], s2[0]) and s1[1:4] == s2[1:4]
+            assert s1[4].keys() == s2[4].keys() and all(np.array_equal(s1[4][k], s2[4][k]) for k in s1[4])
+            if s1[2]:
+                break
+
+
+def test_envs_from_cached_model_own_their_model():
+    """Each env gets a copy of the cached model: changing one env's physics leaves the others (and later envs) alone."""
+    spec = get_task("HopperVelocity")
+    a, b = spec.make_env(), spec.make_env()
+    assert a.unwrapped.model is not b.unwrapped.model and a.unwrapped.data is not b.unwrapped.data
+    timestep = b.unwrapped.model.opt.timestep
+    a.unwrapped.model.opt.timestep *= 2
+    a.unwrapped.model.body_mass[1] += 1.0
+    c = spec.make_env()
+    assert b.unwrapped.model.opt.timestep == c.unwrapped.model.opt.timestep == timestep
+    assert b.unwrapped.model.body_mass[1] == c.unwrapped.model.body_mass[1] != a.unwrapped.model.body_mass[1]
+    assert c.unwrapped.model.vis.global_.offwidth >= 480  # the renderer's framebuffer, as MujocoEnv sets it
+
+
+def test_cached_creator_leaves_other_entry_points_alone():
+    from safemil.tasks.compiled import cached_creator
+    from safemil.tasks.nav.env import NavEnv
+
+    assert cached_creator(NavEnv) is NavEnv
+    assert cached_creator("gymnasium.envs.classic_control.cartpole:CartPoleEnv").__name__ == "CartPoleEnv"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import sys
 import warnings
 from dataclasses import dataclass, field
@@ -99,16 +100,27 @@ class VelocityTaskSpec(TaskSpec):
     planar_speed: bool = False
 
     def make_env(self, render_mode: str | None = None) -> gym.Env:
-        """A fresh env with the velocity cost in ``info['cost']`` and a 1000-step limit."""
+        """A fresh env with the velocity cost in ``info['cost']`` and a 1000-step limit.
+
+        It is exactly ``gym.make(gym_id)``'s env, built from a model compiled once per
+        process (`safemil.tasks.compiled`): the XML compile was most of the cost of an
+        env, and every evaluation builds one per lock-step slot.
+        """
+        # imported here: it imports MuJoCo, which only building an env needs
+        from safemil.tasks.compiled import cached_creator
+
+        registered = gym.spec(self.gym_id)
         with warnings.catch_warnings(), _quiet_mujoco_deprecations():
             warnings.simplefilter("ignore")  # gymnasium warns that v4 is superseded by v5
             env = gym.make(
-                self.gym_id,
+                dataclasses.replace(registered, entry_point=cached_creator(registered.entry_point)),
                 max_episode_steps=self.max_episode_steps,
                 render_mode=render_mode,
                 disable_env_checker=True,
                 **self.gym_kwargs,
             )
+        # The spec names the registered entry point, as plain gym.make's does (it can be remade from it).
+        env.unwrapped.spec = dataclasses.replace(env.unwrapped.spec, entry_point=registered.entry_point)
         return VelocityCost(env, self.cost_threshold, planar=self.planar_speed)
 
     def summary(self) -> dict:
