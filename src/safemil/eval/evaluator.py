@@ -4,8 +4,11 @@ We step a list of plain envs ourselves rather than use gymnasium's vector envs:
 gymnasium 1.x autoresets a finished sub-env on the *next* step, a step that
 must never be counted, and it draws reset seeds we do not control. Here each
 episode ``i`` is reset with seed ``seed + i`` and recorded the moment it ends,
-so results do not depend on how many envs run at once, and no phantom step
-exists to leak into a return, cost or length.
+so no phantom step exists to leak into a return, cost or length, and which
+episodes run with which seeds does not depend on how many envs run at once.
+The numbers can: a torch network's output rows may round differently in a
+batch of another size, and chaotic tasks grow that into other returns, so
+results are compared at equal ``num_envs`` (docs/reproducibility.md).
 """
 
 from __future__ import annotations
