@@ -16,29 +16,13 @@ pays per update on top of plain behaviour cloning.
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
 import torch
-from synthetic_data import view
+from step_timing import Timer, median_ms, view
 
 from safemil.algos import LearnerData, get_algo
 from safemil.config import apply_overrides
-
-
-class Timer:
-    """Times ``n`` consecutive steps of one algorithm from step ``first`` on, continuing where it left off."""
-
-    def __init__(self, algo, first: int):
-        self.algo, self.next = algo, first
-        self.samples: list[float] = []
-
-    def run(self, n: int) -> None:
-        t0 = time.process_time()
-        for s in range(self.next, self.next + n):
-            self.algo.train_step(s)
-        self.next += n
-        self.samples.append((time.process_time() - t0) / n * 1e3)
 
 
 def main() -> None:
@@ -66,13 +50,7 @@ def main() -> None:
               "safedice step (value + policy)": Timer(sd_b, sd_b.config.classifier_steps),
               "safedice step, critic_gp=0": Timer(sd_nogp, sd_nogp.config.classifier_steps),
               "safemil MIL cost step": Timer(build("safemil"), 0)}
-    for t in timers.values():  # warm-up (allocations, first value-function build)
-        t.run(3)
-        t.samples.clear()
-    for _ in range(args.rounds):  # interleaved rounds, median: load from other processes hits all alike
-        for t in timers.values():
-            t.run(args.steps)
-    results = {k: float(np.median(t.samples)) for k, t in timers.items()}
+    results = median_ms(timers, args.rounds, args.steps)
     ref = results["bc-u"]
     for k, v in results.items():
         print(f"{k:32s} {v:8.2f} CPU ms/step  x{v / ref:5.2f}")

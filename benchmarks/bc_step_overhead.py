@@ -22,7 +22,7 @@ import time
 
 import numpy as np
 import torch
-from synthetic_data import view
+from step_timing import view
 
 from safemil.data.dataset import LearnerView
 from safemil.policies import BCConfig, WeightConfig, WeightedBC

@@ -19,29 +19,14 @@ from __future__ import annotations
 
 import argparse
 import math
-import time
 
 import numpy as np
 import torch
-from synthetic_data import view
+from step_timing import Timer, median_ms, view
 
 from safemil.algos import LearnerData, get_algo
 from safemil.config import apply_overrides
 from safemil.costs.nu_data import gradient_penalty
-
-
-class Timer:
-    def __init__(self, algo, first: int):
-        self.algo, self.next = algo, first
-        self.samples: list[float] = []
-
-    def run(self, n: int) -> None:
-        t0 = time.process_time()
-        for s in range(self.next, self.next + n):
-            for v in self.algo.train_step(s).values():  # the runner converts every metric to a float
-                float(v)
-        self.next += n
-        self.samples.append((time.process_time() - t0) / n * 1e3)
 
 
 def mlp_macs(sizes: list[int]) -> int:
@@ -101,13 +86,7 @@ def main() -> None:
     timers = {"bc-u step": Timer(build("bc-u", []), 0),
               "safedice policy step": Timer(sd, 1),
               "safedice policy step, critic_gp=0": Timer(sd_nogp, 1)}
-    for t in timers.values():  # warm-up (allocations, freezing the classifier, building the value)
-        t.run(3)
-        t.samples.clear()
-    for _ in range(args.rounds):  # interleaved rounds, median: load from other processes hits all alike
-        for t in timers.values():
-            t.run(args.steps)
-    med = {k: float(np.median(t.samples)) for k, t in timers.items()}
+    med = median_ms(timers, args.rounds, args.steps)
     ref = med["bc-u step"]
     for k, v in med.items():
         print(f"{k:36s} {v:8.2f} CPU ms/step  x{v / ref:5.2f}")
