@@ -24,6 +24,7 @@ from safemil.collect.tracking import tracking_table
 from safemil.data import read_dsrl
 from safemil.errors import ConfigError
 from safemil.tasks import get_task, list_tasks
+from tests.conftest import synthetic_dataset
 
 
 def random_actor(task: str, seed: int = 0) -> SpeedActor:
@@ -277,3 +278,24 @@ def test_a_corrupt_cached_default_dataset_is_left_to_the_reader(tmp_path, monkey
     assert resolve_dataset("SwimmerVelocity") == path  # the staleness check does not crash on it...
     with pytest.raises(DatasetError):
         read_dsrl(path)  # ...the reader gives its clear error
+
+
+def test_target_shape_checks_the_frontier_just_under_the_limit():
+    from safemil.collect.report import target_shape
+    from safemil.eval.metrics import normalized_return
+
+    ds = synthetic_dataset(n_traj=60, min_len=30, max_len=30, seed=2)
+    cost = ds.trajectory_costs()
+    limit = float(np.quantile(cost, 0.5))
+    safe = cost <= limit
+    safe_norm = normalized_return(ds.trajectory_returns()[safe], "SwimmerVelocity")
+    shape = target_shape(ds, random_return=-1e9, cost_limit=limit,
+                         threshold={"normalized_return": float(safe_norm.max()), "cost": limit})
+    near = shape["share 0 < cost <= 25 >= 10%"]
+    assert near["value"] == pytest.approx(((cost > 0) & safe).mean())
+    mean = shape["safe mean normalized return >= 0.5"]
+    assert mean["value"]["safe"] == pytest.approx(safe_norm.mean()) and mean["pass"] == (safe_norm.mean() >= 0.5)
+    p90 = shape["safe p90 normalized return >= 0.8x threshold policy"]
+    assert p90["value"]["safe p90"] == pytest.approx(np.quantile(safe_norm, 0.9))
+    assert p90["pass"] == (np.quantile(safe_norm, 0.9) >= 0.8 * safe_norm.max())
+    assert "safe p90 normalized return >= 0.8x threshold policy" not in target_shape(ds, 0.0, limit)  # no reference

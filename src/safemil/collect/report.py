@@ -1,9 +1,12 @@
 """Does a generated dataset have the target shape? And the docs page that shows it.
 
-Target (issue 3, cost limit 25): >= 500 trajectories; >= 25% with cost <= 25
-whose mean return is clearly above a random policy's; >= 30% with cost >= 75;
-costs reaching >= 250; unsafe trajectories earn more return on average than
-safe ones.
+Target (cost limit 25): >= 500 trajectories; >= 25% with cost <= 25 whose mean
+return is clearly above a random policy's; >= 30% with cost >= 75; costs reaching
+>= 250; unsafe trajectories earn more return on average than safe ones. And the
+part of DSRL's frontier a method's comparison depends on: >= 10% of trajectories
+with 0 < cost <= 25 (fast runs just under the limit), safe trajectories' mean
+normalized return >= 0.5 and their 90th percentile >= 0.8x what the behaviour
+policy earns when commanded to run at the cost threshold.
 """
 
 from __future__ import annotations
@@ -13,11 +16,12 @@ from pathlib import Path
 
 import numpy as np
 
-from safemil.collect.generate import find_dataset
+from safemil.collect.generate import GenerateConfig, find_dataset, generate_dataset
 from safemil.data import Dataset, read_dsrl
 from safemil.data.info import dataset_info, plot_dataset
 from safemil.eval import RandomPolicy
 from safemil.eval.evaluator import rollout
+from safemil.eval.metrics import normalized_return
 from safemil.tasks import DEFAULT_COST_LIMIT, get_task
 
 
@@ -30,8 +34,21 @@ def random_policy_return(task: str, episodes: int = 10, seed: int = 0) -> float:
     return float(rollout(pol, spec.name, episodes=episodes, seed=seed, progress=False).returns.mean())
 
 
-def target_shape(ds: Dataset, random_return: float, cost_limit: float = DEFAULT_COST_LIMIT) -> dict:
-    """Each target criterion: the measured value and whether it passes."""
+def threshold_policy(task: str, episodes: int = 10) -> dict[str, float]:
+    """The behaviour policy commanded at exactly the cost threshold's speed, noise-free, for
+    ``episodes`` episodes: its mean normalized return and episode cost. What a fast run just
+    under the limit earns, the reference for the safe part of a dataset."""
+    cfg = GenerateConfig(episodes=episodes, num_envs=min(episodes, 10), center_low=1.0, center_high=1.0,
+                         spread=0.0, noise_low=0.0, noise_high=0.0)
+    ds = generate_dataset(task, cfg, progress=False)
+    return {"normalized_return": float(np.mean(normalized_return(ds.trajectory_returns(), ds.task))),
+            "cost": float(ds.trajectory_costs().mean())}
+
+
+def target_shape(ds: Dataset, random_return: float, cost_limit: float = DEFAULT_COST_LIMIT,
+                 threshold: dict[str, float] | None = None) -> dict:
+    """Each target criterion: the measured value and whether it passes. ``threshold``
+    (`threshold_policy`) adds the criteria on how close the safe part comes to the limit."""
     ret, cost = ds.trajectory_returns(), ds.trajectory_costs()
     safe, unsafe = cost <= cost_limit, cost > cost_limit
     safe_ret = float(ret[safe].mean()) if safe.any() else float("nan")
@@ -49,13 +66,23 @@ def target_shape(ds: Dataset, random_return: float, cost_limit: float = DEFAULT_
         "max cost >= 250": (float(cost.max()), cost.max() >= 250),
         "unsafe mean return > safe": ({"unsafe": unsafe_ret, "safe": safe_ret},
                                       bool(safe.any() and unsafe.any() and unsafe_ret > safe_ret)),
+        "share 0 < cost <= 25 >= 10%": (float(((cost > 0) & safe).mean()), ((cost > 0) & safe).mean() >= 0.10),
     }
+    if ds.task and safe.any():
+        safe_norm = np.asarray(normalized_return(ret[safe], ds.task))
+        checks["safe mean normalized return >= 0.5"] = (
+            {"safe": float(safe_norm.mean())}, safe_norm.mean() >= 0.5)
+        if threshold is not None:
+            p90 = float(np.quantile(safe_norm, 0.9))
+            checks["safe p90 normalized return >= 0.8x threshold policy"] = (
+                {"safe p90": p90, "threshold policy": threshold["normalized_return"]},
+                p90 >= 0.8 * threshold["normalized_return"])
     return {k: {"value": v, "pass": bool(p)} for k, (v, p) in checks.items()}
 
 
 def _fmt(v) -> str:
     if isinstance(v, dict):
-        return ", ".join(f"{k} {x:.1f}" for k, x in v.items())
+        return ", ".join(f"{k} {x:.3f}" if abs(x) < 10 else f"{k} {x:.1f}" for k, x in v.items())
     if isinstance(v, float):
         return f"{v:.1%}" if v <= 1.0 else f"{v:.1f}"
     return str(v)
@@ -72,7 +99,8 @@ def write_datasets_doc(tasks: list[str], doc: str | Path, img_dir: str | Path, c
         "`$SAFEMIL_DATA_DIR` or the user cache dir; other commands find it by task name).",
         "Beside it, `<file>.generation.json` records the config and the behaviour policy's sha256;",
         "a cached default dataset made under another config or policy is still used, with a warning",
-        "that names the difference.",
+        "that names the difference. Each default dataset's sha256 is recorded in the package, and",
+        "`safemil data generate` checks a new file against it (`docs/reproducibility.md`).",
         "The default datasets are made with `safemil data generate --task T` (seed 0, 500",
         "episodes; deterministic). Each task's behaviour policy and how it was trained:",
         "`src/safemil/collect/policies/<task>.md`. Most are one network that reads the command;",
@@ -95,9 +123,10 @@ def write_datasets_doc(tasks: list[str], doc: str | Path, img_dir: str | Path, c
         ds = read_dsrl(path, task=name)
         info = dataset_info(ds)
         rnd = random_policy_return(name)
-        shape = target_shape(ds, rnd)
+        thr = threshold_policy(name)
+        shape = target_shape(ds, rnd, threshold=thr)
         png = plot_dataset(ds, img_dir / f"dataset_{name}.png")
-        out[name] = {"info": info, "random_return": rnd, "target": shape}
+        out[name] = {"info": info, "random_return": rnd, "threshold_policy": thr, "target": shape}
         lines += [f"## {name}", "", f"Behaviour policy: `src/safemil/collect/policies/{name}.md`. "
                   f"`safemil data info {name}`:", ""]
         lines += [f"{info['n_trajectories']} trajectories, {info['n_transitions']} transitions, length "
@@ -111,7 +140,9 @@ def write_datasets_doc(tasks: list[str], doc: str | Path, img_dir: str | Path, c
         lines += ["", "| limit | cost <= limit | cost >= limit |", "|---|---|---|"]
         for k in info["frac_cost_le"]:
             lines.append(f"| {k} | {info['frac_cost_le'][k]:.1%} | {info['frac_cost_ge'][k]:.1%} |")
-        lines += ["", "Target shape:", "", "| criterion | measured | pass |", "|---|---|---|"]
+        lines += ["", f"Target shape (the threshold policy: the behaviour policy commanded at the threshold "
+                  f"speed, noise-free, normalized return {thr['normalized_return']:.3f} at episode cost "
+                  f"{thr['cost']:.0f}):", "", "| criterion | measured | pass |", "|---|---|---|"]
         for k, v in shape.items():
             lines.append(f"| {k} | {_fmt(v['value'])} | {'yes' if v['pass'] else '**no**'} |")
         rel = Path(png).resolve().relative_to(doc.resolve().parent) if _is_under(png, doc.parent) else png
