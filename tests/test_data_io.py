@@ -141,3 +141,23 @@ def test_generating_a_navigation_dataset_is_a_clear_refusal(capsys):
     err = capsys.readouterr().err.strip()
     assert e.value.code == 2 and err.count("\n") == 0
     assert "navigation task" in err and "SafetyPointGoal1Gymnasium-v0-100-2022.hdf5" in err
+
+
+def test_frontier_counts_the_trajectories_near_the_limit():
+    from safemil.data.info import dataset_info, frontier
+    from safemil.eval.metrics import normalized_return
+
+    ds = synthetic_dataset(n_traj=60, min_len=30, max_len=30, seed=4)  # a SwimmerVelocity-shaped file
+    cost, ret = ds.trajectory_costs(), ds.trajectory_returns()
+    limit = float(np.quantile(cost, 0.4))
+    f = frontier(ds, limit)
+    safe = cost <= limit
+    assert f["frac_safe"] == pytest.approx(safe.mean())
+    assert f["frac_just_under_limit"] == pytest.approx(((cost > 0) & safe).mean())
+    assert f["frac_cost_ge_3x_limit"] == pytest.approx((cost >= 3 * limit).mean())
+    norm = normalized_return(ret[safe], "SwimmerVelocity")
+    assert f["safe_norm_return_mean"] == pytest.approx(norm.mean())
+    assert f["safe_norm_return_p90"] == pytest.approx(np.quantile(norm, 0.9))
+    assert dataset_info(ds, cost_limit=limit)["frontier"] == f
+    foreign = synthetic_dataset(n_traj=10, task=None)  # no task: no DSRL constants to normalise with
+    assert "safe_norm_return_mean" not in frontier(foreign, 1e9)

@@ -26,7 +26,8 @@ def info(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     plot: Path | None = typer.Option(None, "--plot", help="Write a return-vs-cost scatter + histogram PNG."),
     task: str | None = typer.Option(None, "--task", help="Check dimensions against this task."),
-    cost_limit: float = typer.Option(DEFAULT_COST_LIMIT, "--cost-limit", help="Limit drawn on the plot."),
+    cost_limit: float = typer.Option(DEFAULT_COST_LIMIT, "--cost-limit",
+                                     help="The episode cost limit: drawn on the plot, and the frontier's."),
 ) -> None:
     """Counts, return/cost quantiles and the share of trajectories under cost limits."""
     if not cost_limit >= 0:
@@ -35,7 +36,7 @@ def info(
         check_image_file(plot, "--plot")
     path = find_dataset(dataset)
     ds = read_dsrl(path, task=task)
-    info = {"file": str(path), **dataset_info(ds)}
+    info = {"file": str(path), **dataset_info(ds, cost_limit=cost_limit)}
     if plot is not None:
         info["plot"] = str(plot_dataset(ds, plot, cost_limit))
     if as_json:
@@ -73,6 +74,13 @@ def print_info(info: dict) -> None:
     for k in info["frac_cost_le"]:
         t2.add_row(k, f"{info['frac_cost_le'][k]:.1%}", f"{info['frac_cost_ge'][k]:.1%}")
     c.print(t2)
+    f = info["frontier"]
+    line = (f"near the limit {f['cost_limit']:g}: {f['frac_safe']:.1%} safe, {f['frac_just_under_limit']:.1%} with "
+            f"0 < cost <= limit, {f['frac_cost_ge_3x_limit']:.1%} with cost >= 3x limit")
+    if "safe_norm_return_mean" in f:
+        line += (f"; safe trajectories' normalized return mean {f['safe_norm_return_mean']:.3f}, "
+                 f"p90 {f['safe_norm_return_p90']:.3f}")
+    c.print(line)
     if "plot" in info:
         c.print(f"plot: {info['plot']}")
 

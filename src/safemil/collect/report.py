@@ -18,7 +18,7 @@ import numpy as np
 
 from safemil.collect.generate import GenerateConfig, find_dataset, generate_dataset
 from safemil.data import Dataset, read_dsrl
-from safemil.data.info import dataset_info, plot_dataset
+from safemil.data.info import dataset_info, frontier, plot_dataset
 from safemil.eval import RandomPolicy
 from safemil.eval.evaluator import rollout
 from safemil.eval.metrics import normalized_return
@@ -66,14 +66,14 @@ def target_shape(ds: Dataset, random_return: float, cost_limit: float = DEFAULT_
         "max cost >= 250": (float(cost.max()), cost.max() >= 250),
         "unsafe mean return > safe": ({"unsafe": unsafe_ret, "safe": safe_ret},
                                       bool(safe.any() and unsafe.any() and unsafe_ret > safe_ret)),
-        "share 0 < cost <= 25 >= 10%": (float(((cost > 0) & safe).mean()), ((cost > 0) & safe).mean() >= 0.10),
     }
-    if ds.task and safe.any():
-        safe_norm = np.asarray(normalized_return(ret[safe], ds.task))
+    near = frontier(ds, cost_limit)
+    checks["share 0 < cost <= 25 >= 10%"] = (near["frac_just_under_limit"], near["frac_just_under_limit"] >= 0.10)
+    if "safe_norm_return_mean" in near:
         checks["safe mean normalized return >= 0.5"] = (
-            {"safe": float(safe_norm.mean())}, safe_norm.mean() >= 0.5)
+            {"safe": near["safe_norm_return_mean"]}, near["safe_norm_return_mean"] >= 0.5)
         if threshold is not None:
-            p90 = float(np.quantile(safe_norm, 0.9))
+            p90 = near["safe_norm_return_p90"]
             checks["safe p90 normalized return >= 0.8x threshold policy"] = (
                 {"safe p90": p90, "threshold policy": threshold["normalized_return"]},
                 p90 >= 0.8 * threshold["normalized_return"])

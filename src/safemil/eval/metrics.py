@@ -8,8 +8,7 @@ from safemil.tasks import get_task
 
 
 def normalized_return(returns: np.ndarray | float, task: str) -> np.ndarray | float:
-    ref = get_task(task).reference
-    return (np.asarray(returns) - ref.min_episode_reward) / (ref.max_episode_reward - ref.min_episode_reward)
+    return get_task(task).reference.normalize_return(returns)
 
 
 def normalized_cost(costs: np.ndarray | float, cost_limit: float) -> np.ndarray | float:

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
+import numpy as np
+
 # The episode cost limit wherever none is given (DSRL's and the SafeMIL paper's 25): the split's
 # "safe", the evaluator's normalised cost, the reports and the CLI's defaults all read this one.
 DEFAULT_COST_LIMIT = 25.0
@@ -21,6 +23,10 @@ class DsrlReference:
     min_episode_cost: float
     max_episode_steps: int
     dataset_file: str
+
+    def normalize_return(self, returns):
+        """DSRL's normalized return ``(R - R_min) / (R_max - R_min)`` (an array or a number)."""
+        return (np.asarray(returns) - self.min_episode_reward) / (self.max_episode_reward - self.min_episode_reward)
 
 
 @cache
