@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import h5py
 import numpy as np
 import pytest
@@ -161,3 +163,18 @@ def test_frontier_counts_the_trajectories_near_the_limit():
     assert dataset_info(ds, cost_limit=limit)["frontier"] == f
     foreign = synthetic_dataset(n_traj=10, task=None)  # no task: no DSRL constants to normalise with
     assert "safe_norm_return_mean" not in frontier(foreign, 1e9)
+
+
+def test_a_folder_named_like_a_task_does_not_hide_the_tasks_dataset(tmp_path, monkeypatch):
+    from safemil.data import resolve_dataset, write_dsrl
+    from safemil.tasks import get_task
+
+    spec = get_task("PointGoal1")
+    monkeypatch.setenv("DSRL_DATASET_DIR", str(tmp_path / "dsrl"))
+    path = write_dsrl(synthetic_dataset(n_traj=3, obs_dim=spec.obs_dim, task=None),
+                      tmp_path / "dsrl" / spec.reference.dataset_file)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "PointGoal1").mkdir()  # e.g. a folder of runs kept beside the command
+    assert resolve_dataset("PointGoal1") == path
+    (tmp_path / "notatask").mkdir()
+    assert resolve_dataset("notatask") == Path("notatask")  # any other folder: the reader says it is not a file

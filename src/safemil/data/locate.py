@@ -36,13 +36,13 @@ def resolve_dataset(spec: str | os.PathLike) -> Path:
     A cached default dataset is returned as it is; `safemil.collect.find_dataset` also warns
     when it was generated differently from this version's default."""
     p = Path(spec).expanduser()
-    if p.exists():
-        return p
     name = str(spec)
     try:
         task = get_task(name)
     except TaskError:
         task = None
+    if p.exists() and not (task is not None and p.is_dir()):  # a folder named like a task is not its data
+        return p
     candidates = [dsrl_data_dir() / name, default_data_dir() / name]
     if task is not None:  # a task name: its generated default dataset, then the task's DSRL file
         candidates[:0] = [default_dataset_path(name), dsrl_data_dir() / task.reference.dataset_file]
