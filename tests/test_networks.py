@@ -31,3 +31,21 @@ def test_normaliser_from_column_blocks_equals_the_joined_matrix():
     assert float(b.in_std[-1]) == 1.0
     expected = np.concatenate([obs, act], 1).astype(np.float64).std(0)[0]
     assert np.isclose(float(b.in_std[0]), expected)
+
+
+def test_score_rows_passes_never_end_on_a_sliver():
+    from safemil.diagnostics import score_rows
+
+    class Recorder:
+        def __init__(self):
+            self.sizes = []
+
+        def cost(self, obs, act):
+            self.sizes.append(len(obs))
+            return obs[:, 0]
+
+    obs = np.arange(2 * 2048 + 5, dtype=np.float32)[:, None]
+    rec = Recorder()
+    out = score_rows(rec, obs, np.zeros((len(obs), 1), np.float32))
+    assert rec.sizes == [2048, 2048 + 5] and np.array_equal(out, obs[:, 0])
+    assert len(score_rows(rec, obs[:0], obs[:0])) == 0

@@ -13,17 +13,17 @@ import torch
 from safemil.costs.base import CostModel
 from safemil.costs.diagnostics import auroc, step_and_trajectory_auroc
 from safemil.data.splits import Split
-from safemil.networks import SCORE_CHUNK_ROWS
+from safemil.networks import SCORE_CHUNK_ROWS, row_passes
 
 
 @torch.no_grad()
 def score_rows(cost: CostModel, obs: np.ndarray, act: np.ndarray, batch: int = SCORE_CHUNK_ROWS) -> np.ndarray:
-    """A cost model's per-step cost of every row, in cache-sized passes into one array (see `map_rows`)."""
+    """A cost model's per-step cost of every row, in the passes `map_rows` makes, into one array."""
     out = np.empty(len(obs), dtype=np.float32)
-    for i in range(0, len(obs), batch):
-        o = torch.as_tensor(obs[i : i + batch], dtype=torch.float32)
-        a = torch.as_tensor(act[i : i + batch], dtype=torch.float32)
-        out[i : i + batch] = cost.cost(o, a).float().numpy()
+    for i, j in row_passes(len(obs), batch):
+        o = torch.as_tensor(obs[i:j], dtype=torch.float32)
+        a = torch.as_tensor(act[i:j], dtype=torch.float32)
+        out[i:j] = cost.cost(o, a).float().numpy()
     return out
 
 

@@ -37,6 +37,15 @@ def mlp(sizes: Sequence[int], activation: type[nn.Module] = nn.ReLU) -> nn.Seque
     return nn.Sequential(*layers)
 
 
+def row_passes(n: int, chunk: int = SCORE_CHUNK_ROWS) -> list[tuple[int, int]]:
+    """``(start, end)`` of each pass over ``n`` rows: ``chunk`` rows each, the last one taking a
+    sliver of fewer than 64 rows with it (see SCORE_CHUNK_ROWS)."""
+    starts = list(range(0, n, chunk))
+    if len(starts) > 1 and n - starts[-1] < _MIN_PASS_ROWS:
+        starts.pop()
+    return list(zip(starts, [*starts[1:], n][: len(starts)], strict=True))
+
+
 @torch.no_grad()
 def map_rows(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
              chunk: int = SCORE_CHUNK_ROWS) -> torch.Tensor:
@@ -46,16 +55,13 @@ def map_rows(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
     kept alive between freed activations fragment the heap so it cannot shrink (+450 MB of
     resident memory to score 450k rows in 2,048-row passes that way).
     """
-    n = len(x)
-    starts = list(range(0, n, chunk))
-    if len(starts) > 1 and n - starts[-1] < _MIN_PASS_ROWS:
-        starts.pop()  # the last pass takes the sliver with it (see SCORE_CHUNK_ROWS)
-    if not starts:
+    passes = row_passes(len(x), chunk)
+    if not passes:
         return fn(x)
-    ends = [*starts[1:], n]
-    first = fn(x[: ends[0]])
-    out = torch.empty((n, *first.shape[1:]), dtype=first.dtype)
-    out[: ends[0]] = first
-    for i, j in zip(starts[1:], ends[1:], strict=True):
+    (_, end), *rest = passes
+    first = fn(x[:end])
+    out = torch.empty((len(x), *first.shape[1:]), dtype=first.dtype)
+    out[:end] = first
+    for i, j in rest:
         out[i:j] = fn(x[i:j])
     return out
