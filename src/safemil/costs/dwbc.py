@@ -85,9 +85,10 @@ class DWBCDiscriminator:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(int(seed) + 7)
             self.net = CostNet(negative.obs_dim, negative.act_dim + extra, config.hidden)
-        feats = np.concatenate([np.concatenate([v.observations, v.actions], 1) for v in (negative, unlabeled)])
+        obs = np.concatenate([negative.observations, unlabeled.observations])
+        act = np.concatenate([negative.actions, unlabeled.actions])
         # the log-pi column is already scaled to [-1, 1]: a zero column leaves it unstandardised
-        self.net.fit_normalizer(np.concatenate([feats, np.zeros((len(feats), extra))], 1))
+        self.net.fit_normalizer(obs, act, np.zeros((len(obs), extra)))
         self.opt = adamw(self.net.parameters(), config.lr, config.weight_decay)
         self.updates = 0
 
