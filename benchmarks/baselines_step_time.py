@@ -17,12 +17,8 @@ from __future__ import annotations
 
 import argparse
 
-import numpy as np
 import torch
-from step_timing import Timer, median_ms, view
-
-from safemil.algos import LearnerData, get_algo
-from safemil.config import apply_overrides
+from step_timing import Timer, build, halfcheetah_shaped_data, median_ms
 
 
 def main() -> None:
@@ -31,25 +27,18 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
     torch.set_num_threads(1)
-    rng = np.random.default_rng(0)
-    data = LearnerData(task="HalfCheetahVelocity", negative=view(50, 1000, 17, 6, rng),
-                       unlabeled=view(200, 1000, 17, 6, rng), act_low=-np.ones(6), act_high=np.ones(6),
-                       cost_limit=25.0)
-
-    def build(name: str, overrides: list[str] | None = None):
-        spec = get_algo(name)
-        return spec.factory(apply_overrides(spec.config_cls(), overrides or []), data, 0)
-
-    trex_a, trex_b, sd_a, sd_b = build("trex-wbc"), build("trex-wbc"), build("safedice"), build("safedice")
-    sd_nogp = build("safedice", ["dice.critic_gp=0"])
-    timers = {"bc-u": Timer(build("bc-u"), 0),
+    data = halfcheetah_shaped_data()
+    trex_a, trex_b = build("trex-wbc", data), build("trex-wbc", data)
+    sd_a, sd_b = build("safedice", data), build("safedice", data)
+    sd_nogp = build("safedice", data, ["dice.critic_gp=0"])
+    timers = {"bc-u": Timer(build("bc-u", data), 0),
               "trex-wbc cost step": Timer(trex_a, 0),
               "trex-wbc policy step": Timer(trex_b, trex_b.cost_steps),
-              "dwbc-nu step (disc + policy)": Timer(build("dwbc-nu"), 0),
+              "dwbc-nu step (disc + policy)": Timer(build("dwbc-nu", data), 0),
               "safedice classifier step": Timer(sd_a, 0),
               "safedice step (value + policy)": Timer(sd_b, sd_b.config.classifier_steps),
               "safedice step, critic_gp=0": Timer(sd_nogp, sd_nogp.config.classifier_steps),
-              "safemil MIL cost step": Timer(build("safemil"), 0)}
+              "safemil MIL cost step": Timer(build("safemil", data), 0)}
     results = median_ms(timers, args.rounds, args.steps)
     ref = results["bc-u"]
     for k, v in results.items():

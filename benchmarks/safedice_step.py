@@ -22,10 +22,8 @@ import math
 
 import numpy as np
 import torch
-from step_timing import Timer, median_ms, view
+from step_timing import Timer, build, halfcheetah_shaped_data, median_ms
 
-from safemil.algos import LearnerData, get_algo
-from safemil.config import apply_overrides
 from safemil.costs.nu_data import gradient_penalty
 
 
@@ -72,18 +70,10 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(1)
     torch.manual_seed(0)
-    rng = np.random.default_rng(0)
-    data = LearnerData(task="HalfCheetahVelocity", negative=view(50, 1000, 17, 6, rng),
-                       unlabeled=view(200, 1000, 17, 6, rng), act_low=-np.ones(6), act_high=np.ones(6),
-                       cost_limit=25.0)
-
-    def build(name: str, overrides: list[str]):
-        spec = get_algo(name)
-        return spec.factory(apply_overrides(spec.config_cls(), overrides), data, 0)
-
+    data = halfcheetah_shaped_data()
     fast_clf = ["classifier_steps=1"]  # the classifier phase is not what is timed
-    sd, sd_nogp = build("safedice", fast_clf), build("safedice", [*fast_clf, "dice.critic_gp=0"])
-    timers = {"bc-u step": Timer(build("bc-u", []), 0),
+    sd, sd_nogp = build("safedice", data, fast_clf), build("safedice", data, [*fast_clf, "dice.critic_gp=0"])
+    timers = {"bc-u step": Timer(build("bc-u", data), 0),
               "safedice policy step": Timer(sd, 1),
               "safedice policy step, critic_gp=0": Timer(sd_nogp, 1)}
     med = median_ms(timers, args.rounds, args.steps)

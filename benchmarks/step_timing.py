@@ -6,6 +6,8 @@ import time
 
 import numpy as np
 
+from safemil.algos import LearnerData, get_algo
+from safemil.config import apply_overrides
 from safemil.data.dataset import LearnerView, TrajectoryIndex
 
 
@@ -16,6 +18,20 @@ def view(n_traj: int, length: int, obs_dim: int, act_dim: int, rng: np.random.Ge
     act = np.tanh(rng.normal(size=(n, act_dim))).astype(np.float32)
     index = TrajectoryIndex(np.arange(n_traj, dtype=np.int64) * length, np.full(n_traj, length, dtype=np.int64))
     return LearnerView(obs, np.roll(obs, -1, 0), act, np.zeros(n, dtype=bool), index)
+
+
+def halfcheetah_shaped_data(seed: int = 0) -> LearnerData:
+    """D_N of 50 and D_U of 200 synthetic 1,000-step trajectories with HalfCheetahVelocity's sizes."""
+    rng = np.random.default_rng(seed)
+    return LearnerData(task="HalfCheetahVelocity", negative=view(50, 1000, 17, 6, rng),
+                       unlabeled=view(200, 1000, 17, 6, rng), act_low=-np.ones(6), act_high=np.ones(6),
+                       cost_limit=25.0)
+
+
+def build(name: str, data: LearnerData, overrides: list[str] | None = None):
+    """Algorithm ``name`` with its config class's defaults plus ``overrides``, seed 0."""
+    spec = get_algo(name)
+    return spec.factory(apply_overrides(spec.config_cls(), overrides or []), data, 0)
 
 
 class Timer:
