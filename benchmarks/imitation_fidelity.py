@@ -14,7 +14,7 @@ component's mean, the Gaussian's mean; a deterministic actor is the same either 
 The last line is ``ratio=<lowest fidelity over tasks>`` for the first actor kind (the default).
 
     .venv/bin/python benchmarks/imitation_fidelity.py [--tasks ...] [--actors mixture,deterministic]
-        [--steps 4000] [--seeds 0,1] [--out DIR] [--sampled]
+        [--steps 4000] [--seeds 0,1] [--out DIR] [--sampled] [--set bc.lr=1e-4 ...]
 """
 
 from __future__ import annotations
@@ -52,17 +52,22 @@ def main() -> None:
     ap.add_argument("--seeds", default="0,1")
     ap.add_argument("--out", default=None, help="keep the runs here (default: a temporary folder)")
     ap.add_argument("--sampled", action="store_true", help="also evaluate with sampled actions")
+    ap.add_argument("--set", dest="overrides", action="append", default=[],
+                    help="a further override key=value for every run, e.g. bc.lr=1e-4 (repeatable)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
     actors = [a.strip() for a in args.actors.split(",") if a.strip()]
     seeds = [int(s) for s in args.seeds.split(",")]
     with tempfile.TemporaryDirectory(prefix="fidelity-") as tmp:
-        measure(tasks, actors, seeds, args.steps, Path(args.out) if args.out else Path(tmp), args.sampled)
+        measure(tasks, actors, seeds, args.steps, Path(args.out) if args.out else Path(tmp), args.sampled,
+                args.overrides)
 
 
-def measure(tasks: list[str], actors: list[str], seeds: list[int], steps: int, root: Path, sampled: bool) -> None:
-    print(f"BC-Safe, {steps} updates, seeds {seeds}, cost limit {DEFAULT_COST_LIMIT:g}; runs in {root}")
+def measure(tasks: list[str], actors: list[str], seeds: list[int], steps: int, root: Path, sampled: bool,
+            overrides: list[str]) -> None:
+    print(f"BC-Safe, {steps} updates, seeds {seeds}, cost limit {DEFAULT_COST_LIMIT:g}, overrides {overrides}; "
+          f"runs in {root}")
     print(f"{'task':22s} {'actor':14s} {'data return':>11s} {'data cost':>9s} {'policy return':>13s} "
           f"{'policy cost':>11s} {'fidelity':>8s}" + (f" {'sampled':>7s}" if sampled else ""))
     fidelity: dict[str, list[float]] = {a: [] for a in actors}
@@ -78,7 +83,7 @@ def measure(tasks: list[str], actors: list[str], seeds: list[int], steps: int, r
                 else:
                     metrics = safemil.train("bc-safe", task, seed=seed, out=out,
                                             overrides=[f"steps={steps}", f"bc.actor.kind={actor}",
-                                                       "train.progress=false"]).metrics
+                                                       "train.progress=false", *overrides]).metrics
                 rets.append(metrics["normalized_return"])
                 costs.append(metrics["mean_cost"])
                 if sampled:

@@ -166,9 +166,10 @@ def test_default_grid_gives_every_method_the_same_budget(tmp_path):
     from safemil.runner import EvalSettings, TrainSettings, split_overrides
 
     grid = named_grid("default")
-    assert len(grid.runs(tmp_path)) == 90 and set(grid.algos) == set(PAPER_ALGOS)
+    assert len(grid.runs(tmp_path)) == 150 and set(grid.algos) == set(PAPER_ALGOS)
     policy, cost = {}, {}
-    for run in grid.runs(tmp_path)[:len(PAPER_ALGOS) * 3:3]:  # one cell per method
+    n = len(grid.seeds)
+    for run in grid.runs(tmp_path)[:len(PAPER_ALGOS) * n:n]:  # one cell per method
         overrides = [*get_preset(run.preset).overrides(run.algo), *run.overrides]
         run_ov, algo_ov = split_overrides(overrides)
         cfg = apply_overrides(get_algo(run.algo).config_cls(), algo_ov)

@@ -94,6 +94,16 @@ def test_episode_plan_mixes_commands_and_noise():
     assert min(centers) < 0.6 and max(centers) > 1.3
 
 
+def test_episode_plan_centres_cover_a_continuum():
+    cfg = GenerateConfig(seed=0, center_low=0.3, center_high=1.7)
+    centers = np.array([episode_plan(cfg, i, 10, 2)[2]["center"] for i in range(400)])
+    assert centers.min() >= 0.3 and centers.max() <= 1.7
+    # no hole anywhere: every tenth of the range holds some episodes' centres
+    counts = np.histogram(centers, bins=10, range=(0.3, 1.7))[0]
+    assert counts.min() > 20
+    assert episode_plan(cfg, 3, 10, 2)[2]["center"] == np.random.default_rng([0, 3]).uniform(0.3, 1.7)
+
+
 def test_episode_plan_gap_splits_centres_into_two_modes():
     cfg = GenerateConfig(seed=0, center_low=0.3, center_high=1.7, gap_low=0.65, gap_high=1.05)
     centers = np.array([episode_plan(cfg, i, 10, 2)[2]["center"] for i in range(400)])
@@ -101,9 +111,6 @@ def test_episode_plan_gap_splits_centres_into_two_modes():
     assert centers.min() >= 0.3 and centers.max() <= 1.7
     # uniform over the two intervals: shares follow their lengths (0.35 vs 0.65)
     assert abs((centers <= 0.65).mean() - 0.35) < 0.08
-    # without a gap, the draws are exactly the old ones (existing datasets do not change)
-    plain = GenerateConfig(seed=0, center_low=0.3, center_high=1.7)
-    assert episode_plan(plain, 3, 10, 2)[2]["center"] == np.random.default_rng([0, 3]).uniform(0.3, 1.7)
     for bad in ({"gap_low": 0.5}, {"gap_low": 1.2, "gap_high": 1.0}, {"gap_low": 0.1, "gap_high": 0.5}):
         with pytest.raises(ConfigError, match="gap"):
             GenerateConfig(**bad).validate()
@@ -299,3 +306,34 @@ def test_target_shape_checks_the_frontier_just_under_the_limit():
     assert p90["value"]["safe p90"] == pytest.approx(np.quantile(safe_norm, 0.9))
     assert p90["pass"] == (np.quantile(safe_norm, 0.9) >= 0.8 * safe_norm.max())
     assert "safe p90 normalized return >= 0.8x threshold policy" not in target_shape(ds, 0.0, limit)  # no reference
+
+
+def test_thin_on_grid_caps_crowded_cells_and_keeps_rare_ones():
+    from safemil.collect.generate import thin_on_grid
+
+    rng = np.random.default_rng(0)
+    # 300 slow quiet episodes in one corner, 300 fast costly ones, and 8 rare ones just under a limit
+    costs = np.concatenate([np.zeros(300), rng.uniform(600, 900, 300), [5, 8, 12, 15, 18, 20, 22, 24]])
+    returns = np.concatenate([rng.uniform(100, 110, 300), rng.uniform(2000, 2500, 300), np.linspace(1500, 1700, 8)])
+    keep = thin_on_grid(costs, returns, 100, cost_bins=20, return_bins=20)
+    assert len(keep) == 100 and len(np.unique(keep)) == 100 and np.all(np.diff(keep) > 0)
+    assert set(range(600, 608)) <= set(keep.tolist())  # every rare episode survives
+    assert (keep < 300).sum() < 30  # the crowded corner no longer dominates
+    np.testing.assert_array_equal(keep, thin_on_grid(costs, returns, 100, 20, 20))  # deterministic
+    np.testing.assert_array_equal(thin_on_grid(costs, returns, len(costs), 20, 20), np.arange(len(costs)))
+    with pytest.raises(ConfigError, match="cannot keep"):
+        thin_on_grid(costs, returns, len(costs) + 1, 20, 20)
+
+
+def test_thinned_generation_keeps_whole_candidate_episodes():
+    actor = random_actor("HopperVelocity")
+    full = generate_dataset("HopperVelocity", small_cfg(episodes=6, oversample=1.0), actor, progress=False)
+    thinned = generate_dataset("HopperVelocity", small_cfg(episodes=4, oversample=1.5, cost_bins=2, return_bins=2),
+                               actor, progress=False)
+    assert len(thinned.index) == 4
+    # episode i depends only on (seed, i): the kept episodes are exactly four of the six, in order
+    full_returns = list(full.trajectory_returns())
+    positions = [full_returns.index(r) for r in thinned.trajectory_returns()]
+    assert positions == sorted(positions) and len(set(positions)) == 4
+    with pytest.raises(ConfigError, match="oversample"):
+        small_cfg(oversample=0.5).validate()

@@ -108,7 +108,7 @@ def test_weighted_bc_imitates_the_low_cost_behaviour(level):
 def test_unweighted_bc_loss_decreases():
     torch.manual_seed(0)
     view, _ = _two_behaviour_view()
-    bc = WeightedBC(view, BCConfig(actor=ActorConfig(hidden=(32,)), batch_size=64, segment_len=4,
+    bc = WeightedBC(view, BCConfig(actor=ActorConfig(kind="mixture", hidden=(32,)), batch_size=64, segment_len=4,
                                    weights=WeightConfig(kind="none"), lr=3e-3), seed=0)
     first = np.mean([bc.step()["bc_loss"] for _ in range(10)])
     for _ in range(200):

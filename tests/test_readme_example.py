@@ -21,7 +21,8 @@ def readme_example() -> str:
 
 def test_the_readme_python_example_runs(tmp_path, monkeypatch, capsys):
     # enough risky trajectories (cost >= 75) for the default split's 50 in D_N; the same task's shapes
-    make_tiny_dataset(default_dataset_path("SwimmerVelocity"), n_safe=30, n_risky=60, steps=80)
+    make_tiny_dataset(default_dataset_path("HalfCheetahVelocity"), n_safe=30, n_risky=60, steps=80,
+                      task="HalfCheetahVelocity")
     monkeypatch.chdir(tmp_path)
     exec(compile(readme_example(), "README.md", "exec"), {})
     out = capsys.readouterr().out.splitlines()
@@ -30,4 +31,4 @@ def test_the_readme_python_example_runs(tmp_path, monkeypatch, capsys):
     assert cost >= 0 and ret == ret  # numbers, not nan
     assert float(out[2]) >= 0
     assert (tmp_path / "runs" / "demo" / "eval.json").exists()
-    assert os.environ["SAFEMIL_DATA_DIR"] in str(default_dataset_path("SwimmerVelocity"))
+    assert os.environ["SAFEMIL_DATA_DIR"] in str(default_dataset_path("HalfCheetahVelocity"))

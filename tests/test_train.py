@@ -80,7 +80,8 @@ def test_kill_minus_nine_then_resume_via_cli(tiny, tmp_path):
 
 
 def test_eval_reloads_the_saved_config_and_checkpoint(tiny, tmp_path, capsys):
-    cfg = make_run_config("bc-u", TASK, str(tiny), seed=0, overrides=[*TINY_SPLIT, "steps=30"])
+    # a stochastic actor, so its sampled actions differ from its noise-free ones
+    cfg = make_run_config("bc-u", TASK, str(tiny), seed=0, overrides=[*TINY_SPLIT, "steps=30", "bc.actor.kind=mixture"])
     m = train(cfg, tmp_path / "r")
     again = evaluate_run(tmp_path / "r")
     assert again["normalized_return"] == m["normalized_return"]
@@ -201,22 +202,19 @@ def test_bad_inputs_give_one_line_errors(tiny, tmp_path, capsys):
 def test_quickstart_pipeline_on_tiny_data_reuses_finished_runs(tiny, tmp_path):
     from safemil.quickstart import plot_quickstart, run_quickstart
 
-    extra = {"bc-u": [*TINY_SPLIT, "steps=20"],
+    extra = {"bc-u": [*TINY_SPLIT, "steps=20"], "bc-safe": [*TINY_SPLIT, "steps=20"],
              "safemil": [*TINY_SAFEMIL, "mil.steps=20", "policy_steps=20"]}
-    rows = run_quickstart(tmp_path, episodes=2, dataset=str(tiny), progress=False, extra=extra)
-    assert [r["algo"] for r in rows] == ["bc-u", "safemil"]
-    for r in rows:  # sampled actions in eval.json, the noise-free action beside it, on the same episodes
-        det = r["deterministic_eval"]
-        assert det["deterministic"] is True and det["algo"] == r["algo"] and det["episodes"] == r["episodes"]
-        assert det["episode_returns"] != r["episode_returns"]
-    stamp = (tmp_path / "safemil-seed0" / "eval.json").stat().st_mtime_ns
-    assert run_quickstart(tmp_path, episodes=2, dataset=str(tiny), progress=False, extra=extra) == rows
-    assert (tmp_path / "safemil-seed0" / "eval.json").stat().st_mtime_ns == stamp
+    rows = run_quickstart(tmp_path, episodes=2, dataset=str(tiny), progress=False, extra=extra, task=TASK)
+    assert [r["algo"] for r in rows] == ["bc-u", "bc-safe", "safemil"]
+    assert all(r["episodes"] == 2 for r in rows)
+    stamp = (tmp_path / f"{TASK}-safemil-seed0" / "eval.json").stat().st_mtime_ns
+    assert run_quickstart(tmp_path, episodes=2, dataset=str(tiny), progress=False, extra=extra, task=TASK) == rows
+    assert (tmp_path / f"{TASK}-safemil-seed0" / "eval.json").stat().st_mtime_ns == stamp
     # other settings (e.g. new defaults after an upgrade): the old run is moved aside, never deleted
     changed = {**extra, "bc-u": [*TINY_SPLIT, "steps=21"]}
-    again = run_quickstart(tmp_path, episodes=2, dataset=str(tiny), progress=False, extra=changed)
-    assert again[0]["train_steps"] == 21 and (tmp_path / "bc-u-seed0.old1" / "eval.json").exists()
-    assert (tmp_path / "safemil-seed0" / "eval.json").stat().st_mtime_ns == stamp
+    again = run_quickstart(tmp_path, episodes=2, dataset=str(tiny), progress=False, extra=changed, task=TASK)
+    assert again[0]["train_steps"] == 21 and (tmp_path / f"{TASK}-bc-u-seed0.old1" / "eval.json").exists()
+    assert (tmp_path / f"{TASK}-safemil-seed0" / "eval.json").stat().st_mtime_ns == stamp
     png = plot_quickstart(rows, tmp_path / "q.png")
     assert png.stat().st_size > 1000
 
@@ -224,7 +222,8 @@ def test_quickstart_pipeline_on_tiny_data_reuses_finished_runs(tiny, tmp_path):
 def test_sampled_eval_is_reproduced_by_safemil_eval(tiny, tmp_path):
     """eval.json's sampled numbers come back from `safemil eval` (the learner's own RNG seed differs)."""
     cfg = make_run_config("safemil", TASK, str(tiny), seed=2,
-                          overrides=[*TINY_SAFEMIL, "policy_steps=40", "eval.deterministic=false"])
+                          overrides=[*TINY_SAFEMIL, "policy_steps=40", "eval.deterministic=false",
+                                     "bc.actor.kind=mixture"])
     m = train(cfg, tmp_path / "r")
     again = evaluate_run(tmp_path / "r")
     assert again["deterministic"] is False

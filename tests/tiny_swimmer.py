@@ -13,6 +13,7 @@ import numpy as np
 
 from safemil.data import Dataset, write_dsrl
 from safemil.eval import RandomPolicy, rollout
+from safemil.tasks import get_task
 
 TASK = "SwimmerVelocity"
 
@@ -30,10 +31,13 @@ def _cat(a: Dataset, b: Dataset) -> Dataset:
     return Dataset(**{k: np.concatenate([getattr(a, k), getattr(b, k)]) for k in keys}, task=a.task)
 
 
-def make_tiny_dataset(path: Path, n_safe: int = 24, n_risky: int = 16, steps: int = 30) -> Path:
-    safe = rollout(RandomPolicy(-np.ones(2), np.ones(2), seed=1), TASK, n_safe, seed=0, num_envs=4,
+def make_tiny_dataset(path: Path, n_safe: int = 24, n_risky: int = 16, steps: int = 30, task: str = TASK) -> Path:
+    """``task`` must not end episodes early (Swimmer, HalfCheetah): every risky trajectory costs ``steps``."""
+    act_dim = get_task(task).act_dim
+    safe = rollout(RandomPolicy(-np.ones(act_dim), np.ones(act_dim), seed=1), task, n_safe, seed=0, num_envs=4,
                    progress=False, max_steps=steps, record=True).dataset
-    risky = rollout(FixedPolicy([0.9, -0.9]), TASK, n_risky, seed=500, num_envs=4, progress=False,
+    risky_action = np.resize([0.9, -0.9], act_dim)
+    risky = rollout(FixedPolicy(risky_action), task, n_risky, seed=500, num_envs=4, progress=False,
                     max_steps=steps, record=True).dataset
     safe = replace(safe, costs=np.zeros_like(safe.costs))
     risky = replace(risky, costs=np.ones_like(risky.costs))

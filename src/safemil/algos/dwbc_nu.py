@@ -23,12 +23,13 @@ import torch
 from safemil.algos.base import AlgoSpec, BCAlgorithm, LearnerData, register
 from safemil.costs.dwbc import DWBCConfig, DWBCDiscriminator
 from safemil.errors import ConfigError
-from safemil.policies import BCConfig, WeightConfig, WeightedBC
+from safemil.policies import ActorConfig, BCConfig, WeightConfig, WeightedBC
 from safemil.policies.weights import require_soft_pair_weights
 
 
 def _one_minus_d_weights() -> BCConfig:
-    return BCConfig(weights=WeightConfig(kind="soft", level="pair", beta=1.0))
+    # a stochastic actor: the discriminator reads log pi(a|s), which a deterministic actor lacks
+    return BCConfig(actor=ActorConfig(kind="mixture"), weights=WeightConfig(kind="soft", level="pair", beta=1.0))
 
 
 @dataclass

@@ -32,7 +32,7 @@ def bench(
         None, help="Overrides for every run (key=value) or one algorithm (ALGO:key=value)."),
     tasks: list[str] | None = typer.Option(None, "--tasks", help="Tasks, comma-separated or repeated."),
     algos: list[str] | None = typer.Option(None, "--algos", help="Algorithms, comma-separated or repeated."),
-    seeds: str | None = typer.Option(None, "--seeds", help="Number of seeds N (0..N-1) or a list 0,3,7 (one given seed: 5,). Default 3."),
+    seeds: str | None = typer.Option(None, "--seeds", help="Number of seeds N (0..N-1) or a list 0,3,7 (one given seed: 5,). Default 5."),
     grid: str | None = typer.Option(None, "--grid", help="A named grid (default, smoke, proco); --tasks/--algos/--seeds narrow it."),
     preset: str | None = typer.Option(None, "--preset", help="Without --grid: the preset every run applies (default: default); a named grid runs its own."),
     out: Path = typer.Option(..., "--out", help="Benchmark directory: DIR/<task>/<algo>/seed<k>."),
@@ -47,6 +47,7 @@ def bench(
     Failed runs are listed in DIR/failures.jsonl and the command exits 1 after the whole grid.
     """
     from safemil.bench import GridSpec, make_executor, named_grid, parse_seeds, run_grid
+    from safemil.bench.grid import DEFAULT_SEEDS
     from safemil.bench.runner import FAILURES
 
     seed_list = parse_seeds(seeds) if seeds else None
@@ -57,7 +58,7 @@ def bench(
     elif not tasks or not algos:
         raise ConfigError("give --tasks and --algos, or a named --grid (default, smoke, proco)")
     else:
-        spec = GridSpec(_names(tasks), _names(algos), seed_list or [0, 1, 2], list(overrides or []),
+        spec = GridSpec(_names(tasks), _names(algos), seed_list or list(DEFAULT_SEEDS), list(overrides or []),
                         preset=preset or "default")
     spec.datasets.update(_datasets(dataset))
     ex = make_executor(executor, workers, ray_address)

@@ -39,7 +39,7 @@ def threshold_policy(task: str, episodes: int = 10) -> dict[str, float]:
     ``episodes`` episodes: its mean normalized return and episode cost. What a fast run just
     under the limit earns, the reference for the safe part of a dataset."""
     cfg = GenerateConfig(episodes=episodes, num_envs=min(episodes, 10), center_low=1.0, center_high=1.0,
-                         spread=0.0, noise_low=0.0, noise_high=0.0)
+                         oversample=1.0, spread=0.0, noise_low=0.0, noise_high=0.0)
     ds = generate_dataset(task, cfg, progress=False)
     return {"normalized_return": float(np.mean(normalized_return(ds.trajectory_returns(), ds.task))),
             "cost": float(ds.trajectory_costs().mean())}
@@ -101,15 +101,16 @@ def write_datasets_doc(tasks: list[str], doc: str | Path, img_dir: str | Path, c
         "a cached default dataset made under another config or policy is still used, with a warning",
         "that names the difference. Each default dataset's sha256 is recorded in the package, and",
         "`safemil data generate` checks a new file against it (`docs/reproducibility.md`).",
-        "The default datasets are made with `safemil data generate --task T` (seed 0, 500",
-        "episodes; deterministic). Each task's behaviour policy and how it was trained:",
+        "The default datasets are made with `safemil data generate --task T` (seed 0;",
+        "deterministic). Each task's behaviour policy and how it was trained:",
         "`src/safemil/collect/policies/<task>.md`. Most are one network that reads the command;",
         "Swimmer's and Ant's switch between networks by command (Ant's are snapshots of one SAC",
-        "run on the task reward: earlier snapshots run slower). Hopper's and HalfCheetah's episode",
-        "commands come from two modes, cautious and aggressive, with a gap between them",
-        "(`TASK_DEFAULTS` in `safemil/collect/generate.py`): with one continuous range, their safe",
-        "trajectories ran close to the threshold (or were held under it by action noise), and BC on",
-        "them, evaluated noise-free, crossed the limit. Everything below is produced by:",
+        "run on the task reward: earlier snapshots run slower). Each episode's commands scatter",
+        "around a centre drawn from one continuous range (`TASK_DEFAULTS` in",
+        "`safemil/collect/generate.py`). Like DSRL's data, twice the episodes are rolled out and",
+        "thinned on a 20 x 20 grid over (log(1 + episode cost), episode return) to 500: every cell",
+        "keeps at most the same number, so the rare fast runs just under a cost limit are kept",
+        "and the crowded slow or flat-out regions thinned. Everything below is produced by:",
         "",
         "```",
         command,

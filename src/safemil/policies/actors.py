@@ -28,7 +28,9 @@ _EDGE = 1e-3  # data actions are clipped to (-1 + e, 1 - e) in the squashed spac
 
 @dataclass
 class ActorConfig:
-    kind: str = "mixture"  # gaussian | mixture | deterministic
+    # Deterministic (MSE) clones reproduce their data's return (benchmarks/imitation_fidelity.py);
+    # a mixture's noise-free action switches components between states and can fall where it runs.
+    kind: str = "deterministic"  # gaussian | mixture | deterministic
     hidden: tuple[int, ...] = (256, 256)  # hidden layer sizes (ReLU)
     n_components: int = 2  # mixture only
 

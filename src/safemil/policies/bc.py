@@ -43,7 +43,7 @@ class BCConfig:
     loss: str = "nll"  # nll | mse (mse is forced for a deterministic actor)
     batch_size: int = 256  # (s, a) pairs per step = segments x segment_len
     segment_len: int = 16  # steps per sampled segment (and the H of trajectory-level weights)
-    lr: float = 3e-4  # AdamW learning rate
+    lr: float = 1e-4  # AdamW learning rate
     weight_decay: float = 0.01  # AdamW weight decay
     grad_clip: float = 10.0  # max gradient L2 norm; 0 disables clipping
 
