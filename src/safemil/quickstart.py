@@ -24,7 +24,7 @@ from safemil.presets import EVAL_EPISODES
 from safemil.runner import load_run_config, make_run_config, resume, train
 from safemil.runs import RunDir
 
-TASK = "Walker2dVelocity"
+TASK = "HalfCheetahVelocity"
 ALGOS = ("bc-u", "bc-safe", "safemil")
 
 

@@ -88,7 +88,7 @@ def print_info(info: dict) -> None:
 @app.command("generate")
 def generate(
     task: str = typer.Option(..., "--task", help="Task name, e.g. SwimmerVelocity."),
-    episodes: int | None = typer.Option(None, "--episodes", help="Trajectories to generate (default: the task's)."),
+    episodes: int | None = typer.Option(None, "--episodes", help="Trajectories to keep (default: 500): twice as many are rolled out, then thinned on a (cost, return) grid (--set oversample=1: keep all)."),
     seed: int = typer.Option(0, "--seed", min=0, help="Same seed, same file."),
     out: Path | None = typer.Option(None, "--out", help="Output HDF5 (default: the task's default dataset path)."),
     num_envs: int | None = typer.Option(None, "--num-envs", help="Envs stepped in lock-step (default: the task's; another count changes the file's last digits)."),
@@ -114,7 +114,8 @@ def generate(
     t0 = time.perf_counter()
     path = generate_to_file(name, cfg, out, actor,
                             policy_file=policy if policy is not None else shipped_policy_path(name))
-    console.print(f"wrote {path} ({cfg.episodes} trajectories, {time.perf_counter() - t0:.1f} s)")
+    console.print(f"wrote {path} ({cfg.episodes} trajectories of {cfg.rollouts} rolled out, "
+                  f"{time.perf_counter() - t0:.1f} s)")
     if is_default_generation(name, cfg, policy_is_shipped=policy is None):
         check_fingerprint(name, path).report()
 

@@ -70,9 +70,9 @@ def quickstart(
     seed: int = typer.Option(0, "--seed", min=0),
     episodes: int = typer.Option(20, "--episodes", min=1, help="Evaluation episodes per policy."),
     dataset: str | None = typer.Option(None, "--dataset", help="Default: the task's generated dataset."),
-    task: str = typer.Option("Walker2dVelocity", "--task", help="The quickstart's task."),
+    task: str = typer.Option("HalfCheetahVelocity", "--task", help="The quickstart's task."),
 ) -> None:
-    """The main job: BC on D_U, BC-Safe (oracle) and SafeMIL on Walker2dVelocity; a table and a plot."""
+    """The main job: BC on D_U, BC-Safe (oracle) and SafeMIL on HalfCheetahVelocity; a table and a plot."""
     from safemil.cli.evaluate import print_metrics
     from safemil.quickstart import plot_quickstart, run_quickstart
 
