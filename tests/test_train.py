@@ -18,7 +18,15 @@ from safemil.cli import main
 from safemil.config import from_dict, load_yaml, save_yaml, to_dict
 from safemil.data import make_split, read_dsrl
 from safemil.errors import ConfigError
-from safemil.runner import RunConfig, build_data, evaluate_run, make_run_config, resume, train
+from safemil.runner import (
+    RunConfig,
+    build_data,
+    evaluate_run,
+    load_run_config,
+    make_run_config,
+    resume,
+    train,
+)
 from tests.tiny_swimmer import TASK, TINY_SPLIT, make_tiny_dataset
 
 TINY_SAFEMIL = TINY_SPLIT + ["policy_steps=60", "mil.steps=40", "mil.bag_size=8", "mil.pool_size=32",
@@ -207,6 +215,9 @@ def test_quickstart_pipeline_on_tiny_data_reuses_finished_runs(tiny, tmp_path):
     rows = run_quickstart(tmp_path, episodes=2, dataset=str(tiny), progress=False, extra=extra, task=TASK)
     assert [r["algo"] for r in rows] == ["bc-u", "bc-safe", "safemil"]
     assert all(r["episodes"] == 2 for r in rows)
+    # each run is a cell of the default grid: the preset `default`, then the quickstart's overrides
+    for algo in ("bc-u", "bc-safe", "safemil"):
+        assert load_run_config(tmp_path / f"{TASK}-{algo}-seed0")[1].preset == "default"
     stamp = (tmp_path / f"{TASK}-safemil-seed0" / "eval.json").stat().st_mtime_ns
     assert run_quickstart(tmp_path, episodes=2, dataset=str(tiny), progress=False, extra=extra, task=TASK) == rows
     assert (tmp_path / f"{TASK}-safemil-seed0" / "eval.json").stat().st_mtime_ns == stamp

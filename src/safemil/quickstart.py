@@ -57,7 +57,7 @@ def run_quickstart(out: str | Path = "runs/quickstart", seed: int = 0, episodes:
     for algo in ALGOS:
         overrides = [f"eval.episodes={episodes}", f"eval.num_envs={episodes}",
                      f"train.progress={str(progress).lower()}", *(extra or {}).get(algo, [])]
-        cfg = make_run_config(algo, task, str(path), seed, overrides)
+        cfg = make_run_config(algo, task, str(path), seed, overrides, preset="default")
         run_dir = out / (f"{algo}-seed{seed}" if task == TASK else f"{cfg.task}-{algo}-seed{seed}")
         rows.append(_train_or_reuse(cfg, run_dir))
     return rows
