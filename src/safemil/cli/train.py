@@ -66,7 +66,7 @@ def _proco_overrides(algo: str, data: str | None, rule: str | None, cost_file: P
 
 
 def quickstart(
-    out: Path = typer.Option(Path("runs/quickstart"), "--out", help="Where the two run directories go."),
+    out: Path = typer.Option(Path("runs/quickstart"), "--out", help="Where the three run directories go."),
     seed: int = typer.Option(0, "--seed", min=0),
     episodes: int = typer.Option(20, "--episodes", min=1, help="Evaluation episodes per policy."),
     dataset: str | None = typer.Option(None, "--dataset", help="Default: the task's generated dataset."),
