@@ -6,7 +6,7 @@ one run directory per cell, resumably; `collect`/`summarize`/`markdown` and
 """
 
 from safemil.bench.executors import LocalExecutor, RayExecutor, make_executor
-from safemil.bench.grid import GridSpec, RunSpec, named_grid, parse_seeds
+from safemil.bench.grid import DEFAULT_SEEDS, GridSpec, RunSpec, named_grid, parse_seeds
 from safemil.bench.report import (
     Estimate,
     Row,
@@ -21,6 +21,7 @@ from safemil.bench.runner import GridResult, run_grid
 from safemil.bench.worker import RunOutcome, run_one
 
 __all__ = [
+    "DEFAULT_SEEDS",
     "Estimate",
     "GridResult",
     "GridSpec",

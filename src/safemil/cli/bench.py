@@ -46,8 +46,14 @@ def bench(
 
     Failed runs are listed in DIR/failures.jsonl and the command exits 1 after the whole grid.
     """
-    from safemil.bench import GridSpec, make_executor, named_grid, parse_seeds, run_grid
-    from safemil.bench.grid import DEFAULT_SEEDS
+    from safemil.bench import (
+        DEFAULT_SEEDS,
+        GridSpec,
+        make_executor,
+        named_grid,
+        parse_seeds,
+        run_grid,
+    )
     from safemil.bench.runner import FAILURES
 
     seed_list = parse_seeds(seeds) if seeds else None

@@ -15,7 +15,9 @@ from safemil.config import apply_overrides, to_dict
 from safemil.console import console
 from safemil.errors import SafemilError
 from safemil.files import check_output_dir
-from safemil.presets import get_preset
+from safemil.presets import EVAL_EPISODES, get_preset
+from safemil.quickstart import TASK as QUICKSTART_TASK
+from safemil.quickstart import plot_quickstart, run_quickstart
 from safemil.runner import plain_lists, split_overrides
 
 
@@ -68,13 +70,12 @@ def _proco_overrides(algo: str, data: str | None, rule: str | None, cost_file: P
 def quickstart(
     out: Path = typer.Option(Path("runs/quickstart"), "--out", help="Where the three run directories go."),
     seed: int = typer.Option(0, "--seed", min=0),
-    episodes: int = typer.Option(20, "--episodes", min=1, help="Evaluation episodes per policy."),
+    episodes: int = typer.Option(EVAL_EPISODES, "--episodes", min=1, help="Evaluation episodes per policy."),
     dataset: str | None = typer.Option(None, "--dataset", help="Default: the task's generated dataset."),
-    task: str = typer.Option("HalfCheetahVelocity", "--task", help="The quickstart's task."),
+    task: str = typer.Option(QUICKSTART_TASK, "--task", help="The quickstart's task."),
 ) -> None:
-    """The main job: BC on D_U, BC-Safe (oracle) and SafeMIL on HalfCheetahVelocity; a table and a plot."""
+    """The main job: BC on D_U, BC-Safe (oracle) and SafeMIL, each a default-grid cell; a table and a plot."""
     from safemil.cli.evaluate import print_metrics
-    from safemil.quickstart import plot_quickstart, run_quickstart
 
     check_output_dir(out, "--out")
     rows = run_quickstart(out, seed=seed, episodes=episodes, dataset=dataset, task=task)
