@@ -213,6 +213,30 @@ def test_task_reward_mode_pays_the_task_reward():
         SpeedCommandEnv("HopperVelocity", reward="speed")
 
 
+def test_penalized_reward_charges_every_step_over_the_threshold():
+    from safemil.collect.speed_env import SpeedCommandEnv
+    from safemil.collect.train import CollectTrainConfig
+
+    task = SpeedCommandEnv("SwimmerVelocity", reward="task")
+    pen = SpeedCommandEnv("SwimmerVelocity", reward="penalized", cost_weight=2.5)
+    for env in (task, pen):
+        env.reset(seed=3)
+    rng = np.random.default_rng(0)
+    costs = 0
+    for _ in range(200):
+        a = rng.uniform(-1, 1, 2).astype(np.float32)
+        _, r_task, _, _, info = task.step(a)
+        _, r_pen, _, _, info_pen = pen.step(a)
+        assert info["cost"] == info_pen["cost"]
+        assert r_pen == pytest.approx(r_task - 2.5 * info["cost"])
+        costs += info["cost"]
+    assert costs > 0  # random strokes do swing the tip over the threshold, so the penalty was exercised
+    with pytest.raises(ConfigError, match="cost_weight only applies"):
+        CollectTrainConfig(task="SwimmerVelocity", cost_weight=1.0).validate()
+    with pytest.raises(ConfigError, match="cost_weight must be"):
+        CollectTrainConfig(task="SwimmerVelocity", reward="penalized", cost_weight=-1.0).validate()
+
+
 def _fake_workdir(path, task: str, snaps: dict[int, int]) -> None:
     """A training workdir with actor snapshots (steps -> actor seed), as `train_behaviour` leaves it."""
     (path / "snapshots").mkdir(parents=True)

@@ -105,6 +105,27 @@ def test_weighted_bc_imitates_the_low_cost_behaviour(level):
     assert mean_action > 0.3  # imitates +0.6, not the average 0
 
 
+def test_resampled_trajectory_weights_imitate_the_low_cost_behaviour():
+    torch.manual_seed(0)
+    view, sign = _two_behaviour_view()
+    traj_cost = torch.from_numpy((sign[::20] < 0).astype(np.float32) * 5.0)  # even trajectories are costly
+    cfg = BCConfig(actor=ActorConfig(kind="deterministic", hidden=(32, 32)), batch_size=64, segment_len=4,
+                   lr=3e-3, weights=WeightConfig(kind="soft", level="trajectory", beta=0.5, sampling="resample"))
+    bc = WeightedBC(view, cfg, seed=0)
+    for _ in range(150):
+        m = bc.step(None, lambda traj: traj_cost[torch.from_numpy(traj)])
+    assert 0.45 < m["bc_ess"] < 0.55  # the draw spends itself on the 20 cheap trajectories of 40
+    assert bc.policy().act(view.observations[:200]).mean() > 0.5  # imitates +0.6, not the average 0
+    hard = BCConfig(actor=ActorConfig(kind="deterministic", hidden=(8,)), batch_size=64, segment_len=4,
+                    weights=WeightConfig(kind="hard", level="trajectory", threshold=1.0, sampling="resample"))
+    with pytest.raises(ConfigError, match="nothing to clone"):
+        WeightedBC(view, hard, seed=0).step(None, lambda traj: torch.full((len(traj),), 9.0))
+    with pytest.raises(ConfigError, match="level=trajectory"):
+        WeightConfig(kind="soft", level="segment", sampling="resample")
+    with pytest.raises(ConfigError, match="sampling"):
+        WeightConfig(sampling="uniform")
+
+
 def test_unweighted_bc_loss_decreases():
     torch.manual_seed(0)
     view, _ = _two_behaviour_view()

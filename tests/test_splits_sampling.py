@@ -87,6 +87,26 @@ def test_every_window_is_reachable_uniformly():
     assert counts[starts].min() > 0.9 * 10000 and counts[starts].max() < 1.1 * 10000
 
 
+def test_sampling_by_trajectory_follows_weight_times_windows():
+    ds = synthetic_dataset(n_traj=4, min_len=5, max_len=40, seed=3)
+    index = ds.learner_view().index
+    sampler = SegmentSampler(index, 4)
+    w = np.array([1.0, 0.0, 3.0, 0.5])
+    segs = sampler.sample_by_trajectory(200_000, w, np.random.default_rng(0))
+    windows = np.maximum(index.lengths - 4 + 1, 1)
+    expected = w * windows / (w * windows).sum()
+    share = np.bincount(segs.traj, minlength=4) / 200_000
+    np.testing.assert_allclose(share, expected, atol=0.01)
+    assert share[1] == 0  # a zero-weight trajectory is never drawn
+    st, ln = index.starts[segs.traj][:, None], index.lengths[segs.traj][:, None]
+    assert ((segs.rows >= st) & (segs.rows < st + ln)).all()
+    # within a trajectory every window start is reachable
+    heavy = segs.rows[segs.traj == 2, 0] - index.starts[2]
+    assert set(np.unique(heavy)) == set(range(windows[2]))
+    with pytest.raises(ConfigError, match="not all zero"):
+        sampler.sample_by_trajectory(3, np.zeros(4), np.random.default_rng(0))
+
+
 def test_sampler_rejects_bad_config():
     ds = synthetic_dataset(n_traj=3)
     with pytest.raises(ConfigError):

@@ -48,7 +48,8 @@ def _strip(m: dict) -> dict:
                                                   ("alternate", "segment", (25,))])
 def test_resume_after_simulated_kill_matches_uninterrupted_run(tiny, tmp_path, schedule, level, stops):
     cfg = make_run_config("safemil", TASK, str(tiny), seed=3,
-                          overrides=[*TINY_SAFEMIL, f"schedule={schedule}", f"bc.weights.level={level}"])
+                          overrides=[*TINY_SAFEMIL, f"schedule={schedule}", f"bc.weights.level={level}",
+                                     f"bc.weights.sampling={'resample' if level == 'trajectory' else 'reweight'}"])
     full = train(cfg, tmp_path / "full")
     for stop in stops:  # inside the cost phase (between checkpoints) and inside the policy phase
         out = tmp_path / f"killed{stop}"

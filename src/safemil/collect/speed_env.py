@@ -15,6 +15,13 @@ observed but not rewarded): a learner that has not discovered locomotion gets
 no push from a tracking reward (Ant), but the task reward pays for every metre.
 Speed variety then comes from snapshots taken along training (see
 ``safemil collect install --bound``).
+
+``reward="penalized"`` is the task's reward minus ``cost_weight`` per step over the
+threshold: a fixed-multiplier Lagrangian. With a multiplier above what one step
+earns, the learner looks for the fastest gait that stays under the threshold at
+every step (Swimmer: its tip speed must not swing over it within a stroke), and
+its snapshots are safe gaits of increasing speed, the slow-but-moving part of
+the frontier that a speed-only reward never visits.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ import numpy as np
 from safemil.collect.command import CommandRange, augment
 from safemil.tasks import get_task
 
+REWARDS = ("tracking", "task", "penalized")
 _ALIVE = {"HopperVelocity": 1.0, "Walker2dVelocity": 1.0, "AntVelocity": 1.0}
 
 
@@ -34,10 +42,12 @@ class SpeedCommandEnv(gym.Env):
     metadata = {"render_modes": []}
 
     def __init__(self, task: str, commands: CommandRange = CommandRange(), ctrl_weight: float = 0.05,
-                 velocity_ema: float = 1.0, schedule: tuple[float, ...] = (), reward: str = "tracking"):
-        if reward not in ("tracking", "task"):
-            raise ValueError(f"reward must be 'tracking' or 'task', got {reward!r}")
+                 velocity_ema: float = 1.0, schedule: tuple[float, ...] = (), reward: str = "tracking",
+                 cost_weight: float = 0.0):
+        if reward not in REWARDS:
+            raise ValueError(f"reward must be one of {', '.join(REWARDS)}, got {reward!r}")
         self.reward_mode = reward
+        self.cost_weight = float(cost_weight)
         self.spec_ = get_task(task)
         self.env = self.spec_.make_env()
         self.commands = commands
@@ -82,11 +92,14 @@ class SpeedCommandEnv(gym.Env):
         thr = self.spec_.cost_threshold
         a = np.asarray(action, dtype=np.float64)
         self.v_avg += self.velocity_ema * (info["velocity"] - self.v_avg)
-        reward = float(task_reward) if self.reward_mode == "task" else (
-            self.alive
-            + max(-1.0, 1.0 - abs(self.v_avg - self.ratio * thr) / thr)
-            - self.ctrl_weight * float(np.sum(a * a))
-        )
+        if self.reward_mode == "task":
+            reward = float(task_reward)
+        elif self.reward_mode == "penalized":
+            reward = float(task_reward) - self.cost_weight * float(info["cost"])
+        else:
+            reward = (self.alive
+                      + max(-1.0, 1.0 - abs(self.v_avg - self.ratio * thr) / thr)
+                      - self.ctrl_weight * float(np.sum(a * a)))
         info["command_ratio"] = self.ratio
         self.t += 1
         self.until_change -= 1

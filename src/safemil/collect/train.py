@@ -19,6 +19,7 @@ import numpy as np
 
 from safemil.collect.actor import SpeedActor
 from safemil.collect.command import CommandRange
+from safemil.collect.speed_env import REWARDS, SpeedCommandEnv
 from safemil.config import to_dict
 from safemil.console import progress_bar
 from safemil.errors import ConfigError, SafemilError
@@ -50,7 +51,8 @@ class CollectTrainConfig:
     ctrl_weight: float = 0.05
     velocity_ema: float = 1.0  # 1 = track the instantaneous speed; smaller = a moving average
     command_schedule: tuple[float, ...] = ()  # fixed per-episode command sequence (ARS); () = random
-    reward: str = "tracking"  # "tracking" the command, or the task's own reward ("task")
+    reward: str = "tracking"  # "tracking" the command, the task's own reward ("task"), or "penalized"
+    cost_weight: float = 0.0  # "penalized": task reward - cost_weight x (1 per step over the threshold)
     chunk: int = 50_000  # steps between checkpoints
     threads: int = 1
 
@@ -60,8 +62,12 @@ class CollectTrainConfig:
             raise ConfigError(f"algo must be 'ppo', 'sac' or 'ars', got {self.algo!r}")
         if self.steps < 1 or self.chunk < 1:
             raise ConfigError("steps and chunk must be >= 1")
-        if self.reward not in ("tracking", "task"):
-            raise ConfigError(f"reward must be 'tracking' or 'task', got {self.reward!r}")
+        if self.reward not in REWARDS:
+            raise ConfigError(f"reward must be one of {', '.join(REWARDS)}, got {self.reward!r}")
+        if self.cost_weight < 0:
+            raise ConfigError(f"cost_weight must be >= 0, got {self.cost_weight}")
+        if self.cost_weight and self.reward != "penalized":
+            raise ConfigError(f"cost_weight only applies to reward=penalized (reward is {self.reward!r})")
         if not 0 < self.command_low < self.command_high:
             raise ConfigError(f"need 0 < command_low < command_high, got {self.command_low}, {self.command_high}")
 
@@ -128,14 +134,12 @@ def _make_vec(cfg: CollectTrainConfig):
     from stable_baselines3.common.monitor import Monitor
     from stable_baselines3.common.vec_env import DummyVecEnv
 
-    from safemil.collect.speed_env import SpeedCommandEnv
-
     cr = CommandRange(cfg.command_low, cfg.command_high, cfg.command_mean_hold)
 
     def factory(i: int):
         def f():
             env = Monitor(SpeedCommandEnv(cfg.task, cr, cfg.ctrl_weight, cfg.velocity_ema, cfg.command_schedule,
-                                          cfg.reward))
+                                          cfg.reward, cfg.cost_weight))
             env.reset(seed=cfg.seed * 1000 + i)
             return env
         return f

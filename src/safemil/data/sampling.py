@@ -58,6 +58,18 @@ class SegmentSampler:
         window = rng.integers(0, self.n_windows, size=shape)
         return self.from_window_ids(window)
 
+    def sample_by_trajectory(self, shape: int | tuple[int, ...], traj_weights: np.ndarray,
+                             rng: np.random.Generator) -> Segments:
+        """Windows drawn with probability proportional to their trajectory's weight: trajectory ``i``
+        with probability ``w_i x n_windows_i / sum_j w_j x n_windows_j``, then a uniform window of it."""
+        p = np.asarray(traj_weights, dtype=np.float64) * self._n_windows
+        total = p.sum()
+        if not np.isfinite(total) or total <= 0:
+            raise ConfigError("trajectory weights must be finite, >= 0 and not all zero")
+        traj = rng.choice(len(p), size=shape, p=p / total)
+        first = self._cum[traj] - self._n_windows[traj]
+        return self.from_window_ids(first + rng.integers(0, self._n_windows[traj]))
+
     def sample_bags(self, n_bags: int, bag_size: int, rng: np.random.Generator) -> Segments:
         """``n_bags`` bags of ``bag_size`` segments each, drawn with replacement: shapes (B, K, H)."""
         if bag_size < 1 or n_bags < 1:

@@ -76,6 +76,8 @@ class WeightedBC:
         self._obs = torch.from_numpy(np.ascontiguousarray(view.observations, dtype=np.float32))
         self._act = torch.from_numpy(np.ascontiguousarray(view.actions, dtype=np.float32))
         self.seed = seed
+        self._traj_weights: np.ndarray | None = None
+        self._resample_ess = float("nan")
 
     @property
     def observations(self) -> torch.Tensor:
@@ -99,13 +101,22 @@ class WeightedBC:
 
     def step(self, cost_fn: RowCostFn | None = None, traj_cost_fn: TrajCostFn | None = None) -> dict[str, float]:
         """One update. ``level=trajectory`` weights need ``traj_cost_fn``; the other levels ``cost_fn``."""
-        seg = self.sampler.sample(self.n_segments, self.rng)
+        wc = self.config.weights
+        resample = wc.sampling == "resample" and traj_cost_fn is not None
+        if resample:
+            if self._traj_weights is None:  # the cost is frozen: one weight per trajectory for the whole run
+                self._traj_weights = self._trajectory_weights(traj_cost_fn)
+            seg = self.sampler.sample_by_trajectory(self.n_segments, self._traj_weights, self.rng)
+        else:
+            seg = self.sampler.sample(self.n_segments, self.rng)
         rows = torch.from_numpy(seg.rows)
         mask = torch.from_numpy(seg.mask)
         obs, act = self._obs[rows], self._act[rows]
         out: dict[str, float] = {}
-        wc = self.config.weights
-        if wc.kind != "none" and wc.level == "trajectory" and traj_cost_fn is not None:
+        if resample:  # the weights chose the segments; each counts once
+            w = mask.float()
+            out["bc_ess"] = self._resample_ess
+        elif wc.kind != "none" and wc.level == "trajectory" and traj_cost_fn is not None:
             with torch.no_grad():
                 c = traj_cost_fn(seg.traj).float()
                 wt = soft_weights(c, wc.beta) if wc.kind == "soft" else hard_weights(c, wc.threshold)
@@ -131,6 +142,20 @@ class WeightedBC:
         out["bc_loss"] = float(loss.detach())
         out["bc_grad_norm"] = float(grad)
         return out
+
+    @torch.no_grad()
+    def _trajectory_weights(self, traj_cost_fn: TrajCostFn) -> np.ndarray:
+        """One weight per trajectory of the view, from its (frozen) learned trajectory cost."""
+        wc = self.config.weights
+        c = traj_cost_fn(np.arange(len(self.view.index))).double()
+        w = (torch.softmax(-c / wc.beta, 0) if wc.kind == "soft" else (c <= wc.threshold).double()).numpy()
+        if not w.any():
+            raise ConfigError(f"no trajectory's learned cost is <= bc.weights.threshold={wc.threshold}: "
+                              "nothing to clone; raise the threshold or use soft weights")
+        # Kish effective sample size of the segment draw, as a fraction of the trajectories
+        p = w * np.maximum(self.view.index.lengths - self.config.segment_len + 1, 1)
+        self._resample_ess = float(p.sum() ** 2 / (len(p) * np.sum(p * p)))
+        return w
 
     def policy(self) -> TorchPolicy:
         return TorchPolicy(self.actor, seed=self.seed)

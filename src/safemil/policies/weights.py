@@ -28,6 +28,7 @@ class WeightConfig:
     beta: float = 0.6  # soft: temperature (smaller penalises cost more)
     threshold: float = 1.0  # hard: keep samples with learned cost <= threshold
     gamma: float = 0.99  # discount of the segment cost sum
+    sampling: str = "reweight"  # reweight a uniform batch; or (trajectory level) "resample": draw segments by weight
 
     def __post_init__(self):
         if self.kind not in WEIGHTINGS:
@@ -36,6 +37,12 @@ class WeightConfig:
             raise ConfigError(f"unknown weight level {self.level!r}; choose one of {', '.join(LEVELS)}")
         if self.beta <= 0:
             raise ConfigError(f"beta must be > 0, got {self.beta}")
+        if self.sampling not in ("reweight", "resample"):
+            raise ConfigError(f"unknown weight sampling {self.sampling!r}; choose reweight or resample")
+        if self.sampling == "resample" and (self.level != "trajectory" or self.kind == "none"):
+            raise ConfigError(f"weights.sampling=resample draws whole trajectories by weight: it needs "
+                              f"weights.level=trajectory and kind soft or hard (got level={self.level}, "
+                              f"kind={self.kind}); set weights.sampling=reweight for the others")
         if not 0 < self.gamma <= 1:
             raise ConfigError(f"gamma must be in (0, 1], got {self.gamma}")
 
