@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The named default benchmark grid (5 velocity tasks x 6 methods x 3 seeds = 90 runs), then its
+# The named default benchmark grid (5 velocity tasks x 6 methods x 5 seeds = 150 runs), then its
 # report into docs/results/ (runs.csv, table.md, bars/scatter/curves.png), with the wall time and
 # the machine conditions printed and saved beside the runs (OUT/run_info.txt).
 #
