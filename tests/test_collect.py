@@ -180,6 +180,20 @@ def test_train_checkpoints_and_resumes(tmp_path):
         train_behaviour(CollectTrainConfig(task="SwimmerVelocity", steps=512, gamma=0.5), tmp_path, progress=False)
 
 
+def test_ars_keeps_the_best_directions_it_is_told_to(tmp_path):
+    pytest.importorskip("sb3_contrib")
+    from safemil.collect.train import CollectTrainConfig, _make_vec, _new_model
+
+    cfg = CollectTrainConfig(task="SwimmerVelocity", algo="ars", net=(), n_envs=1, ars_n_delta=4, ars_n_top=2,
+                             reward="penalized", cost_weight=1.0)
+    model, venv = _new_model(cfg, _make_vec(cfg))
+    assert (model.n_delta, model.n_top) == (4, 2)
+    cfg.ars_n_top = 0
+    model, venv = _new_model(cfg, _make_vec(cfg))
+    assert model.n_top == 4  # 0: every direction
+    venv.close()
+
+
 def test_switched_actor_routes_by_command_and_roundtrips(tmp_path):
     from safemil.collect.actor import SwitchedActor
 
@@ -235,6 +249,8 @@ def test_penalized_reward_charges_every_step_over_the_threshold():
         CollectTrainConfig(task="SwimmerVelocity", cost_weight=1.0).validate()
     with pytest.raises(ConfigError, match="cost_weight must be"):
         CollectTrainConfig(task="SwimmerVelocity", reward="penalized", cost_weight=-1.0).validate()
+    with pytest.raises(ConfigError, match="ars_n_top"):
+        CollectTrainConfig(task="SwimmerVelocity", ars_n_delta=4, ars_n_top=5).validate()
 
 
 def _fake_workdir(path, task: str, snaps: dict[int, int]) -> None:

@@ -45,6 +45,7 @@ class CollectTrainConfig:
     ppo_n_steps: int = 256  # PPO rollout length per env
     ars_n_delta: int = 8  # ARS: random directions per update
     ars_delta_std: float = 0.05  # ARS: exploration noise on the weights
+    ars_n_top: int = 0  # ARS: best directions kept per update (0: all of them)
     command_low: float = 0.3
     command_high: float = 1.6
     command_mean_hold: float = 300.0
@@ -64,6 +65,8 @@ class CollectTrainConfig:
             raise ConfigError("steps and chunk must be >= 1")
         if self.reward not in REWARDS:
             raise ConfigError(f"reward must be one of {', '.join(REWARDS)}, got {self.reward!r}")
+        if not 0 <= self.ars_n_top <= self.ars_n_delta:
+            raise ConfigError(f"need 0 <= ars_n_top <= ars_n_delta, got {self.ars_n_top}, {self.ars_n_delta}")
         if self.cost_weight < 0:
             raise ConfigError(f"cost_weight must be >= 0, got {self.cost_weight}")
         if self.cost_weight and self.reward != "penalized":
@@ -163,7 +166,7 @@ def _new_model(cfg: CollectTrainConfig, venv):
 
         venv = VecNormalize(venv, norm_obs=True, norm_reward=False, gamma=cfg.gamma)
         return ARS(
-            "MlpPolicy", venv, n_delta=cfg.ars_n_delta, delta_std=cfg.ars_delta_std,
+            "MlpPolicy", venv, n_delta=cfg.ars_n_delta, n_top=cfg.ars_n_top or None, delta_std=cfg.ars_delta_std,
             learning_rate=cfg.learning_rate, policy_kwargs={"net_arch": list(cfg.net)},
             seed=cfg.seed, device="cpu", verbose=0,
         ), venv
