@@ -158,6 +158,7 @@ CASES: list[tuple[str, list[str]]] = [
     ("train-nan-learning-rate", ["train", "bc-u", "--task", T, "--dataset", "{D}", *RUN, "bc.lr=nan"]),
     ("train-negative-grad-clip", ["train", "bc-u", "--task", T, "--dataset", "{D}", *RUN, "bc.grad_clip=-1"]),
     ("train-negative-cost-limit", ["train", "bc-u", "--task", T, "--dataset", "{D}", *RUN, "split.cost_limit=-5"]),
+    ("train-weights-on-plain-bc", ["train", "bc-safe", "--task", T, "--dataset", "{D}", *RUN, "bc.weights.kind=soft"]),
     ("train-unknown-knowledge-backend", ["train", "proco", "--task", T, "--dataset", "{D}",
                                          "layer.knowledge.backend=bogus"]),
     ("train-negative-bcq-perturbation", ["train", "bcq-lag", "--task", T, "--dataset", "{D}", "phi=-1"]),

@@ -14,6 +14,13 @@ def _unweighted() -> BCConfig:
     return BCConfig(weights=WeightConfig(kind="none"))
 
 
+def require_unweighted(bc: BCConfig, algo: str) -> None:
+    """Plain BC has no cost to weight by: a weighting set on it would silently do nothing."""
+    if bc.weights.kind != "none":
+        raise ConfigError(f"{algo} clones without weights (it has no cost to weight by): keep "
+                          f"bc.weights.kind=none (got {bc.weights.kind})")
+
+
 @dataclass
 class BCUConfig:
     steps: int = 20_000  # BC updates (one minibatch each): the run's total steps
@@ -22,6 +29,7 @@ class BCUConfig:
     def __post_init__(self):
         if self.steps < 1:
             raise ConfigError(f"steps must be >= 1, got {self.steps}")
+        require_unweighted(self.bc, "bc-u")
 
 
 class PlainBC(BCAlgorithm):
