@@ -188,6 +188,7 @@ def test_ars_keeps_the_best_directions_it_is_told_to(tmp_path):
                              reward="penalized", cost_weight=1.0)
     model, venv = _new_model(cfg, _make_vec(cfg))
     assert (model.n_delta, model.n_top) == (4, 2)
+    venv.close()
     cfg.ars_n_top = 0
     model, venv = _new_model(cfg, _make_vec(cfg))
     assert model.n_top == 4  # 0: every direction

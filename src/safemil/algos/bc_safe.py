@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from safemil.algos.base import AlgoSpec, LearnerData, OracleData, register
-from safemil.algos.bc_u import PlainBC, _unweighted, require_unweighted
+from safemil.algos.bc_u import PlainBC, _unweighted
 from safemil.errors import ConfigError, DatasetError
 from safemil.policies import BCConfig
+from safemil.policies.weights import require_no_weights
 
 
 @dataclass
@@ -26,7 +27,7 @@ class BCSafeConfig:
     def __post_init__(self):
         if self.steps < 1:
             raise ConfigError(f"steps must be >= 1, got {self.steps}")
-        require_unweighted(self.bc, "bc-safe")
+        require_no_weights(self.bc.weights, "bc-safe")
 
 
 def build(config: BCSafeConfig, data: LearnerData, seed: int) -> PlainBC:

@@ -8,17 +8,11 @@ from safemil.algos.base import AlgoSpec, BCAlgorithm, LearnerData, register
 from safemil.data.dataset import LearnerView
 from safemil.errors import ConfigError
 from safemil.policies import BCConfig, WeightConfig, WeightedBC
+from safemil.policies.weights import require_no_weights
 
 
 def _unweighted() -> BCConfig:
     return BCConfig(weights=WeightConfig(kind="none"))
-
-
-def require_unweighted(bc: BCConfig, algo: str) -> None:
-    """Plain BC has no cost to weight by: a weighting set on it would silently do nothing."""
-    if bc.weights.kind != "none":
-        raise ConfigError(f"{algo} clones without weights (it has no cost to weight by): keep "
-                          f"bc.weights.kind=none (got {bc.weights.kind})")
 
 
 @dataclass
@@ -29,7 +23,7 @@ class BCUConfig:
     def __post_init__(self):
         if self.steps < 1:
             raise ConfigError(f"steps must be >= 1, got {self.steps}")
-        require_unweighted(self.bc, "bc-u")
+        require_no_weights(self.bc.weights, "bc-u")
 
 
 class PlainBC(BCAlgorithm):

@@ -41,6 +41,11 @@ class SegmentSampler:
         self._offsets = np.arange(horizon, dtype=np.int64)
 
     @property
+    def windows(self) -> np.ndarray:
+        """Number of length-H windows of each trajectory (1 for one shorter than H)."""
+        return self._n_windows
+
+    @property
     def n_windows(self) -> int:
         return int(self._cum[-1])
 

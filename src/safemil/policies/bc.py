@@ -148,14 +148,13 @@ class WeightedBC:
         """One weight per trajectory of the view, from its (frozen) learned trajectory cost."""
         wc = self.config.weights
         c = traj_cost_fn(np.arange(len(self.view.index))).double()
-        w = (torch.softmax(-c / wc.beta, 0) if wc.kind == "soft" else (c <= wc.threshold).double()).numpy()
+        w = soft_weights(c, wc.beta) if wc.kind == "soft" else hard_weights(c, wc.threshold)
         if not w.any():
             raise ConfigError(f"no trajectory's learned cost is <= bc.weights.threshold={wc.threshold}: "
                               "nothing to clone; raise the threshold or use soft weights")
         # Kish effective sample size of the segment draw, as a fraction of the trajectories
-        p = w * np.maximum(self.view.index.lengths - self.config.segment_len + 1, 1)
-        self._resample_ess = float(p.sum() ** 2 / (len(p) * np.sum(p * p)))
-        return w
+        self._resample_ess = effective_sample_size(w * torch.from_numpy(self.sampler.windows))
+        return w.numpy()
 
     def policy(self) -> TorchPolicy:
         return TorchPolicy(self.actor, seed=self.seed)

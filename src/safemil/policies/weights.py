@@ -102,3 +102,10 @@ def require_soft_pair_weights(w: WeightConfig, algo: str, formula: str) -> None:
     if (w.kind, w.level, w.beta) != ("soft", "pair", 1.0):
         raise ConfigError(f"{algo} weights each D_U pair by {formula}: keep bc.weights.kind=soft, level=pair, "
                           f"beta=1 (got {w.kind}, {w.level}, {w.beta})")
+
+
+def require_no_weights(w: WeightConfig, algo: str) -> None:
+    """``algo`` has no cost to weight by: a weighting set on it would silently do nothing."""
+    if w.kind != "none":
+        raise ConfigError(f"{algo} clones without weights (it has no cost to weight by): keep "
+                          f"bc.weights.kind=none (got {w.kind})")
