@@ -423,7 +423,7 @@ def test_every_cell_of_the_named_grids_resolves_to_a_valid_run_config(tmp_path):
         cells = {(r.task, r.algo): r for r in g.runs("unused")}
         assert len(cells) == len(g.tasks) * len(g.algos)
         for (task, algo), r in cells.items():
-            assert make_run_config(algo, task, dataset=data, overrides=list(r.overrides), preset=r.preset).preset == name
+            assert make_run_config(algo, task, dataset=data, overrides=list(r.overrides), preset=r.preset).preset == g.preset
     cell = named_grid("proco").narrow(algos=["bcq-lag+proco"]).runs("unused")[0]
     cfg = make_run_config(cell.algo, cell.task, dataset=data, overrides=list(cell.overrides), preset=cell.preset)
     c = algo_config(cfg)

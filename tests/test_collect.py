@@ -350,7 +350,7 @@ def test_target_shape_checks_the_frontier_just_under_the_limit():
 
 
 def test_thin_on_grid_caps_crowded_cells_and_keeps_rare_ones():
-    from safemil.collect.generate import thin_on_grid
+    from safemil.collect.episodes import thin_on_grid
 
     rng = np.random.default_rng(0)
     # 300 slow quiet episodes in one corner, 300 fast costly ones, and 8 rare ones just under a limit

@@ -4,7 +4,7 @@ A grid is plain data (`GridSpec`), saved as ``DIR/grid.yaml`` so a benchmark
 directory says how it was made. Overrides are ``key=value`` strings as for
 ``safemil train``; ``ALGO:key=value`` targets one algorithm only (algorithms
 have different config keys, e.g. ``bc-u:steps=500`` vs ``safemil:mil.steps=500``).
-Named grids (``default``, ``smoke``, ``proco``) each run a named preset (`safemil.presets`),
+Named grids (``default``, ``nav``, ``smoke``, ``proco``) each run a named preset (`safemil.presets`),
 which fixes the budget per method, so a grid run is comparable across machines and a cell is
 reproduced by ``safemil train ALGO --preset NAME``.
 """
@@ -24,6 +24,7 @@ VELOCITY_TASKS = (
     "SwimmerVelocity",
     "AntVelocity",
 )
+NAV_TASKS = ("PointGoal1", "PointButton1", "PointCircle2")  # the SafeMIL paper's navigation tasks
 PAPER_ALGOS = ("bc-u", "bc-safe", "trex-wbc", "dwbc-nu", "safedice", "safemil")
 
 
@@ -142,6 +143,10 @@ def _default() -> GridSpec:
     return GridSpec(list(VELOCITY_TASKS), list(PAPER_ALGOS), list(DEFAULT_SEEDS), name="default", preset="default")
 
 
+def _nav() -> GridSpec:
+    return GridSpec(list(NAV_TASKS), list(PAPER_ALGOS), list(DEFAULT_SEEDS), name="nav", preset="default")
+
+
 def _smoke() -> GridSpec:
     return GridSpec(["SwimmerVelocity"], ["bc-u", "safemil"], [0, 1], name="smoke", preset="smoke")
 
@@ -156,7 +161,7 @@ def _proco() -> GridSpec:
     return GridSpec(list(VELOCITY_TASKS), list(PROCO_ALGOS), list(range(10)), name="proco", preset="proco")
 
 
-NAMED_GRIDS = {"default": _default, "smoke": _smoke, "proco": _proco}
+NAMED_GRIDS = {"default": _default, "nav": _nav, "smoke": _smoke, "proco": _proco}
 
 
 def named_grid(name: str) -> GridSpec:

@@ -88,14 +88,14 @@ def print_info(info: dict) -> None:
 @app.command("generate")
 def generate(
     task: str = typer.Option(..., "--task", help="Task name, e.g. SwimmerVelocity."),
-    episodes: int | None = typer.Option(None, "--episodes", help="Trajectories to keep (default: 500): twice as many are rolled out, then thinned on a (cost, return) grid (--set oversample=1: keep all)."),
+    episodes: int | None = typer.Option(None, "--episodes", help="Trajectories to keep (default: 500; navigation 1000, PointCircle2 500): twice as many are rolled out, then thinned on a (cost, return) grid (--set oversample=1: keep all)."),
     seed: int = typer.Option(0, "--seed", min=0, help="Same seed, same file."),
     out: Path | None = typer.Option(None, "--out", help="Output HDF5 (default: the task's default dataset path)."),
     num_envs: int | None = typer.Option(None, "--num-envs", help="Envs stepped in lock-step (default: the task's; another count changes the file's last digits)."),
     policy: Path | None = typer.Option(None, "--policy", help="Behaviour-policy .npz (default: the shipped one)."),
     overrides: list[str] = typer.Option([], "--set", help="Generation config override key=value (repeatable)."),
 ) -> None:
-    """Roll out the task's behaviour policy and write a DSRL-layout dataset.
+    """Roll out the task's behaviour (velocity: its policy; navigation: a scripted controller) and write a DSRL-layout dataset.
 
     The task's default dataset (no --episodes/--seed/--set/--policy) is checked against its
     recorded sha256: the published tables were made from that exact file."""
@@ -107,13 +107,18 @@ def generate(
     from safemil.config import apply_overrides
     from safemil.tasks import get_task
 
-    name = get_task(task).name
+    spec = get_task(task)
+    name = spec.name
+    if policy is not None and spec.kind != "velocity":
+        raise ConfigError(f"--policy: {name}'s behaviour is a scripted controller (no policy file); "
+                          "its risk, speed and noise ranges are --set keys")
     cfg = apply_overrides(default_config(name, episodes=episodes, seed=seed, num_envs=num_envs), overrides)
     check_output_file(out if out is not None else default_dataset_path(name), "--out")  # before the rollouts
-    actor = load_behaviour_policy(name, policy)
+    actor = load_behaviour_policy(name, policy) if spec.kind == "velocity" else None
     t0 = time.perf_counter()
     path = generate_to_file(name, cfg, out, actor,
-                            policy_file=policy if policy is not None else shipped_policy_path(name))
+                            policy_file=policy if policy is not None else (
+                                shipped_policy_path(name) if actor is not None else None))
     console.print(f"wrote {path} ({cfg.episodes} trajectories of {cfg.rollouts} rolled out, "
                   f"{time.perf_counter() - t0:.1f} s)")
     if is_default_generation(name, cfg, policy_is_shipped=policy is None):
@@ -122,7 +127,7 @@ def generate(
 
 @app.command("report")
 def report(
-    tasks: list[str] = typer.Argument(None, help="Tasks (default: all five velocity tasks)."),
+    tasks: list[str] = typer.Argument(None, help="Tasks (default: the five velocity tasks; navigation tasks by name, best with their own --doc)."),
     doc: Path = typer.Option(Path("docs/datasets.md"), "--doc", help="Markdown page to write."),
     img_dir: Path = typer.Option(Path("docs/img"), "--img-dir", help="Folder for the plots."),
 ) -> None:

@@ -144,8 +144,8 @@ def load_behaviour_policy(task: str, path: str | os.PathLike | None = None) -> S
     spec = get_task(task)
     if spec.kind != "velocity":
         raise PolicyFileError(
-            f"{spec.name} is a {spec.kind} task: safemil has no behaviour policy or dataset generation for it yet; "
-            f"use a DSRL file ({spec.reference.dataset_file} in $DSRL_DATASET_DIR) with --dataset")
+            f"{spec.name} is a {spec.kind} task: its behaviour is a scripted controller "
+            "(safemil.collect.nav_controller), not a policy file")
     p = Path(path) if path is not None else shipped_policy_path(task)
     if path is None and not p.exists():
         raise PolicyFileError(

@@ -1,4 +1,7 @@
-"""Generate a DSRL-layout dataset by rolling out a task's speed-conditioned behaviour policy.
+"""Generate a DSRL-layout dataset by rolling out a task's behaviour.
+
+Velocity tasks roll out a speed-conditioned behaviour policy (below); navigation
+tasks a scripted controller with a per-episode risk appetite (`nav_generate`).
 
 Each episode draws, from its own seeded generator, a centre command (a ratio of
 the cost threshold), a schedule of commands scattered around that centre that
@@ -9,7 +12,7 @@ per-trajectory cost spreads continuously. Episode ``i`` only depends on
 
 Like DSRL's data, the rollouts are then thinned on a grid over (episode cost,
 episode return): ``oversample`` times the wanted episodes are rolled out and
-at most the same number are kept from every occupied cell (`thin_on_grid`), so crowded regions
+at most the same number are kept from every occupied cell (`episodes.thin_on_grid`), so crowded regions
 (slow and quiet, or flat out) do not drown the rare ones (fast runs just under
 a cost limit).
 """
@@ -26,12 +29,22 @@ from pathlib import Path
 import numpy as np
 
 from safemil.collect.actor import SpeedActor, load_behaviour_policy, shipped_policy_path
-from safemil.console import progress_bar
+from safemil.collect.episodes import (
+    assemble,
+    collect_episodes,
+    keep_on_grid,
+    validate_rollout_counts,
+)
+from safemil.collect.nav_generate import (
+    CONTROLLER_VERSION,
+    NavGenerateConfig,
+    collect_nav_episodes,
+    nav_default_config,
+)
 from safemil.data import Dataset, default_dataset_path, resolve_dataset, write_dsrl
 from safemil.errors import ConfigError, TaskError
-from safemil.eval.lockstep import Lockstep
 from safemil.files import atomic_write_text
-from safemil.tasks import get_task
+from safemil.tasks import TaskSpec, get_task
 
 
 @dataclass
@@ -63,12 +76,7 @@ class GenerateConfig:
         return max(self.episodes, round(self.oversample * self.episodes))
 
     def validate(self) -> None:
-        if self.episodes < 1:
-            raise ConfigError(f"episodes must be >= 1, got {self.episodes}")
-        if self.num_envs < 1:
-            raise ConfigError(f"num_envs must be >= 1, got {self.num_envs}")
-        if self.seed < 0:
-            raise ConfigError(f"seed must be >= 0, got {self.seed}")
+        validate_rollout_counts(self)
         if not 0 <= self.center_low <= self.center_high:
             raise ConfigError(f"need 0 <= center_low <= center_high, got {self.center_low}, {self.center_high}")
         if not 0 <= self.noise_low <= self.noise_high:
@@ -80,12 +88,6 @@ class GenerateConfig:
                               f"{self.center_low}, {self.gap_low}, {self.gap_high}, {self.center_high}")
         if self.spread < 0 or self.mean_hold < 1:
             raise ConfigError("spread must be >= 0 and mean_hold >= 1")
-        if not self.oversample >= 1.0:
-            raise ConfigError(f"oversample must be >= 1 (1: keep every episode), got {self.oversample}")
-        if self.cost_bins < 1 or self.return_bins < 1:
-            raise ConfigError(f"cost_bins and return_bins must be >= 1, got {self.cost_bins}, {self.return_bins}")
-        if self.max_steps is not None and self.max_steps < 1:
-            raise ConfigError(f"max_steps must be >= 1, got {self.max_steps}")
 
 
 # Per-task defaults: the range of commands and noise each behaviour policy runs well in. Every
@@ -101,9 +103,12 @@ TASK_DEFAULTS: dict[str, dict] = {
 }
 
 
-def default_config(task: str, **overrides) -> GenerateConfig:
+def default_config(task: str, **overrides) -> GenerateConfig | NavGenerateConfig:
     """The default generation config of ``task`` with ``overrides`` applied."""
-    kw = dict(TASK_DEFAULTS.get(get_task(task).name, {}))
+    spec = get_task(task)
+    if spec.kind == "navigation":
+        return nav_default_config(spec.name, **overrides)
+    kw = dict(TASK_DEFAULTS.get(spec.name, {}))
     kw.update({k: v for k, v in overrides.items() if v is not None})
     return GenerateConfig(**kw)
 
@@ -127,121 +132,50 @@ def episode_plan(cfg: GenerateConfig, episode: int, limit: int, act_dim: int) ->
     return ratios, noise, {"center": float(center), "noise": float(sigma)}
 
 
-def generate_dataset(task: str, cfg: GenerateConfig | None = None, actor: SpeedActor | None = None,
+def generate_dataset(task: str, cfg: GenerateConfig | NavGenerateConfig | None = None, actor: SpeedActor | None = None,
                      progress: bool = True) -> Dataset:
-    """Roll out the behaviour policy for ``cfg.episodes`` episodes; transitions in episode order."""
+    """Roll out the task's behaviour for ``cfg.rollouts`` episodes and keep ``cfg.episodes`` of them
+    (thinned on the (cost, return) grid); transitions in episode order."""
     spec = get_task(task)
     cfg = cfg or default_config(spec.name)
     cfg.validate()
-    actor = actor or load_behaviour_policy(spec.name)
-    rollouts = cfg.rollouts
-    ls = Lockstep(spec, rollouts, cfg.seed, cfg.num_envs, cfg.max_steps)
-    limit, n, od, ad = ls.limit, ls.n, spec.obs_dim, spec.act_dim
-    # Per-slot buffers for the running episode; finished episodes are moved to `done`.
-    buf_obs = np.zeros((n, limit + 1, od), np.float32)
-    buf_act = np.zeros((n, limit, ad), np.float32)
-    buf_rew = np.zeros((n, limit), np.float32)
-    buf_cost = np.zeros((n, limit), np.float32)
+    if spec.kind == "navigation":
+        if actor is not None:
+            raise ConfigError(f"{spec.name}: the navigation tasks' behaviour is a scripted controller, not a policy file")
+        if not isinstance(cfg, NavGenerateConfig):
+            raise ConfigError(f"{spec.name} is a navigation task: its generation config is NavGenerateConfig")
+        episodes = collect_nav_episodes(spec, cfg, progress)
+    else:
+        if not isinstance(cfg, GenerateConfig):
+            raise ConfigError(f"{spec.name} is a velocity task: its generation config is GenerateConfig")
+        episodes = _collect_velocity_episodes(spec, cfg, actor or load_behaviour_policy(spec.name), progress)
+    return assemble(keep_on_grid(episodes, cfg.episodes, cfg.cost_bins, cfg.return_bins), spec.name)
+
+
+def _collect_velocity_episodes(spec: TaskSpec, cfg: GenerateConfig, actor: SpeedActor, progress: bool) -> list:
+    limit = cfg.max_steps or spec.max_episode_steps
+    n = max(1, min(cfg.num_envs, cfg.rollouts))
     plan_ratio = np.zeros((n, limit), np.float32)
-    plan_noise = np.zeros((n, limit, ad), np.float32)
-    done: dict[int, tuple] = {}
-    low, high = actor.low, actor.high
+    plan_noise = np.zeros((n, limit, spec.act_dim), np.float32)
 
-    def begin(started: list[tuple[int, int]]) -> None:
-        for s, ep in started:
-            plan_ratio[s], plan_noise[s], _ = episode_plan(cfg, ep, limit, ad)
-            buf_obs[s, 0] = ls.obs[s]
+    def begin(slot: int, episode: int) -> None:
+        plan_ratio[slot], plan_noise[slot], _ = episode_plan(cfg, episode, limit, spec.act_dim)
 
-    begin(ls.take_started())
-    bar = progress_bar(progress, total=rollouts, desc=f"generate {spec.name}", unit="ep")
-    try:
-        while not ls.done():
-            slots = ls.active()
-            t = ls.t[slots]
-            acts = actor.act(ls.obs[slots], plan_ratio[slots, t])
-            acts = np.clip(acts + plan_noise[slots, t], low, high).astype(np.float32)
-            res = ls.step(slots, acts)
-            buf_act[slots, t] = acts
-            buf_rew[slots, t] = res.rewards
-            buf_cost[slots, t] = res.costs
-            buf_obs[slots, t + 1] = res.next_obs
-            for j in np.flatnonzero(res.terminated | res.timeout):
-                s, length = slots[j], t[j] + 1
-                done[int(res.episodes[j])] = (
-                    buf_obs[s, :length + 1].copy(), buf_act[s, :length].copy(), buf_rew[s, :length].copy(),
-                    buf_cost[s, :length].copy(), bool(res.terminated[j]),
-                )
-                bar.update(1)
-            begin(res.started)
-    finally:
-        bar.close()
-        ls.close()
-    episodes = [done[i] for i in range(rollouts)]
-    if rollouts > cfg.episodes:
-        keep = thin_on_grid(np.array([e[3].sum() for e in episodes]), np.array([e[2].sum() for e in episodes]),
-                            cfg.episodes, cfg.cost_bins, cfg.return_bins)
-        episodes = [episodes[i] for i in keep]
-    return _assemble(episodes, spec.name)
+    def act(slots: np.ndarray, t: np.ndarray, obs: np.ndarray) -> np.ndarray:
+        acts = actor.act(obs, plan_ratio[slots, t])
+        return np.clip(acts + plan_noise[slots, t], actor.low, actor.high).astype(np.float32)
+
+    return collect_episodes(spec, cfg.rollouts, cfg.seed, cfg.num_envs, cfg.max_steps, begin, act, progress)
 
 
-def thin_on_grid(costs: np.ndarray, returns: np.ndarray, keep: int, cost_bins: int, return_bins: int) -> np.ndarray:
-    """Indices (ascending) of ``keep`` episodes, as even across the occupied (cost, return) grid
-    cells as the counts allow: every cell keeps min(its count, c) episodes, its first ones,
-    where c is the largest cap that keeps at most ``keep``; the remainder comes one each from
-    the cells that still have episodes, in cell order. DSRL thins its logs the same way (a cap
-    per cell), so every part of the cost-return frontier is represented. Cost bins are equal in
-    log(1 + cost): the cost limits users evaluate at (10 to 80 of up to 1000) all sit in the
-    bottom tenth of the range, where equal-width bins would give the whole safe part one cell."""
-    n = len(costs)
-    if not 0 < keep <= n:
-        raise ConfigError(f"cannot keep {keep} of {n} episodes")
-    log_costs = np.log1p(np.maximum(costs, 0.0))
-    cells = _grid_cell(log_costs, 0.0, cost_bins) * return_bins + _grid_cell(returns, float(returns.min()), return_bins)
-    order = np.argsort(cells, kind="stable")  # episodes grouped by cell, in index order within a cell
-    _, starts, counts = np.unique(cells[order], return_index=True, return_counts=True)
-    cap = 0
-    while cap < counts.max() and np.minimum(counts, cap + 1).sum() <= keep:
-        cap += 1
-    chosen = [order[s:s + min(c, cap)] for s, c in zip(starts, counts, strict=True)]
-    extra = keep - sum(len(c) for c in chosen)
-    for cell in np.flatnonzero(counts > cap)[:extra]:
-        chosen.append(order[starts[cell] + cap:starts[cell] + cap + 1])
-    return np.sort(np.concatenate(chosen))
-
-
-def _grid_cell(values: np.ndarray, lo: float, bins: int) -> np.ndarray:
-    hi = float(values.max())
-    if hi <= lo:
-        return np.zeros(len(values), dtype=np.int64)
-    return np.minimum(((values - lo) / (hi - lo) * bins).astype(np.int64), bins - 1)
-
-
-def _assemble(episodes: list[tuple], task: str) -> Dataset:
-    lengths = [len(e[1]) for e in episodes]
-    terminals = np.zeros(sum(lengths), bool)
-    timeouts = np.zeros(sum(lengths), bool)
-    ends = np.cumsum(lengths) - 1
-    for e, end in zip(episodes, ends, strict=True):
-        (terminals if e[4] else timeouts)[end] = True
-    return Dataset(
-        observations=np.concatenate([e[0][:-1] for e in episodes]),
-        next_observations=np.concatenate([e[0][1:] for e in episodes]),
-        actions=np.concatenate([e[1] for e in episodes]),
-        rewards=np.concatenate([e[2] for e in episodes]),
-        costs=np.concatenate([e[3] for e in episodes]),
-        terminals=terminals,
-        timeouts=timeouts,
-        task=task,
-    )
-
-
-def generate_to_file(task: str, cfg: GenerateConfig | None = None, out: str | os.PathLike | None = None,
+def generate_to_file(task: str, cfg: GenerateConfig | NavGenerateConfig | None = None, out: str | os.PathLike | None = None,
                      actor: SpeedActor | None = None, progress: bool = True,
                      policy_file: str | os.PathLike | None = None) -> Path:
     """Generate and write atomically (default: the task's default dataset path).
 
     Beside the file, ``<file>.generation.json`` records the config and the behaviour policy's
-    sha256 (``policy_file``, or the shipped one when no ``actor`` is given), so a cached default
+    sha256 (``policy_file``, or the shipped one when no ``actor`` is given; for a navigation task
+    the scripted controller's version), so a cached default
     dataset made by another version can be recognised (`stale_default_dataset`). It is a separate
     file so the dataset's own bytes, and the sha256 the docs quote, do not change.
     """
@@ -251,7 +185,8 @@ def generate_to_file(task: str, cfg: GenerateConfig | None = None, out: str | os
     path = Path(out) if out is not None else default_dataset_path(spec.name)
     attrs = {"generator": "safemil.collect", "seed": cfg.seed, "episodes": cfg.episodes}
     written = write_dsrl(ds, path, attrs=attrs)
-    policy = policy_file if policy_file is not None else (shipped_policy_path(spec.name) if actor is None else None)
+    policy = policy_file if policy_file is not None else (
+        shipped_policy_path(spec.name) if actor is None and spec.kind == "velocity" else None)
     atomic_write_text(_record_path(written), json.dumps(_record(spec.name, cfg, policy), indent=1))
     return written
 
@@ -264,9 +199,12 @@ def _sha256(path: str | os.PathLike) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def _record(task: str, cfg: GenerateConfig, policy_file: str | os.PathLike | None) -> dict:
-    sha = _sha256(policy_file) if policy_file is not None else None
-    return json.loads(json.dumps({"task": task, "config": asdict(cfg), "policy_sha256": sha}))
+def _record(task: str, cfg: GenerateConfig | NavGenerateConfig, policy_file: str | os.PathLike | None) -> dict:
+    if isinstance(cfg, NavGenerateConfig):
+        behaviour = {"controller_version": CONTROLLER_VERSION}
+    else:
+        behaviour = {"policy_sha256": _sha256(policy_file) if policy_file is not None else None}
+    return json.loads(json.dumps({"task": task, "config": asdict(cfg), **behaviour}))
 
 
 def stale_default_dataset(task: str, path: str | os.PathLike) -> str | None:
@@ -282,7 +220,9 @@ def stale_default_dataset(task: str, path: str | os.PathLike) -> str | None:
             then = json.loads(rec_path.read_text())
         except (OSError, ValueError):
             return f"its generation record {rec_path} is unreadable"
-        if "policy_sha256" in then:
+        if spec.kind == "navigation":
+            other_policy = then.get("controller_version") != CONTROLLER_VERSION
+        elif "policy_sha256" in then:
             other_policy = then["policy_sha256"] != _sha256(shipped_policy_path(spec.name))
         then = then.get("config", {})
     else:  # generated before records existed: the HDF5 attributes hold the seed and the episode count
@@ -296,7 +236,7 @@ def stale_default_dataset(task: str, path: str | os.PathLike) -> str | None:
     keys = sorted(set(now) | set(then))
     diffs = [f"{k}: {then.get(k)!r} -> {now.get(k)!r}" for k in keys if then.get(k) != now.get(k)]
     if other_policy:
-        diffs.append("a different behaviour policy")
+        diffs.append("a different behaviour policy" if spec.kind == "velocity" else "another controller version")
     return "; ".join(diffs) or None
 
 

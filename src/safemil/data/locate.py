@@ -50,7 +50,5 @@ def resolve_dataset(spec: str | os.PathLike) -> Path:
         if c.exists():
             return c
     looked = ", ".join(str(c) for c in candidates)
-    hint = "" if task is None else (
-        f"; generate it with: safemil data generate --task {task.name}" if task.kind == "velocity" else
-        "; safemil generates no dataset for this task yet: pass --dataset FILE")
+    hint = "" if task is None else f"; generate it with: safemil data generate --task {task.name}"
     raise DatasetError(f"dataset {name!r} not found (looked in {looked}){hint}")

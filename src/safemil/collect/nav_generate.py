@@ -1,0 +1,106 @@
+"""Navigation-task datasets: the scripted controller with a per-episode risk appetite.
+
+DSRL logged Lagrangian agents while their cost limit was scheduled, so its data spans
+cautious to reckless behaviour. Here each episode draws, from its own seeded generator,
+how much clearance the controller keeps around hazards (Circle: the radius it circles
+at), a cruise speed and an action-noise level; the rollouts are then thinned on the
+(cost, return) grid like the velocity tasks' (`keep_on_grid`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from safemil.collect.episodes import Episode, collect_episodes, validate_rollout_counts
+from safemil.collect.nav_controller import nav_controller
+from safemil.errors import ConfigError
+from safemil.tasks import TaskSpec
+
+# Bumped whenever the controller's behaviour changes, so a cached dataset made by another
+# version is recognised (`stale_default_dataset`).
+CONTROLLER_VERSION = 1
+
+
+@dataclass
+class NavGenerateConfig:
+    """How navigation episodes are drawn (each value uniform in its [low, high] per episode)."""
+
+    episodes: int = 1000  # trajectories kept
+    oversample: float = 2.0  # roll out round(oversample x episodes), keep `episodes` by the grid filter (1: all)
+    cost_bins: int = 20  # the thinning grid: bins of log(1 + episode cost) ...
+    return_bins: int = 20  # ... and of episode return
+    seed: int = 0
+    num_envs: int = 16
+    # Goal1, Button1: clearance (m) kept beyond each object's contact distance; negative cuts
+    # through hazard edges, -0.2 or less ignores them. Circle2: the radius (m) circled at.
+    risk_low: float = -0.2
+    risk_high: float = 0.2
+    speed_low: float = 0.4  # cruise speed, m/s
+    speed_high: float = 1.6
+    noise_low: float = 0.0  # action-noise std
+    noise_high: float = 0.3
+    max_steps: int | None = None  # episode length cap (default: the task's)
+
+    @property
+    def rollouts(self) -> int:
+        """Episodes rolled out before the grid filter keeps ``episodes`` of them."""
+        return max(self.episodes, round(self.oversample * self.episodes))
+
+    def validate(self) -> None:
+        validate_rollout_counts(self)
+        for what in ("risk", "speed", "noise"):
+            low, high = getattr(self, f"{what}_low"), getattr(self, f"{what}_high")
+            if not low <= high:
+                raise ConfigError(f"need {what}_low <= {what}_high, got {low}, {high}")
+        if self.speed_low <= 0 or self.noise_low < 0:
+            raise ConfigError(f"need speed_low > 0 and noise_low >= 0, got {self.speed_low}, {self.noise_low}")
+
+
+# Per-task ranges. Goal1: up to -0.4 (about half the episodes ignore hazards, as an agent
+# trained without a cost does) and noisy, fast runs (early in training), so the reckless end is
+# well populated. Button1's gremlins sweep discs of 0.35 m around their posts, so a clearance
+# above ~0.1 leaves almost no free path to the goal button. Circle2: radii up to 1.5 (the
+# rewarded one, far outside the walls' square) and no crawling (DSRL's Circle2 returns start at 20).
+NAV_TASK_DEFAULTS: dict[str, dict] = {
+    "PointGoal1": {"risk_low": -0.4, "speed_high": 2.0, "noise_high": 0.5},
+    "PointButton1": {"risk_low": -0.2, "risk_high": 0.12, "speed_low": 0.6, "speed_high": 1.8},
+    "PointCircle2": {"episodes": 500, "risk_low": 0.6, "risk_high": 1.5, "speed_low": 0.9, "speed_high": 2.0},
+}
+
+
+def nav_episode_plan(cfg: NavGenerateConfig, episode: int, limit: int) -> tuple[float, float, np.ndarray]:
+    """Episode ``episode``'s risk value, cruise speed and action noise (limit, 2)."""
+    rng = np.random.default_rng([cfg.seed, episode])
+    risk = rng.uniform(cfg.risk_low, cfg.risk_high)
+    speed = rng.uniform(cfg.speed_low, cfg.speed_high)
+    sigma = rng.uniform(cfg.noise_low, cfg.noise_high)
+    return float(risk), float(speed), sigma * rng.standard_normal((limit, 2))
+
+
+def collect_nav_episodes(spec: TaskSpec, cfg: NavGenerateConfig, progress: bool = True) -> list[Episode]:
+    """``cfg.rollouts`` episodes of the task's controller, in episode order."""
+    controller = nav_controller(spec.name)
+    limit = cfg.max_steps or spec.max_episode_steps
+    n = max(1, min(cfg.num_envs, cfg.rollouts))
+    risk, speed = np.zeros(n), np.zeros(n)
+    noise = np.zeros((n, limit, 2))
+
+    def begin(slot: int, episode: int) -> None:
+        risk[slot], speed[slot], noise[slot] = nav_episode_plan(cfg, episode, limit)
+
+    def act(slots: np.ndarray, t: np.ndarray, obs: np.ndarray) -> np.ndarray:
+        acts = controller.act(obs, risk[slots], speed[slots]) + noise[slots, t]
+        return np.clip(acts, -1.0, 1.0).astype(np.float32)
+
+    return collect_episodes(spec, cfg.rollouts, cfg.seed, cfg.num_envs, cfg.max_steps, begin, act, progress)
+
+
+def nav_default_config(task: str, **overrides) -> NavGenerateConfig:
+    """The default generation config of navigation task ``task`` with ``overrides`` applied."""
+    if task not in NAV_TASK_DEFAULTS:
+        raise ConfigError(f"no generation defaults for {task!r}")
+    kw = dict(NAV_TASK_DEFAULTS[task])
+    kw.update({k: v for k, v in overrides.items() if v is not None})
+    return NavGenerateConfig(**kw)

@@ -1,0 +1,131 @@
+"""The navigation tasks' scripted behaviour and their dataset generation (short episodes)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from safemil.collect import generate_dataset, generate_to_file
+from safemil.collect.generate import default_config, stale_default_dataset
+from safemil.collect.nav_controller import BIN_WIDTH, local_peaks, nav_controller, strongest
+from safemil.collect.nav_generate import CONTROLLER_VERSION, NavGenerateConfig, nav_episode_plan
+from safemil.data import read_dsrl
+from safemil.errors import ConfigError
+from safemil.tasks import get_task
+from safemil.tasks.nav.lidar import pseudo_lidar
+
+
+def lidar_of(points: list[tuple[float, float]], lidar_range: float = 3.0) -> np.ndarray:
+    """One 16-bin lidar block of robot-frame points (the env's own lidar function)."""
+    ego = np.array(points, dtype=np.float64)
+    return pseudo_lidar(ego, np.zeros(len(ego), dtype=np.int64), 1, lidar_range)[None, :16]
+
+
+@pytest.mark.parametrize("angle", [0.1, 1.0, 2.9, -2.0, -0.05])
+def test_strongest_reads_bearing_and_distance_back_from_the_lidar(angle):
+    d = 1.3
+    block = lidar_of([(d * np.cos(angle), d * np.sin(angle))])
+    bearing, dist, seen = strongest(block, 3.0)
+    assert seen[0]
+    assert abs(np.angle(np.exp(1j * (bearing[0] - angle)))) < 1e-9  # the aliasing encodes the exact bearing
+    assert dist[0] == pytest.approx(d)
+    _, _, seen = strongest(np.zeros((1, 16)), 3.0)
+    assert not seen[0]
+
+
+def test_local_peaks_count_objects_not_aliasing_echoes():
+    block = lidar_of([(1.0, 0.2), (-0.5, -1.0)])
+    peak, bearing, dist = local_peaks(block, 3.0)
+    assert peak.sum() == 2
+    got = sorted(zip(dist[peak].round(6), bearing[peak], strict=True))
+    assert got[0][0] == pytest.approx(np.hypot(1.0, 0.2))
+    assert abs(got[0][1] - np.arctan2(0.2, 1.0)) < BIN_WIDTH
+
+
+def run(task: str, risk: float, speed: float, seeds: range, steps: int) -> tuple[float, float, int]:
+    """Noise-free return, cost and goals of the controller over a few short episodes."""
+    env, ctl = get_task(task).make_env(), nav_controller(task)
+    ret = cost = goals = 0
+    for seed in seeds:
+        obs, _ = env.reset(seed=seed)
+        for _ in range(steps):
+            obs, r, term, trunc, info = env.step(ctl.act(obs[None], np.array([risk]), np.array([speed]))[0])
+            ret, cost, goals = ret + r, cost + info["cost"], goals + bool(info.get("goal_met"))
+            if term or trunc:
+                break
+    return ret, cost, goals
+
+
+def test_goal_controller_reaches_goals_and_clearance_buys_safety():
+    reckless = run("PointGoal1", -0.4, 1.0, range(4), 400)
+    careful = run("PointGoal1", 0.2, 1.0, range(4), 400)
+    assert reckless[2] >= 8 and careful[2] >= 4  # it moves and reaches goals either way
+    assert careful[1] < reckless[1]
+    assert careful[1] <= 10
+
+
+def test_circle_controller_circles_inside_or_outside_the_walls_by_radius():
+    inside = run("PointCircle2", 0.8, 1.2, range(2), 300)
+    outside = run("PointCircle2", 1.5, 1.2, range(2), 300)
+    assert inside[0] > 5 and inside[1] == 0  # rewarded (counter-clockwise) and never past a wall
+    assert outside[0] > inside[0] and outside[1] > 100
+
+
+def test_button_controller_presses_goal_buttons():
+    ret, _, goals = run("PointButton1", 0.0, 1.0, range(2), 500)
+    assert goals >= 2 and ret > 2
+
+
+def small_nav(**kw) -> NavGenerateConfig:
+    return NavGenerateConfig(**{"episodes": 4, "seed": 1, "num_envs": 2, "max_steps": 40, **kw})
+
+
+def test_nav_generation_is_deterministic_and_in_dsrl_layout(tmp_path):
+    a = generate_to_file("PointGoal1", small_nav(), tmp_path / "a.hdf5", progress=False)
+    b = generate_to_file("PointGoal1", small_nav(num_envs=3), tmp_path / "b.hdf5", progress=False)
+    da, db = read_dsrl(a, task="PointGoal1"), read_dsrl(b, task="PointGoal1")
+    np.testing.assert_array_equal(da.observations, db.observations)  # episode i depends on (seed, i) only
+    np.testing.assert_array_equal(da.actions, db.actions)
+    assert da.observations.shape == (4 * 40, 60) and da.actions.shape == (160, 2)
+    assert np.abs(da.actions).max() <= 1.0 and da.timeouts.sum() == 4
+    np.testing.assert_array_equal(da.observations[1:40], da.next_observations[:39])
+    record = json.loads((tmp_path / "a.hdf5.generation.json").read_text())
+    assert record["controller_version"] == CONTROLLER_VERSION and "policy_sha256" not in record
+    other = generate_dataset("PointGoal1", small_nav(seed=2), progress=False)
+    assert not np.array_equal(other.observations, da.observations)
+
+
+def test_nav_episode_plan_draws_from_the_configured_ranges():
+    cfg = default_config("PointCircle2")
+    draws = np.array([nav_episode_plan(cfg, i, 5)[:2] for i in range(200)])
+    assert cfg.risk_low <= draws[:, 0].min() and draws[:, 0].max() <= cfg.risk_high
+    assert cfg.speed_low <= draws[:, 1].min() and draws[:, 1].max() <= cfg.speed_high
+    assert np.ptp(draws[:, 0]) > 0.8 * (cfg.risk_high - cfg.risk_low)  # a continuum, not a few modes
+
+
+def test_nav_config_errors_and_stale_controller(tmp_path, monkeypatch):
+    with pytest.raises(ConfigError, match="speed_low <= speed_high"):
+        generate_dataset("PointGoal1", small_nav(speed_low=2.0, speed_high=1.0), progress=False)
+    with pytest.raises(ConfigError, match="NavGenerateConfig"):
+        generate_dataset("PointGoal1", default_config("HopperVelocity"), progress=False)
+    monkeypatch.setenv("SAFEMIL_DATA_DIR", str(tmp_path))
+    path = generate_to_file("PointGoal1", default_config("PointGoal1", episodes=2, oversample=1.0, max_steps=5),
+                            progress=False)
+    rec = path.with_name(path.name + ".generation.json")
+    why = stale_default_dataset("PointGoal1", path)
+    assert "episodes: 2 -> 1000" in why and "controller" not in why
+    rec.write_text(rec.read_text().replace(f'"controller_version": {CONTROLLER_VERSION}', '"controller_version": 0'))
+    assert "another controller version" in stale_default_dataset("PointGoal1", path)
+
+
+def test_cli_refuses_a_policy_file_for_a_navigation_task(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "safemil", "data", "generate", "--task", "PointGoal1",
+                          "--policy", str(tmp_path / "p.npz"), "--out", str(tmp_path / "x.hdf5")],
+                         capture_output=True, text=True)
+    assert out.returncode != 0
+    assert "scripted controller" in out.stderr and "Traceback" not in out.stderr
+    assert not (tmp_path / "x.hdf5").exists()
