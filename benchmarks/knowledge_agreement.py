@@ -14,6 +14,11 @@ observation (``agree(obs_t)``), and on the mean of the start- and end-of-step
 velocities (``agree(mid)``, a better estimate of the average over the step; not
 something a state-only cost can use).
 
+Navigation tasks (PointGoal1, PointButton1, PointCircle2) are measured on their
+dataset the same way; the stand-in and the velocity diagnostics are
+velocity-specific, so a navigation task without a dataset is skipped with one
+line, and its ``agree(mid)`` column reads n/a.
+
 Usage::
 
     PYTHONPATH=src python benchmarks/knowledge_agreement.py [--tasks A B] [--standin] [--episodes 200] [--steps 50]
@@ -82,7 +87,7 @@ def obs_speed(spec: TaskSpec, obs: np.ndarray) -> np.ndarray:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--tasks", nargs="*", default=[t.name for t in list_tasks()])
+    ap.add_argument("--tasks", nargs="*", default=[t.name for t in list_tasks("all")])
     ap.add_argument("--standin", action="store_true", help="use the stand-in even when a dataset exists")
     ap.add_argument("--episodes", type=int, default=200)
     ap.add_argument("--steps", type=int, default=50)
@@ -97,12 +102,17 @@ def main() -> None:
         cost = KnowledgeCost(spec.name, default_rule(spec.name).expression)
         true_v = None
         source = None
-        if not args.standin:
+        velocity = spec.kind == "velocity"
+        if not args.standin or not velocity:
             try:
                 path = resolve_dataset(spec.name)
                 ds, source = read_dsrl(path, task=spec.name), str(path)
             except DatasetError:
                 pass
+        if source is None and not velocity:
+            why = "--standin is for velocity tasks" if args.standin else "no dataset found"
+            print(f"{spec.name:<20} skipped: {why} (generate it with `safemil data generate --task {spec.name}`)")
+            continue
         if source is None:
             ds, true_v = standin(spec, args.episodes, args.steps, args.seed)
             source = f"stand-in ({args.episodes} kicked episodes + gait)"
@@ -110,6 +120,13 @@ def main() -> None:
         rep_t = check_cost(cost, ds, states="observations")
         agree = rep.agreement if rep.agreement is not None else float(rep.flagged == 0)
         worst = min(worst, agree)
+        fmt = lambda x: "n/a" if x is None else f"{x:.4f}"  # noqa: E731
+        if not velocity:
+            wrong = round((1 - agree) * rep.n_states)
+            print(f"{spec.name:<20} {source[-44:]:<44} {rep.n_states:>7} {ds.costs.mean():>6.3f} "
+                  f"{rep.flagged_fraction:>6.3f} {agree:>7.4f} {fmt(rep.precision):>6} {fmt(rep.recall):>6} "
+                  f"{fmt(rep_t.agreement):>12} {'n/a':>10}  {wrong} wrong", flush=True)
+            continue
         v_obs = obs_speed(spec, ds.next_observations)
         # diagnostic only: the mean of the start- and end-of-step velocities approximates the
         # position change over the step better than the end-of-step velocity alone
@@ -120,7 +137,6 @@ def main() -> None:
         resid = f"{wrong.sum()} wrong, median |v_obs-thr|/thr {np.median(near):.3f}" if wrong.any() else "none"
         if true_v is not None:
             resid += f"; mean |v_obs - v_step| {np.abs(v_obs - true_v).mean():.3f} m/s"
-        fmt = lambda x: "n/a" if x is None else f"{x:.4f}"  # noqa: E731
         print(f"{spec.name:<20} {source[-44:]:<44} {rep.n_states:>7} {ds.costs.mean():>6.3f} "
               f"{rep.flagged_fraction:>6.3f} {agree:>7.4f} {fmt(rep.precision):>6} {fmt(rep.recall):>6} "
               f"{fmt(rep_t.agreement):>12} {agree_mid:>10.4f}  {resid}", flush=True)

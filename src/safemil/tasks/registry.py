@@ -318,8 +318,8 @@ KINDS = ("velocity", "navigation", "all")
 def list_tasks(kind: str = "velocity") -> list[TaskSpec]:
     """Tasks of one kind, or ``"all"``.
 
-    Velocity by default: dataset generation, behaviour policies, the knowledge
-    rules and the benchmark grids exist for the velocity tasks only, and their
+    Velocity by default: dataset generation, behaviour policies and the benchmark
+    grids exist for the velocity tasks only (the knowledge rules exist for all), and their
     callers list tasks this way.
     """
     if kind not in KINDS:
