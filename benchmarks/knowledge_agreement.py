@@ -94,7 +94,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
 
-    worst = 1.0
+    worst = math.nan  # stays nan when every task is skipped: nothing was measured
     print(f"{'task':<20} {'source':<44} {'steps':>7} {'viol.':>6} {'flag':>6} {'agree':>7} "
           f"{'prec':>6} {'recall':>6} {'agree(obs_t)':>12} {'agree(mid)':>10}  residual")
     for name in args.tasks:
@@ -119,7 +119,7 @@ def main() -> None:
         rep = check_cost(cost, ds)
         rep_t = check_cost(cost, ds, states="observations")
         agree = rep.agreement if rep.agreement is not None else float(rep.flagged == 0)
-        worst = min(worst, agree)
+        worst = agree if math.isnan(worst) else min(worst, agree)
         fmt = lambda x: "n/a" if x is None else f"{x:.4f}"  # noqa: E731
         if not velocity:
             wrong = round((1 - agree) * rep.n_states)

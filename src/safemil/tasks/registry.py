@@ -318,9 +318,9 @@ KINDS = ("velocity", "navigation", "all")
 def list_tasks(kind: str = "velocity") -> list[TaskSpec]:
     """Tasks of one kind, or ``"all"``.
 
-    Velocity by default: dataset generation, behaviour policies and the benchmark
-    grids exist for the velocity tasks only (the knowledge rules exist for all), and their
-    callers list tasks this way.
+    Velocity by default: the trained behaviour policies, the ``default`` grid and the
+    default datasets page are the velocity tasks'; the navigation tasks have their own
+    (scripted controllers, the ``nav`` grid, ``docs/datasets-navigation.md``).
     """
     if kind not in KINDS:
         raise TaskError(f"unknown task kind {kind!r}; known: {', '.join(KINDS)}")
