@@ -144,3 +144,13 @@ def test_circle_rule_random_positions():
         assert flagged(cost, obs) == bool(true_cost(env)), (x, y)
         checked += 1
     assert checked > 250
+
+
+@pytest.mark.parametrize("task", NAV)
+def test_nav_transition_cost_scores_the_end_state(task):
+    """A navigation step's cost is where it ends; the mean of two lidar readings is no position."""
+    cost = rule(task)
+    rng = np.random.default_rng(0)
+    s, s2 = (rng.uniform(0, 1, (64, cost.spec.obs_dim)).astype(np.float32) for _ in range(2))
+    np.testing.assert_array_equal(cost.transition_cost(s, s2), cost(s2))
+    assert not np.array_equal(cost(0.5 * (s + s2)), cost(s2))  # the midpoint would differ here

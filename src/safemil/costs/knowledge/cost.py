@@ -58,13 +58,18 @@ class KnowledgeCost:
         return self._compiled(obs)
 
     def transition_cost(self, obs, next_obs):
-        """Cost of a transition, scored at the mean of its start and end observations.
+        """Cost of a transition: velocity tasks score the mean of its start and end observations,
+        navigation tasks its end observation.
 
-        An approximation for rules on velocities: a per-step cost defined by the
-        position change over the step (the velocity tasks') is the step-average
-        velocity, which the mean of the start and end velocities estimates better
-        than either alone. Same in/out types as ``__call__``.
+        Velocity tasks: a per-step cost defined by the position change over the step is the
+        step-average velocity, which the mean of the start and end velocities estimates better
+        than either alone. Navigation tasks: the cost is where the step ends (inside a hazard,
+        touching a gremlin or a wrong button, outside the circle's box); the mean of two lidar
+        readings is no position at all (on the PointGoal1 dataset the shipped rule's recall is
+        0.795 at the midpoint, 1.000 at the end state). Same in/out types as ``__call__``.
         """
+        if self.spec.kind == "navigation":
+            return self._compiled(next_obs)
         return self._compiled(0.5 * (obs + next_obs))
 
     @property
