@@ -4,7 +4,7 @@ A grid is plain data (`GridSpec`), saved as ``DIR/grid.yaml`` so a benchmark
 directory says how it was made. Overrides are ``key=value`` strings as for
 ``safemil train``; ``ALGO:key=value`` targets one algorithm only (algorithms
 have different config keys, e.g. ``bc-u:steps=500`` vs ``safemil:mil.steps=500``).
-Named grids (``default``, ``nav``, ``smoke``, ``proco``) each run a named preset (`safemil.presets`),
+Named grids (``default``, ``nav``, ``smoke``, ``proco``, ``proco-nav``) each run a named preset (`safemil.presets`),
 which fixes the budget per method, so a grid run is comparable across machines and a cell is
 reproduced by ``safemil train ALGO --preset NAME``.
 """
@@ -161,7 +161,13 @@ def _proco() -> GridSpec:
     return GridSpec(list(VELOCITY_TASKS), list(PROCO_ALGOS), list(range(10)), name="proco", preset="proco")
 
 
-NAMED_GRIDS = {"default": _default, "nav": _nav, "smoke": _smoke, "proco": _proco}
+# The PROCO grid on the navigation tasks (docs/proco.md): the same four algorithms on each nav task's
+# exclusively-safe data, 5 seeds, preset proco-nav.
+def _proco_nav() -> GridSpec:
+    return GridSpec(list(NAV_TASKS), list(PROCO_ALGOS), list(DEFAULT_SEEDS), name="proco-nav", preset="proco-nav")
+
+
+NAMED_GRIDS = {"default": _default, "nav": _nav, "smoke": _smoke, "proco": _proco, "proco-nav": _proco_nav}
 
 
 def named_grid(name: str) -> GridSpec:

@@ -33,7 +33,7 @@ def bench(
     tasks: list[str] | None = typer.Option(None, "--tasks", help="Tasks, comma-separated or repeated."),
     algos: list[str] | None = typer.Option(None, "--algos", help="Algorithms, comma-separated or repeated."),
     seeds: str | None = typer.Option(None, "--seeds", help="Number of seeds N (0..N-1) or a list 0,3,7 (one given seed: 5,). Default 5."),
-    grid: str | None = typer.Option(None, "--grid", help="A named grid (default, nav, smoke, proco); --tasks/--algos/--seeds narrow it."),
+    grid: str | None = typer.Option(None, "--grid", help="A named grid (default, nav, smoke, proco, proco-nav); --tasks/--algos/--seeds narrow it."),
     preset: str | None = typer.Option(None, "--preset", help="Without --grid: the preset every run applies (default: default); a named grid runs its own."),
     out: Path = typer.Option(..., "--out", help="Benchmark directory: DIR/<task>/<algo>/seed<k>."),
     executor: str = typer.Option("local", "--executor", help="local (process pool) or ray."),
@@ -62,7 +62,7 @@ def bench(
             raise ConfigError(f"--grid {grid} runs its own preset; --preset is for a grid given by --tasks/--algos")
         spec = named_grid(grid).narrow(_names(tasks), _names(algos), seed_list, list(overrides or []))
     elif not tasks or not algos:
-        raise ConfigError("give --tasks and --algos, or a named --grid (default, nav, smoke, proco)")
+        raise ConfigError("give --tasks and --algos, or a named --grid (default, nav, smoke, proco, proco-nav)")
     else:
         spec = GridSpec(_names(tasks), _names(algos), seed_list or list(DEFAULT_SEEDS), list(overrides or []),
                         preset=preset or "default")

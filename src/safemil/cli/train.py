@@ -33,7 +33,7 @@ def train(
     data: str | None = typer.Option(None, "--data", help="split | safe-only | minimally-risky (default: the algorithm's)."),
     rule: str | None = typer.Option(None, "--rule", help="PROCO: the knowledge rule (an expression with the static backend)."),
     cost_file: Path | None = typer.Option(None, "--cost-file", help="PROCO: a saved knowledge cost (safemil cost ground --out)."),
-    preset: str = typer.Option("default", "--preset", help="Named settings applied before the overrides: default (what the results tables report), proco, smoke, none (the config classes' defaults)."),
+    preset: str = typer.Option("default", "--preset", help="Named settings applied before the overrides: default (what the results tables report), proco, proco-nav, smoke, none (the config classes' defaults)."),
 ) -> None:
     """Train an algorithm, evaluate the final policy, write RUN_DIR/eval.json."""
     if resume is not None:

@@ -1,0 +1,94 @@
+"""PROCO on the navigation tasks: the proco-nav preset and grid, and a tiny run on generated nav episodes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from safemil.cli import main
+from safemil.presets import get_preset
+from tests.conftest import synthetic_dataset
+from tests.test_proco_algos import TINY
+
+torch.set_num_threads(1)
+
+NAV = ("PointGoal1", "PointButton1", "PointCircle2")
+
+
+def test_proco_nav_grid_is_the_nav_tasks_times_the_proco_algos_on_its_preset():
+    from safemil.bench.grid import PROCO_ALGOS, named_grid
+
+    g = named_grid("proco-nav")
+    assert (tuple(g.tasks), tuple(g.algos), g.seeds, g.preset) == (NAV, PROCO_ALGOS, [0, 1, 2, 3, 4], "proco-nav")
+    assert len(g.runs("unused")) == 60
+    get_preset("proco-nav")
+
+
+@pytest.mark.parametrize("task", NAV)
+def test_proco_nav_preset_resolves_for_nav_tasks_as_the_grid_runs_it(task, tmp_path):
+    """Each cell of the grid is `safemil train ALGO --task T --preset proco-nav`; the settings are the nav ones."""
+    from safemil.bench.grid import named_grid
+    from safemil.config import to_dict
+    from safemil.data import write_dsrl
+    from safemil.runner import algo_config, make_run_config
+
+    data = str(write_dsrl(synthetic_dataset(n_traj=4), tmp_path / "stand-in.hdf5"))
+
+    def resolved(cfg):
+        d = to_dict(cfg)
+        d["train"].pop("progress")  # the grid turns its runs' bars off
+        return d
+
+    for r in named_grid("proco-nav").narrow(tasks=[task], seeds=[2]).runs("unused"):
+        cell = make_run_config(r.algo, r.task, data, r.seed, list(r.overrides), preset=r.preset)
+        assert resolved(make_run_config(r.algo, r.task, data, r.seed, preset="proco-nav")) == resolved(cell)
+        assert cell.data.mode == "safe-only" and cell.eval.episodes == 10
+        c = algo_config(cell)
+        if r.algo.endswith("+proco"):
+            assert c.layer.knowledge.margin == 0.01
+        if r.algo == "bcq-lag+proco":
+            assert not c.layer_costs and c.layer.shield.horizon == 5 and c.base.steps == 6000
+        if r.algo == "bc-safe+proco":
+            assert c.steps == 3000
+
+
+@pytest.fixture(scope="module")
+def nav_data(tmp_path_factory) -> Path:
+    """16 scripted PointGoal1 episodes of 40 steps (the nav controller, careful and fast)."""
+    from safemil.collect.episodes import assemble
+    from safemil.collect.nav_generate import collect_nav_episodes, nav_default_config
+    from safemil.data import write_dsrl
+    from safemil.tasks import get_task
+
+    cfg = nav_default_config("PointGoal1", episodes=16, oversample=1.0, num_envs=8, max_steps=40, risk_low=0.1,
+                             risk_high=0.2)
+    ds = assemble(collect_nav_episodes(get_task("PointGoal1"), cfg, progress=False), "PointGoal1")
+    assert (ds.trajectory_costs() == 0).sum() >= 4
+    return write_dsrl(ds, tmp_path_factory.mktemp("nav") / "goal-tiny.hdf5")
+
+
+RUN = ["eval.episodes=1", "eval.num_envs=1", "train.progress=false", "train.log_every=10",
+       "train.checkpoint_every=20", "data.min_trajectories=4"]
+
+
+@pytest.mark.parametrize("algo", ["bc-safe+proco", "bcq-lag+proco"])
+def test_tiny_proco_run_on_nav_data(algo, nav_data, tmp_path, capsys):
+    """The proco-nav preset with a tiny budget trains and evaluates on PointGoal1 safe-only data."""
+    tiny = [o for o in TINY[algo] if "knowledge.margin" not in o]  # keep the preset's nav margin
+    with pytest.raises(SystemExit) as e:
+        main(["train", algo, "--task", "PointGoal1", "--dataset", str(nav_data), "--data", "safe-only", "--json",
+              "--preset", "proco-nav", "--out", str(tmp_path / "run"), *RUN, *tiny])
+    assert e.value.code == 0
+    m = json.loads(capsys.readouterr().out)
+    assert m["split"]["rule"] == "safe-only" and m["split"]["max_cost"] == 0
+    p = m["diagnostics"]["proco"]
+    assert p["knowledge_margin"] == 0.01 and "hazards_lidar_0" in p["knowledge_expression"]
+    assert np.isfinite(m["normalized_return"]) and m["mean_length"] == 1000
+    if algo == "bcq-lag+proco":
+        assert m["diagnostics"]["shield"]["steps"] == 1000
+    else:
+        assert p["synthetic_transitions"] > 0
