@@ -232,3 +232,22 @@ def test_base_sees_only_the_costly_synthetic_rows_by_default(tiny):
     np.testing.assert_array_equal(aug["terminals"][n_real:], syn.costs > 0)  # only the violations end
     with pytest.raises(ConfigError, match="base_synthetic"):
         ProcoLayerConfig(base_synthetic="safe")
+
+
+def test_rollouts_without_sampling_follow_the_elite_mean(tiny):
+    """``rollout.sample=false``: each model step is the (one) elite's predicted mean, no Gaussian draw."""
+    ds = read_dsrl(tiny, task=TASK)
+    model = DynamicsEnsemble(Transitions(ds.observations, ds.actions, ds.next_observations, ds.rewards),
+                             EnsembleConfig(members=2, elites=1, hidden=(32,)), seed=0)
+    for _ in range(10):
+        model.train_step()
+    model.validate()
+    cost = make_knowledge_cost(TASK, KnowledgeSettings(rule="x_velocity > 100"))
+    lo, hi = -np.ones(2), np.ones(2)
+    for sample in (False, True):
+        cfg = RolloutConfig(n_starts=40, horizon=3, noise=0.2, steer_frac=0.0, sample=sample)
+        syn, _ = counterfactual_rollouts(model, cost.transition_cost, ds.observations, ds.actions, lo, hi, cfg,
+                                         cut=float("inf"))
+        mean = model.predict(torch.as_tensor(syn.observations), torch.as_tensor(syn.actions), sample=False)
+        close = np.allclose(syn.next_observations, mean["next_obs"].numpy(), atol=1e-5)
+        assert close is not sample, sample

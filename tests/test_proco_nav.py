@@ -92,3 +92,21 @@ def test_tiny_proco_run_on_nav_data(algo, nav_data, tmp_path, capsys):
         assert m["diagnostics"]["shield"]["steps"] == 1000
     else:
         assert p["synthetic_transitions"] > 0
+
+
+def test_bc_safe_proco_refuses_when_every_row_is_flagged(nav_data, tmp_path, capsys, monkeypatch):
+    """A feasibility critic that marks every state infeasible leaves BC nothing: one line, not a no-op policy."""
+    from safemil.proco.layer import ProcoLayer
+
+    def everything_infeasible(self, batch=8192):
+        n = len(self.obs)
+        return {"v": np.ones(n, np.float32), "q": np.ones(n, np.float32), "v_next": np.ones(n, np.float32)}
+
+    monkeypatch.setattr(ProcoLayer, "row_feasibility", everything_infeasible)
+    tiny = [o for o in TINY["bc-safe+proco"] if "knowledge.margin" not in o]
+    with pytest.raises(SystemExit) as e:
+        main(["train", "bc-safe+proco", "--task", "PointGoal1", "--dataset", str(nav_data), "--data", "safe-only",
+              "--preset", "proco-nav", "--out", str(tmp_path / "run"), *RUN, *tiny])
+    assert e.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert "flags all" in err[-1] and "100.0% of real states infeasible" in err[-1]

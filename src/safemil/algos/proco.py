@@ -26,7 +26,7 @@ from safemil.algos.base import AlgoSpec, LearnerData, register
 from safemil.algos.bc_safe import _subview
 from safemil.algos.layered import Layered
 from safemil.algos.offline import require_offline
-from safemil.errors import ConfigError, DatasetError
+from safemil.errors import ConfigError, DatasetError, SafemilError
 from safemil.policies import BCConfig, WeightConfig, WeightedBC
 from safemil.proco.critics import CriticConfig, RewardCritic
 from safemil.proco.layer import ProcoLayer, ProcoLayerConfig
@@ -165,6 +165,12 @@ class BCSafeProco(_WeightedBase):
         f = self.layer.row_feasibility()
         flag = ((f["v"] > 0) | (f["q"] > 0))[self.rows]
         self.flag_frac = float(flag.mean())
+        if flag.all():  # every BC weight would be 0: the policy would learn nothing
+            raise SafemilError(
+                f"bc-safe+proco: the feasibility critic flags all {len(flag)} BC rows (infeasible state or an action "
+                f"leaving the feasible region; {float((f['v'] > 0).mean()):.1%} of real states infeasible), so BC "
+                "has nothing left to learn from; the counterfactual labels or the critic's budget are off "
+                "(see diagnostics: synthetic_unsafe_frac, layer.feasibility_steps, layer.rollout.sample)")
         self._row_cost = torch.from_numpy(flag.astype(np.float32))
 
     def summary(self) -> dict:

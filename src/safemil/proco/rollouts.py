@@ -37,6 +37,9 @@ class RolloutConfig:
     steer_frac: float = 0.5  # share of rollouts steered towards the knowledge's unsafe set
     candidates: int = 8  # actions tried per steered step
     steer_softness: float = 0.5  # softness of the knowledge score used for steering (fraction of thresholds)
+    # true: each model step is drawn from a random elite's predicted Gaussian; false: that elite's mean
+    # (where the predicted spread dwarfs a step's real change, as the nav tasks' lidar, a draw jumps)
+    sample: bool = True
 
     def __post_init__(self):
         if self.n_starts < 1 or self.horizon < 1:
@@ -116,7 +119,7 @@ def counterfactual_rollouts(model: DynamicsEnsemble, cost, obs: np.ndarray, act:
         st = idx[steer[idx]]
         if len(st) and config.candidates > 1:
             a[st] = _steered(model, score, s[st], a[st], low, high, half, config, gen)
-        pred = model.predict(s[idx], a[idx], generator=gen)
+        pred = model.predict(s[idx], a[idx], generator=gen, sample=config.sample)
         dis = pred["disagreement"]
         ok = dis <= cut
         c = torch.as_tensor(cost(s[idx], pred["next_obs"]), dtype=torch.float32)

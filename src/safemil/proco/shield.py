@@ -12,7 +12,8 @@ elite predicts to violate is taken, in this order:
 
 1. the policy's own action (so the filter is invisible while it predicts no violation);
 2. that action shrunk towards the centre of the action box by each of ``scales``
-   (less push: on a velocity rule, the least intervention that slows down);
+   (less push: on a velocity rule, the least intervention that slows down; a negative
+   scale mirrors it through the centre, reverse thrust);
 3. if every candidate is predicted to violate, the one with the lowest soft
    knowledge score (the least bad).
 
@@ -39,8 +40,9 @@ SOFTNESS = 0.5  # width of the soft knowledge score that ranks candidates when a
 class ShieldConfig:
     horizon: int = 0  # model steps looked ahead; 0: no filter
     margin: float = 0.0  # knowledge margin the filter checks at (fraction of each threshold)
-    # each in [0, 1): fallback candidates, the policy's action shrunk towards the action box's centre by
-    # each scale (0: the centre), tried in order after the action itself
+    # each in [-1, 1): fallback candidates, the policy's action shrunk towards the action box's centre by
+    # each scale (0: the centre; below 0: mirrored through it, e.g. reverse thrust, which brakes a point
+    # robot), tried in order after the action itself
     scales: tuple[float, ...] = (0.9, 0.8, 0.6, 0.4, 0.2, 0.0)
 
     def __post_init__(self):
@@ -48,8 +50,8 @@ class ShieldConfig:
             raise ConfigError(f"shield.horizon must be >= 0 (0: off), got {self.horizon}")
         if not 0 <= self.margin < 1:
             raise ConfigError(f"shield.margin must be in [0, 1), got {self.margin}")
-        if any(not 0 <= s < 1 for s in self.scales):
-            raise ConfigError(f"shield.scales must lie in [0, 1), got {list(self.scales)}")
+        if any(not -1 <= s < 1 for s in self.scales):
+            raise ConfigError(f"shield.scales must lie in [-1, 1), got {list(self.scales)}")
 
     @property
     def on(self) -> bool:
