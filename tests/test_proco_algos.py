@@ -33,7 +33,9 @@ BC = ["bc.batch_size=64", "bc.actor.hidden=[32,32]"]
 BCQ = ["steps=20", "batch_size=64", "hidden=[32,32]"]
 TINY = {
     "proco": LAYER + BC + ["policy_steps=20", "reward.hidden=[32,32]", "reward.batch_size=64"],
-    "bc-safe+proco": LAYER + BC + ["steps=20"],
+    # a critic that learns something in 20 steps: bc-safe+proco refuses one that flags every BC row
+    "bc-safe+proco": LAYER + BC + ["steps=20", "layer.knowledge.margin=0.0", "layer.h_unsafe=1",
+                                   "layer.feasibility.lr=1e-2", "layer.feasibility.gamma=0.5"],
     "bcq-lag": BCQ,
     "bcq-lag+proco": LAYER + ["base." + o for o in BCQ],
 }

@@ -82,6 +82,9 @@ def test_bad_settings_are_refused():
     with pytest.raises(ConfigError, match="scales"):
         ShieldConfig(horizon=1, scales=(-1.5,))
     assert ShieldConfig(horizon=1, scales=(0.0, -1.0)).scales == (0.0, -1.0)  # -1: reverse thrust
+    with pytest.raises(ConfigError, match="scales"):
+        ShieldConfig(horizon=1, scales=(-1.5,))
+    assert ShieldConfig(horizon=1, scales=(0.0, -1.0)).scales == (0.0, -1.0)  # -1: reverse thrust
     with pytest.raises(ConfigError, match="horizon >= 1"):
         _shield(horizon=0)
 

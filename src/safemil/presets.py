@@ -65,21 +65,29 @@ _PROCO = {
 }
 
 # PROCO on the navigation tasks' exclusively-safe data (the `proco-nav` grid). The proco grid's
-# budgets and structure; what differs is the knowledge margin and the filter's horizon:
-# - margin 0.01, not 0.1: the nav rules threshold a lidar closeness (1 - distance / 3 m) near 0.93,
-#   so 0.1 moves a hazard's edge from 0.2 m to 0.48 m and flags 31% (PointGoal1) and 66%
-#   (PointButton1) of the safe-only data's states as unsafe; 0.01 is about 3 cm of extra clearance
-#   and flags 0.2% / 2.3% / 0.04% (PointGoal1 / PointButton1 / PointCircle2).
-# - filter horizon 5: the point robot moves 1.4-2.2 cm a step (0.7-1.1 m/s at dt 0.02 s), so three
-#   steps look 5 cm ahead of a 0.2 m hazard; five look about 10 cm.
-# Evaluation: 10 episodes of 1000 steps in 5 lock-step envs, as the proco grid.
-_LAYER_NAV = (*_LAYER[:-1], "layer.knowledge.margin=0.01")
+# budgets and structure; what differs (measured on the PointGoal1 safe-only data, seed 0):
+# - knowledge margin 0.01, not 0.1: the nav rules threshold a lidar closeness (1 - distance / 3 m)
+#   near 0.93, so 0.1 moves a hazard's edge from 0.2 m to 0.48 m and flags 31% (PointGoal1) and 66%
+#   (PointButton1) of the safe-only states as unsafe; 0.01 is about 3 cm of clearance and flags
+#   0.2% / 2.3% / 0.04% (PointGoal1 / PointButton1 / PointCircle2).
+# - rollouts at the elite mean (rollout.sample=false): a draw from the model's Gaussian moves the
+#   nearest-hazard lidar 19x a real step's change, so sampled rollouts "violate" from 0.24-0.44 m
+#   away and the feasibility critic marked every real state infeasible (bc-safe+proco dropped all rows).
+# - 1600 feasibility steps, not 800: at 800 the critic flags 0.04% of the real actions, at 1600 2.4%.
+# - the safety filter 5 steps ahead (about 10 cm at 0.7-1.1 m/s, dt 0.02 s) on both PROCO algorithms:
+#   rollouts at the mean reach few violations (about 30 of 15,000 synthetic rows), so the filter is
+#   where the model and the rule act. Horizon 3 raised BCQ-Lag's cost on PointGoal1 seed 0 (7.27 vs
+#   2.62 unfiltered), 5 lowered it (2.48); mirrored (reverse-thrust) candidates raised it (7.80).
+# Evaluation: 10 episodes of 1000 steps (PointCircle2: 500) in 5 lock-step envs, as the proco grid.
+_LAYER_NAV = ("layer.model_steps=800", "layer.ensemble.members=5", "layer.ensemble.hidden=[128,128,128]",
+              "layer.feasibility_steps=1600", "layer.feasibility.hidden=[128,128]", "layer.rollout.n_starts=2000",
+              "layer.rollout.sample=false", "layer.knowledge.margin=0.01", "layer.shield.horizon=5")
 _PROCO_NAV = {
     "bc-safe": _PROCO["bc-safe"],
     "bc-safe+proco": ("steps=3000", *_PROCO_BC, *_LAYER_NAV),
     "bcq-lag": _PROCO["bcq-lag"],
     "bcq-lag+proco": ("base.steps=6000", "base.hidden=[128,128]", *_LAYER_NAV, "layer.rollout.cut_quantile=1.0",
-                      "layer_costs=false", "layer.shield.horizon=5"),
+                      "layer_costs=false"),
 }
 
 PRESETS: dict[str, Preset] = {
@@ -100,7 +108,7 @@ PRESETS: dict[str, Preset] = {
     "proco-nav": Preset(
         "proco-nav",
         "the proco-nav grid: the proco grid's bases alone and with PROCO on the navigation tasks' exclusively-safe "
-        "data (knowledge margin 0.01, safety filter 5 steps ahead)",
+        "data (knowledge margin 0.01, rollouts at the model's mean, safety filter 5 steps ahead on both)",
         run=_PROCO_RUN,
         algos=_PROCO_NAV,
     ),
