@@ -74,20 +74,20 @@ _PROCO = {
 #   nearest-hazard lidar 19x a real step's change, so sampled rollouts "violate" from 0.24-0.44 m
 #   away and the feasibility critic marked every real state infeasible (bc-safe+proco dropped all rows).
 # - 1600 feasibility steps, not 800: at 800 the critic flags 0.04% of the real actions, at 1600 2.4%.
-# - the safety filter 5 steps ahead (about 10 cm at 0.7-1.1 m/s, dt 0.02 s) on both PROCO algorithms:
-#   rollouts at the mean reach few violations (about 30 of 15,000 synthetic rows), so the filter is
-#   where the model and the rule act. Horizon 3 raised BCQ-Lag's cost on PointGoal1 seed 0 (7.27 vs
-#   2.62 unfiltered), 5 lowered it (2.48); mirrored (reverse-thrust) candidates raised it (7.80).
+# - bcq-lag+proco: the safety filter 5 steps ahead (about 10 cm at 0.7-1.1 m/s, dt 0.02 s). On
+#   PointGoal1 seed 0, BCQ-Lag's cost unfiltered 2.62; filtered at horizon 3 / 5 / 10: 7.27 / 2.48 / 1.63
+#   (return 0.526 -> 0.394 / 0.557 / 0.371); mirrored (reverse-thrust) candidates 7.80. bc-safe+proco has
+#   no filter, as in the proco grid: with it, BC-Safe's cost rose from 2.82 to 6.23 there.
 # Evaluation: 10 episodes of 1000 steps (PointCircle2: 500) in 5 lock-step envs, as the proco grid.
 _LAYER_NAV = ("layer.model_steps=800", "layer.ensemble.members=5", "layer.ensemble.hidden=[128,128,128]",
               "layer.feasibility_steps=1600", "layer.feasibility.hidden=[128,128]", "layer.rollout.n_starts=2000",
-              "layer.rollout.sample=false", "layer.knowledge.margin=0.01", "layer.shield.horizon=5")
+              "layer.rollout.sample=false", "layer.knowledge.margin=0.01")
 _PROCO_NAV = {
     "bc-safe": _PROCO["bc-safe"],
     "bc-safe+proco": ("steps=3000", *_PROCO_BC, *_LAYER_NAV),
     "bcq-lag": _PROCO["bcq-lag"],
     "bcq-lag+proco": ("base.steps=6000", "base.hidden=[128,128]", *_LAYER_NAV, "layer.rollout.cut_quantile=1.0",
-                      "layer_costs=false"),
+                      "layer_costs=false", "layer.shield.horizon=5"),
 }
 
 PRESETS: dict[str, Preset] = {
@@ -108,7 +108,7 @@ PRESETS: dict[str, Preset] = {
     "proco-nav": Preset(
         "proco-nav",
         "the proco-nav grid: the proco grid's bases alone and with PROCO on the navigation tasks' exclusively-safe "
-        "data (knowledge margin 0.01, rollouts at the model's mean, safety filter 5 steps ahead on both)",
+        "data (knowledge margin 0.01, rollouts at the model's mean, BCQ-Lag's safety filter 5 steps ahead)",
         run=_PROCO_RUN,
         algos=_PROCO_NAV,
     ),
