@@ -85,6 +85,21 @@ def obs_speed(spec: TaskSpec, obs: np.ndarray) -> np.ndarray:
     return np.sqrt((v**2).sum(1)) if spec.planar_speed else v[:, 0]
 
 
+def velocity_residual(spec: TaskSpec, ds: Dataset, true_v: np.ndarray | None) -> tuple[float, str]:
+    """The rule's agreement on the mid-step velocity, and where its wrong steps sit."""
+    v_obs = obs_speed(spec, ds.next_observations)
+    # diagnostic only: the mean of the start- and end-of-step velocities approximates the
+    # position change over the step better than the end-of-step velocity alone
+    v_mid = obs_speed(spec, 0.5 * (ds.observations + ds.next_observations))
+    agree_mid = float(((v_mid > spec.cost_threshold) == (ds.costs > 0)).mean())
+    wrong = (v_obs > spec.cost_threshold) != (ds.costs > 0)
+    near = np.abs(v_obs[wrong] - spec.cost_threshold) / spec.cost_threshold
+    resid = f"{wrong.sum()} wrong, median |v_obs-thr|/thr {np.median(near):.3f}" if wrong.any() else "none"
+    if true_v is not None:
+        resid += f"; mean |v_obs - v_step| {np.abs(v_obs - true_v).mean():.3f} m/s"
+    return agree_mid, resid
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--tasks", nargs="*", default=[t.name for t in list_tasks("all")])
@@ -121,25 +136,13 @@ def main() -> None:
         agree = rep.agreement if rep.agreement is not None else float(rep.flagged == 0)
         worst = agree if math.isnan(worst) else min(worst, agree)
         fmt = lambda x: "n/a" if x is None else f"{x:.4f}"  # noqa: E731
-        if not velocity:
-            wrong = round((1 - agree) * rep.n_states)
-            print(f"{spec.name:<20} {source[-44:]:<44} {rep.n_states:>7} {ds.costs.mean():>6.3f} "
-                  f"{rep.flagged_fraction:>6.3f} {agree:>7.4f} {fmt(rep.precision):>6} {fmt(rep.recall):>6} "
-                  f"{fmt(rep_t.agreement):>12} {'n/a':>10}  {wrong} wrong", flush=True)
-            continue
-        v_obs = obs_speed(spec, ds.next_observations)
-        # diagnostic only: the mean of the start- and end-of-step velocities approximates the
-        # position change over the step better than the end-of-step velocity alone
-        v_mid = obs_speed(spec, 0.5 * (ds.observations + ds.next_observations))
-        agree_mid = float(((v_mid > spec.cost_threshold) == (ds.costs > 0)).mean())
-        wrong = (v_obs > spec.cost_threshold) != (ds.costs > 0)
-        near = np.abs(v_obs[wrong] - spec.cost_threshold) / spec.cost_threshold
-        resid = f"{wrong.sum()} wrong, median |v_obs-thr|/thr {np.median(near):.3f}" if wrong.any() else "none"
-        if true_v is not None:
-            resid += f"; mean |v_obs - v_step| {np.abs(v_obs - true_v).mean():.3f} m/s"
+        if velocity:
+            mid, resid = velocity_residual(spec, ds, true_v)
+        else:  # the velocity diagnostics have no navigation counterpart
+            mid, resid = None, f"{round((1 - agree) * rep.n_states)} wrong"
         print(f"{spec.name:<20} {source[-44:]:<44} {rep.n_states:>7} {ds.costs.mean():>6.3f} "
               f"{rep.flagged_fraction:>6.3f} {agree:>7.4f} {fmt(rep.precision):>6} {fmt(rep.recall):>6} "
-              f"{fmt(rep_t.agreement):>12} {agree_mid:>10.4f}  {resid}", flush=True)
+              f"{fmt(rep_t.agreement):>12} {fmt(mid):>10}  {resid}", flush=True)
     print(f"ratio={worst:.4f}")
 
 

@@ -64,13 +64,20 @@ def test_safe_only_views(tiny, capsys):
         DataConfig(mode="safe")
 
 
+def _trained_model(ds, members: int, elites: int, steps: int, validate: bool = True) -> DynamicsEnsemble:
+    """A small ensemble fitted ``steps`` updates on ``ds`` (then ranked on its held-out part)."""
+    model = DynamicsEnsemble(Transitions(ds.observations, ds.actions, ds.next_observations, ds.rewards),
+                             EnsembleConfig(members=members, elites=elites, hidden=(32,)), seed=0)
+    for _ in range(steps):
+        model.train_step()
+    if validate:
+        model.validate()
+    return model
+
+
 def test_rollouts_respect_the_disagreement_cut(tiny):
     ds = read_dsrl(tiny, task=TASK)
-    model = DynamicsEnsemble(Transitions(ds.observations, ds.actions, ds.next_observations, ds.rewards),
-                             EnsembleConfig(members=3, elites=3, hidden=(32,)), seed=0)
-    for _ in range(30):
-        model.train_step()
-    model.validate()
+    model = _trained_model(ds, members=3, elites=3, steps=30)
     cost = make_knowledge_cost(TASK, KnowledgeSettings(rule="x_velocity > 0.05"))
     cut = float(np.median(real_disagreement(model, ds.observations, ds.actions)))
     cfg = RolloutConfig(n_starts=200, horizon=5, noise=0.5)
@@ -96,9 +103,7 @@ def test_rollouts_respect_the_disagreement_cut(tiny):
 
 def test_policy_rollouts_take_the_policy_action(tiny):
     ds = read_dsrl(tiny, task=TASK)
-    model = DynamicsEnsemble(Transitions(ds.observations, ds.actions, ds.next_observations, ds.rewards),
-                             EnsembleConfig(members=3, elites=3, hidden=(32,)), seed=0)
-    model.train_step()
+    model = _trained_model(ds, members=3, elites=3, steps=1, validate=False)
     cost = make_knowledge_cost(TASK, KnowledgeSettings(rule="x_velocity > 0.05"))
     lo, hi = -np.ones(2), np.ones(2)
     target = torch.tensor([0.7, -1.5])  # the second entry is outside the action box
@@ -239,11 +244,7 @@ def test_base_sees_only_the_costly_synthetic_rows_by_default(tiny):
 def test_rollouts_without_sampling_follow_the_elite_mean(tiny):
     """``rollout.sample=false``: each model step is the (one) elite's predicted mean, no Gaussian draw."""
     ds = read_dsrl(tiny, task=TASK)
-    model = DynamicsEnsemble(Transitions(ds.observations, ds.actions, ds.next_observations, ds.rewards),
-                             EnsembleConfig(members=2, elites=1, hidden=(32,)), seed=0)
-    for _ in range(10):
-        model.train_step()
-    model.validate()
+    model = _trained_model(ds, members=2, elites=1, steps=10)
     cost = make_knowledge_cost(TASK, KnowledgeSettings(rule="x_velocity > 100"))
     lo, hi = -np.ones(2), np.ones(2)
     for sample in (False, True):

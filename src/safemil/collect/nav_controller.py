@@ -69,9 +69,9 @@ def local_peaks(block: np.ndarray, lidar_range: float) -> tuple[np.ndarray, np.n
     return peak, wrap((np.arange(BINS) + frac) * BIN_WIDTH), lidar_range * (1.0 - block)
 
 
-def _lateral(bearing: np.ndarray, obj_bearing: np.ndarray, dist: np.ndarray) -> np.ndarray:
-    """How close each object's centre passes to the ray at ``bearing`` (its distance if behind)."""
-    off = obj_bearing - bearing[:, None]
+def _lateral(off: np.ndarray, dist: np.ndarray) -> np.ndarray:
+    """How close an object's centre, ``dist`` away at angle ``off`` from a ray, passes to that ray
+    (its distance if it is behind)."""
     return np.where(np.cos(off) > 0, dist * np.abs(np.sin(off)), dist)
 
 
@@ -124,15 +124,13 @@ class NavController:
         dist, radius = np.concatenate(dists, axis=1), np.concatenate(radii, axis=1)
         # the goal button shows in the button lidar too, at the goal's distance: only nearer objects count
         peak &= (dist < goal_dist[:, None] - 0.05) & (dist < AVOID_REACH)
-        # (rows, candidates, objects): the object's offset from each candidate ray
-        off = obj_bearing[:, None, :] - CANDIDATE_BEARINGS[None, :, None]
-        along = dist[:, None, :] * np.cos(off)
-        lateral = np.where(along > 0, dist[:, None, :] * np.abs(np.sin(off)), dist[:, None, :])
+        # (rows, candidates, objects): how close each object passes to each candidate ray
+        lateral = _lateral(obj_bearing[:, None, :] - CANDIDATE_BEARINGS[None, :, None], dist[:, None, :])
         blocked = (peak[:, None, :] & (lateral < radius[:, None, :])).sum(axis=2)
         score = np.cos(CANDIDATE_BEARINGS[None, :] - goal[:, None]) - BLOCKED_PENALTY * blocked
         bearing = CANDIDATE_BEARINGS[score.argmax(axis=1)]
         # the goal's own bearing when it is free (no quantisation on the way in)
-        free = ~(peak[:, None, :] & (_lateral(goal, obj_bearing, dist) < radius)[:, None, :]).any(axis=(1, 2))
+        free = ~(peak & (_lateral(obj_bearing - goal[:, None], dist) < radius)).any(axis=1)
         bearing = np.where(free, goal, bearing)
         near = np.where(peak, np.clip((radius + ESCAPE_BAND - dist) / ESCAPE_BAND, 0.0, 1.0), 0.0)
         ux = np.cos(bearing) - ESCAPE_GAIN * (near * np.cos(obj_bearing)).sum(axis=1)
