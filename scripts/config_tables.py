@@ -39,6 +39,9 @@ def table_for(name: str) -> str:
     rows = ["| preset | what | every algorithm | per algorithm |", "|---|---|---|---|"]
     for p in PRESETS.values():
         per = "; ".join(f"`{a}`: " + " ".join(f"`{o}`" for o in ov) for a, ov in p.algos.items())
+        for kind, algos in p.kinds.items():
+            per += f"; on {kind} tasks " + "; ".join(f"`{a}`: " + " ".join(f"`{o}`" for o in ov)
+                                                    for a, ov in algos.items())
         rows.append(f"| `{p.name}` | {p.description} | {' '.join(f'`{o}`' for o in p.run)} | {per} |")
     return "\n".join(rows) + "\n"
 

@@ -17,15 +17,18 @@ from safemil.errors import ConfigError
 
 @dataclass(frozen=True)
 class Preset:
-    """``run`` applies to every algorithm, then ``algos[name]`` to that algorithm alone."""
+    """``run`` applies to every algorithm, then ``algos[name]`` to that algorithm alone; on a task of a
+    kind named in ``kinds`` (``"navigation"``), ``kinds[kind][name]`` replaces ``algos[name]``."""
 
     name: str
     description: str
     run: tuple[str, ...] = ()
     algos: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    kinds: Mapping[str, Mapping[str, tuple[str, ...]]] = field(default_factory=dict)
 
-    def overrides(self, algo: str) -> list[str]:
-        return [*self.run, *self.algos.get(algo, ())]
+    def overrides(self, algo: str, kind: str = "velocity") -> list[str]:
+        per_algo = self.kinds.get(kind, {}).get(algo, self.algos.get(algo, ()))
+        return [*self.run, *per_algo]
 
 
 # SafeMIL and its baselines (the `default` grid): every method the same number of policy (BC)
@@ -94,16 +97,19 @@ PRESETS: dict[str, Preset] = {
     "default": Preset(
         "default",
         "the reported configuration of every algorithm: the default grid's budget for SafeMIL and its "
-        "baselines, the proco grid's settings for the PROCO algorithms",
+        "baselines, the proco grid's settings for the PROCO algorithms (the proco-nav grid's on a navigation task)",
         run=(f"eval.episodes={EVAL_EPISODES}", f"eval.num_envs={EVAL_EPISODES}", "train.log_every=50",
              "train.checkpoint_every=500"),
         algos={**_PAPER, **{a: (*_PROCO_RUN, *o) for a, o in _PROCO.items() if a != "bc-safe"}},
+        kinds={"navigation": {a: (*_PROCO_RUN, *o) for a, o in _PROCO_NAV.items() if a != "bc-safe"}},
     ),
     "proco": Preset(
         "proco",
-        "the proco grid: each offline safe RL base alone and with PROCO on exclusively-safe data",
+        "the proco grid: each offline safe RL base alone and with PROCO on exclusively-safe data (on a "
+        "navigation task, the proco-nav grid's settings)",
         run=_PROCO_RUN,
         algos=_PROCO,
+        kinds={"navigation": _PROCO_NAV},
     ),
     "proco-nav": Preset(
         "proco-nav",

@@ -106,10 +106,11 @@ def make_run_config(algo: str, task: str, dataset: str | None = None, seed: int 
     """Resolve names and defaults: the ``preset``'s overrides (`safemil.presets`), then ``overrides``;
     ``split.*``/``data.*``/``train.*``/``eval.*`` ones go to the run, the rest to the algorithm."""
     spec = get_algo(algo)
-    task_name = get_task(task).name
+    task_spec = get_task(task)
+    task_name = task_spec.name
     chosen = get_preset(preset)
     path = find_dataset(dataset if dataset is not None else task_name)
-    run_ov, algo_ov = split_overrides([*chosen.overrides(spec.name), *(overrides or [])])
+    run_ov, algo_ov = split_overrides([*chosen.overrides(spec.name, task_spec.kind), *(overrides or [])])
     algo_cfg = apply_overrides(spec.config_cls(), algo_ov)
     cfg = RunConfig(algo=spec.name, task=task_name, dataset=str(Path(path).resolve()),
                     dataset_sha256=dataset_sha256(path), seed=seed, preset=chosen.name,

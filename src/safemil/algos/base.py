@@ -80,6 +80,30 @@ class AlgorithmBase:
         return {}
 
 
+class LearnerAlgorithm(AlgorithmBase):
+    """An algorithm that is one learner (``self.learner``): its updates, policy, summary and checkpoint."""
+
+    learner: Any
+
+    def train_step(self, step: int) -> dict[str, float]:
+        return self.learner.step()
+
+    def policy(self) -> Policy:
+        return self.learner.policy()
+
+    def policy_state(self) -> dict:
+        return self.learner.policy_state()
+
+    def summary(self) -> dict[str, Any]:
+        return self.learner.summary()
+
+    def state_dict(self) -> dict:
+        return {"base": self.learner.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.learner.load_state_dict(state["base"])
+
+
 class BCAlgorithm(AlgorithmBase):
     """Base of the algorithms whose deployed policy is a `WeightedBC` learner (``self.bc``)."""
 

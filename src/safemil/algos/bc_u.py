@@ -33,7 +33,6 @@ class PlainBC(BCAlgorithm):
                  notes: dict | None = None):
         self.total_steps = steps
         self.notes = dict(notes or {})
-        self.bc_config = bc
         self.bc = WeightedBC(view, bc, seed, data.act_low, data.act_high)
 
     def train_step(self, step: int) -> dict[str, float]:

@@ -39,7 +39,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from safemil.algos.base import AlgorithmBase, AlgoSpec, LearnerData, register
+from safemil.algos.base import AlgoSpec, LearnerAlgorithm, LearnerData, register
 from safemil.algos.layered import Layered
 from safemil.algos.offline import require_offline
 from safemil.errors import ConfigError
@@ -193,6 +193,7 @@ class BCQLagLearner:
         self._index_unsafe()
         self.act_scale = p.act_scale
         self.act_center = p.act_center
+        self.act_low, self.act_high = np.asarray(act_low), np.asarray(act_high)
         self.last: dict[str, float] = {}
 
     @property
@@ -363,11 +364,11 @@ class BCQLagLearner:
     def policy(self) -> TorchPolicy:
         return TorchPolicy(self.policy_net, seed=0)
 
-    def policy_state(self, act_low, act_high) -> dict:
+    def policy_state(self) -> dict:
         c = self.config
         return {"kind": "bcq", "obs_dim": self.policy_net.obs_dim, "act_dim": self.policy_net.act_dim,
-                "hidden": list(c.hidden), "phi": c.phi, "act_low": np.asarray(act_low).tolist(),
-                "act_high": np.asarray(act_high).tolist(), "state_dict": self.policy_net.state_dict()}
+                "hidden": list(c.hidden), "phi": c.phi, "act_low": self.act_low.tolist(),
+                "act_high": self.act_high.tolist(), "state_dict": self.policy_net.state_dict()}
 
 
 def _real_buffer(off) -> dict[str, np.ndarray]:
@@ -378,31 +379,12 @@ def _real_buffer(off) -> dict[str, np.ndarray]:
             "terminals": np.asarray(v.terminals, np.float32)}
 
 
-class BCQLag(AlgorithmBase):
+class BCQLag(LearnerAlgorithm):
     def __init__(self, config: BCQLagConfig, data: LearnerData, seed: int):
         off = require_offline(data, "bcq-lag")
-        self.data = data
         self.learner = BCQLagLearner(config, _real_buffer(off), data.act_low, data.act_high, data.cost_limit,
                                      int(off.learner.index.lengths.max()), seed)
         self.total_steps = config.steps
-
-    def train_step(self, step: int) -> dict[str, float]:
-        return self.learner.step()
-
-    def policy(self):
-        return self.learner.policy()
-
-    def policy_state(self) -> dict:
-        return self.learner.policy_state(self.data.act_low, self.data.act_high)
-
-    def summary(self) -> dict:
-        return self.learner.summary()
-
-    def state_dict(self) -> dict:
-        return {"base": self.learner.state_dict()}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.learner.load_state_dict(state["base"])
 
 
 @dataclass
@@ -447,13 +429,12 @@ class BCQLagProcoConfig:
 class BCQLagProco(Layered):
     def __init__(self, config: BCQLagProcoConfig, data: LearnerData, seed: int):
         off = require_offline(data, "bcq-lag+proco")
-        self.data = data
         # with the data's own costs the base needs only the model (for the filter): no rollouts, no feasibility
         layer = ProcoLayer(off, data.task, data.act_low, data.act_high, config.layer, seed,
                            model_only=not config.layer_costs)
-        super().__init__(layer, config.base.steps)
-        self.learner = BCQLagLearner(config.base, _real_buffer(off), data.act_low, data.act_high, data.cost_limit,
-                                     int(off.learner.index.lengths.max()), seed)
+        learner = BCQLagLearner(config.base, _real_buffer(off), data.act_low, data.act_high, data.cost_limit,
+                                int(off.learner.index.lengths.max()), seed)
+        super().__init__(layer, learner, config.base.steps)
         self.seed, self.rollouts, self.layer_costs = seed, config.policy_rollouts, config.layer_costs
         self.n_relabelled = 0
         self.layer_rows: dict[str, np.ndarray] = {}
@@ -493,12 +474,6 @@ class BCQLagProco(Layered):
         r["unsafe"] += rep["synthetic_unsafe"]
         r["cut"] += rep["rollouts_cut"]
         self._set_synthetic()
-
-    def base_policy(self):
-        return self.learner.policy()
-
-    def base_policy_state(self) -> dict:
-        return self.learner.policy_state(self.data.act_low, self.data.act_high)
 
     def summary(self) -> dict:
         out = {**super().summary(), **self.learner.summary(), "real_costs_raised": self.n_relabelled}

@@ -13,8 +13,8 @@ from safemil.proco.layer import ProcoLayer
 
 
 class Layered:
-    def __init__(self, layer: ProcoLayer, base_steps: int):
-        self.layer = layer
+    def __init__(self, layer: ProcoLayer, learner, base_steps: int):
+        self.layer, self.learner = layer, learner  # the base's learner: its policy is the one deployed
         self.n_layer = layer.total_steps
         self.total_steps = self.n_layer + base_steps
         self._prepared = False
@@ -30,12 +30,6 @@ class Layered:
         raise NotImplementedError
 
     def base_state(self) -> dict:
-        raise NotImplementedError
-
-    def base_policy(self):
-        raise NotImplementedError
-
-    def base_policy_state(self) -> dict:
         raise NotImplementedError
 
     def load_base_state(self, state: dict) -> None:
@@ -58,11 +52,11 @@ class Layered:
 
     def policy(self):
         """The base's policy, behind the layer's safety filter when ``layer.shield`` is on."""
-        p = self.base_policy()
+        p = self.learner.policy()
         return self.layer.shielded(p) if self.layer.config.shield.on else p
 
     def policy_state(self) -> dict:
-        s = self.base_policy_state()
+        s = self.learner.policy_state()
         return self.layer.shield_state(s) if self.layer.config.shield.on else s
 
     def summary(self) -> dict:

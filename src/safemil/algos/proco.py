@@ -74,26 +74,19 @@ def fisor_weights(v_h: np.ndarray, q_h: np.ndarray, adv: np.ndarray, c: ProcoCon
 class _WeightedBase(Layered):
     """Shared: a WeightedBC on the real rows, driven by per-row pseudo-costs fixed at prepare time."""
 
-    def __init__(self, layer: ProcoLayer, bc: WeightedBC, bc_config: BCConfig, steps: int):
-        super().__init__(layer, steps)
-        self.bc, self.bc_config = bc, bc_config
+    def __init__(self, layer: ProcoLayer, bc: WeightedBC, steps: int):
+        super().__init__(layer, bc, steps)
         self._row_cost: torch.Tensor | None = None
 
     def base_step(self, step: int) -> dict[str, float]:
         assert self._row_cost is not None
-        return self.bc.step(lambda rows: self._row_cost[torch.from_numpy(rows)])
-
-    def base_policy(self):
-        return self.bc.policy()
-
-    def base_policy_state(self) -> dict:
-        return self.bc.policy_state()
+        return self.learner.step(lambda rows: self._row_cost[torch.from_numpy(rows)])
 
     def base_state(self) -> dict:
-        return {"bc": self.bc.state_dict()}
+        return {"bc": self.learner.state_dict()}
 
     def load_base_state(self, state: dict) -> None:
-        self.bc.load_state_dict(state["bc"])
+        self.learner.load_state_dict(state["bc"])
 
 
 class ProcoBC(_WeightedBase):
@@ -101,7 +94,7 @@ class ProcoBC(_WeightedBase):
         off = require_offline(data, "proco")
         layer = ProcoLayer(off, data.task, data.act_low, data.act_high, config.layer, seed)
         super().__init__(layer, WeightedBC(off.learner, config.bc, seed, data.act_low, data.act_high),
-                         config.bc, config.policy_steps)
+                         config.policy_steps)
         self.config = config
         self.reward = RewardCritic(off.learner.observations, off.learner.actions, config.reward)
         self.weight_stats: dict = {}
@@ -123,10 +116,10 @@ class ProcoBC(_WeightedBase):
         return {**super().summary(), **self.weight_stats}
 
     def base_state(self) -> dict:
-        return {"bc": self.bc.state_dict(), "reward": self.reward.state_dict()}
+        return {"bc": self.learner.state_dict(), "reward": self.reward.state_dict()}
 
     def load_base_state(self, state: dict) -> None:
-        self.bc.load_state_dict(state["bc"])
+        self.learner.load_state_dict(state["bc"])
         self.reward.load_state_dict(state["reward"])
 
 
@@ -158,7 +151,7 @@ class BCSafeProco(_WeightedBase):
         self.rows = off.learner.index.rows(keep)
         layer = ProcoLayer(off, data.task, data.act_low, data.act_high, config.layer, seed)
         view = _subview(off.learner, keep)
-        super().__init__(layer, WeightedBC(view, config.bc, seed, data.act_low, data.act_high), config.bc, config.steps)
+        super().__init__(layer, WeightedBC(view, config.bc, seed, data.act_low, data.act_high), config.steps)
         self.flag_frac = float("nan")
 
     def prepare(self) -> None:

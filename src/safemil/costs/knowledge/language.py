@@ -28,6 +28,7 @@ import difflib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 from safemil.costs.knowledge.errors import ExpressionError
 
@@ -91,19 +92,13 @@ class Const(Node):
 class Field(Node):
     index: int
     name: str  # schema name, or "obs[i]" when the schema has none
-
-    @property
-    def type(self) -> str:
-        return NUM
+    type: ClassVar[str] = NUM
 
 
 @dataclass(frozen=True)
 class Neg(Node):
     x: Node
-
-    @property
-    def type(self) -> str:
-        return NUM
+    type: ClassVar[str] = NUM
 
 
 @dataclass(frozen=True)
@@ -111,10 +106,7 @@ class Arith(Node):
     op: str  # + - * / **
     a: Node
     b: Node
-
-    @property
-    def type(self) -> str:
-        return NUM
+    type: ClassVar[str] = NUM
 
 
 @dataclass(frozen=True)
@@ -122,39 +114,27 @@ class Compare(Node):
     op: str  # < <= > >=
     a: Node
     b: Node
-
-    @property
-    def type(self) -> str:
-        return BOOL
+    type: ClassVar[str] = BOOL
 
 
 @dataclass(frozen=True)
 class Logic(Node):
     op: str  # and / or
     items: tuple[Node, ...]
-
-    @property
-    def type(self) -> str:
-        return BOOL
+    type: ClassVar[str] = BOOL
 
 
 @dataclass(frozen=True)
 class Not(Node):
     x: Node
-
-    @property
-    def type(self) -> str:
-        return BOOL
+    type: ClassVar[str] = BOOL
 
 
 @dataclass(frozen=True)
 class Call(Node):
     fn: str  # abs sqrt min max norm clip
     args: tuple[Node, ...]
-
-    @property
-    def type(self) -> str:
-        return NUM
+    type: ClassVar[str] = NUM
 
 
 @dataclass(frozen=True)
