@@ -8,7 +8,7 @@ learner inherits that. One row per task x actor kind (``bc.actor.kind``), averag
 each run with the preset ``default`` plus ``steps`` and ``bc.actor.kind``.
 
 ``--sampled`` also evaluates each policy with sampled actions (the "sampled" column): what the
-actor does when its noise is kept, against its noise-free action (the mixture's heaviest
+actor does when its noise is kept (its return and mean episode cost), against its noise-free action (the mixture's heaviest
 component's mean, the Gaussian's mean; a deterministic actor is the same either way).
 
 The last line is ``ratio=<lowest fidelity over tasks>`` for the first actor kind (the default).
@@ -69,13 +69,13 @@ def measure(tasks: list[str], actors: list[str], seeds: list[int], steps: int, r
     print(f"BC-Safe, {steps} updates, seeds {seeds}, cost limit {DEFAULT_COST_LIMIT:g}, overrides {overrides}; "
           f"runs in {root}")
     print(f"{'task':22s} {'actor':14s} {'data return':>11s} {'data cost':>9s} {'policy return':>13s} "
-          f"{'policy cost':>11s} {'fidelity':>8s}" + (f" {'sampled':>7s}" if sampled else ""))
+          f"{'policy cost':>11s} {'fidelity':>8s}" + (f" {'sampled':>7s} {'s. cost':>7s}" if sampled else ""))
     fidelity: dict[str, list[float]] = {a: [] for a in actors}
     for task in tasks:
         data = [cloned_data_return(task, s) for s in seeds]
         data_ret, data_cost = float(np.mean([d[0] for d in data])), float(np.mean([d[1] for d in data]))
         for actor in actors:
-            rets, costs, sampled_rets = [], [], []
+            rets, costs, sampled_rets, sampled_costs = [], [], [], []
             for seed in seeds:
                 out = root / task / actor / f"s{seed}"
                 if (out / "eval.json").exists():  # finished earlier (--out): not trained again
@@ -87,11 +87,14 @@ def measure(tasks: list[str], actors: list[str], seeds: list[int], steps: int, r
                 rets.append(metrics["normalized_return"])
                 costs.append(metrics["mean_cost"])
                 if sampled:
-                    sampled_rets.append(safemil.evaluate(out, deterministic=False)["normalized_return"])
+                    m = safemil.evaluate(out, deterministic=False)
+                    sampled_rets.append(m["normalized_return"])
+                    sampled_costs.append(m["mean_cost"])
             f = float(np.mean(rets)) / data_ret
             fidelity[actor].append(f)
             print(f"{task:22s} {actor:14s} {data_ret:11.3f} {data_cost:9.1f} {np.mean(rets):13.3f} "
-                  f"{np.mean(costs):11.1f} {f:8.2f}" + (f" {np.mean(sampled_rets):7.3f}" if sampled else ""),
+                  f"{np.mean(costs):11.1f} {f:8.2f}"
+                  + (f" {np.mean(sampled_rets):7.3f} {np.mean(sampled_costs):7.1f}" if sampled else ""),
                   flush=True)
     for actor in actors:
         print(f"{actor}: fidelity mean {np.mean(fidelity[actor]):.2f}, lowest {min(fidelity[actor]):.2f}")

@@ -65,3 +65,14 @@ def test_the_docs_config_tables_are_up_to_date():
     r = subprocess.run([sys.executable, str(ROOT / "scripts" / "config_tables.py"), "--check"],
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_every_algorithm_and_shared_config_has_a_table_in_the_docs():
+    """Splitting or moving a reference page must not drop an algorithm's keys."""
+    import re
+
+    from safemil.algos import list_algos
+
+    names = {m for page in (ROOT / "docs").glob("*.md")
+             for m in re.findall(r"<!-- config-keys: ([\w+.-]+) -->", page.read_text())}
+    assert {s.name for s in list_algos()} | {"run", "presets", "bc", "layer"} <= names
