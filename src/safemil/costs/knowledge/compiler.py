@@ -39,10 +39,9 @@ from safemil.costs.knowledge.language import (
     Field,
     IfElse,
     Logic,
-    Neg,
     Node,
-    Not,
     Parsed,
+    Unary,
 )
 
 Fn = Callable[[Any, Any], Any]
@@ -208,7 +207,7 @@ class CompiledCost:
         if isinstance(node, Field):
             i = node.index
             return lambda x, o: x[..., i]
-        if isinstance(node, Neg):
+        if isinstance(node, Unary) and node.op == "-":
             f = self._build(node.x, 0)
             return lambda x, o: -f(x, o)
         if isinstance(node, Arith):
@@ -223,7 +222,7 @@ class CompiledCost:
             if node.op == "and":
                 return _reduce(fs, (lambda o: o.minimum) if soft else (lambda o: o.land))
             return _reduce(fs, (lambda o: o.maximum) if soft else (lambda o: o.lor))
-        if isinstance(node, Not):
+        if isinstance(node, Unary):  # not
             f = self._build(node.x, -pol)
             if self.soft and pol != 0:
                 return lambda x, o: 1.0 - f(x, o)

@@ -96,9 +96,13 @@ class Field(Node):
 
 
 @dataclass(frozen=True)
-class Neg(Node):
+class Unary(Node):
+    op: str  # - (a number's negation) or not (a condition's), as Python's ast.UnaryOp
     x: Node
-    type: ClassVar[str] = NUM
+
+    @property
+    def type(self) -> str:
+        return BOOL if self.op == "not" else NUM
 
 
 @dataclass(frozen=True)
@@ -121,12 +125,6 @@ class Compare(Node):
 class Logic(Node):
     op: str  # and / or
     items: tuple[Node, ...]
-    type: ClassVar[str] = BOOL
-
-
-@dataclass(frozen=True)
-class Not(Node):
-    x: Node
     type: ClassVar[str] = BOOL
 
 
@@ -239,12 +237,12 @@ class _Translator:
         if isinstance(n, ast.UnaryOp):
             if isinstance(n.op, ast.USub):
                 x = self.expect(self.node(n.operand, d), NUM, n.operand, "operand of '-'")
-                return _fold(Neg(x), self, n)
+                return _fold(Unary("-", x), self, n)
             if isinstance(n.op, ast.UAdd):
                 return self.expect(self.node(n.operand, d), NUM, n.operand, "operand of '+'")
             if isinstance(n.op, ast.Not):
                 x = self.expect(self.node(n.operand, d), BOOL, n.operand, "operand of 'not'")
-                return _fold(Not(x), self, n)
+                return _fold(Unary("not", x), self, n)
             raise self.reject(n, f"operator {type(n.op).__name__}", _HINTS.get(type(n.op), ""))
         if isinstance(n, ast.BinOp):
             op = _BINOPS.get(type(n.op))
@@ -409,7 +407,7 @@ def _fold(node: Node, tr: _Translator, where: ast.AST) -> Node:
 
 
 def _children(node: Node) -> tuple[Node, ...]:
-    if isinstance(node, (Neg, Not)):
+    if isinstance(node, Unary):
         return (node.x,)
     if isinstance(node, (Arith, Compare)):
         return (node.a, node.b)
@@ -424,10 +422,8 @@ def _children(node: Node) -> tuple[Node, ...]:
 
 def _const_eval(node: Node) -> float | bool:
     v = [k.value for k in _children(node)]
-    if isinstance(node, Neg):
-        return -v[0]
-    if isinstance(node, Not):
-        return not v[0]
+    if isinstance(node, Unary):
+        return not v[0] if node.op == "not" else -v[0]
     if isinstance(node, Arith):
         a, b = v
         if node.op == "+":
@@ -484,7 +480,7 @@ def _src(node: Node) -> tuple[str, int]:
         return (repr(node.value), _PREC["atom"] if node.value >= 0 else _PREC["neg"])
     if isinstance(node, Field):
         return (node.name, _PREC["atom"])
-    if isinstance(node, Neg):
+    if isinstance(node, Unary) and node.op == "-":
         return ("-" + wrap(node.x, _PREC["neg"]), _PREC["neg"])
     if isinstance(node, Arith):
         p = _PREC[node.op]
@@ -497,7 +493,7 @@ def _src(node: Node) -> tuple[str, int]:
     if isinstance(node, Logic):
         p = _PREC[node.op]
         return (f" {node.op} ".join(wrap(i, p + 1) for i in node.items), p)
-    if isinstance(node, Not):
+    if isinstance(node, Unary):
         return ("not " + wrap(node.x, _PREC["not"]), _PREC["not"])
     if isinstance(node, Call):
         return (f"{node.fn}({', '.join(_src(a)[0] for a in node.args)})", _PREC["atom"])
