@@ -267,10 +267,13 @@ def test_extraction_is_fast_on_crafted_answers():
         assert time.perf_counter() - t0 < 0.5, repr(text[:20])
 
 
-def test_prompt_lists_every_field():
-    spec = get_task("AntVelocity")
+@pytest.mark.parametrize("task", ["AntVelocity", "PointButton1"])
+def test_prompt_lists_every_field_and_names_the_kind_of_task(task):
+    spec = get_task(task)
     msgs = build_prompt(spec, "rule")
     assert all(f"{f.name} (obs[{f.index}])" in msgs[1]["content"] for f in spec.schema)
+    # a navigation task is not one of MuJoCo's own environments: its id would mislead the model
+    assert ("navigation task" in msgs[1]["content"]) == (spec.kind == "navigation")
 
 
 def test_cli_openai_backend_end_to_end(server, tmp_path, capsys, monkeypatch):

@@ -42,8 +42,9 @@ x_velocity > 1.5
 def build_prompt(task: TaskSpec, rule: str) -> list[Message]:
     """The chat messages for ``rule`` on ``task``: the language, then the schema and the rule."""
     rows = "\n".join(f"- {f.name} (obs[{f.index}]): {f.meaning} [{f.unit}]" for f in task.schema)
+    kind = "a Safety-Gymnasium navigation task" if task.kind == "navigation" else f"MuJoCo {task.gym_id}"
     user = (
-        f"Task: {task.name} (MuJoCo {task.gym_id}); an observation has {task.obs_dim} entries:\n"
+        f"Task: {task.name} ({kind}); an observation has {task.obs_dim} entries:\n"
         f"{rows}\n\n"
         f"Safety rule: {rule.strip()}\n\n"
         "Write the expression that is true in the states this rule calls unsafe."
