@@ -78,6 +78,8 @@ class BCQLagConfig:
     def __post_init__(self):
         if self.steps < 1 or self.batch_size < 1:
             raise ConfigError("steps and batch_size must be >= 1")
+        if not self.hidden or any(h < 1 for h in self.hidden):  # no hidden layer: linear critics and actor
+            raise ConfigError(f"hidden sizes must be a non-empty list of positive sizes, got {list(self.hidden)}")
         if not 0 < self.gamma < 1 or (self.tau is not None and not 0 < self.tau <= 1):
             raise ConfigError("gamma must be in (0, 1) and tau in (0, 1] (or null: from the budget)")
         if len(self.pid) != 3 or any(g < 0 for g in self.pid):

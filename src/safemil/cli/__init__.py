@@ -55,9 +55,29 @@ app.command("bench")(bench_cli.bench)
 app.command("report")(bench_cli.report)
 
 
+# Options whose value is a path. Typer turns an empty value into Path("."), so `--out "$UNSET"`
+# would silently write into the current folder: an empty one is refused here instead.
+PATH_OPTIONS = frozenset({"--out", "--dataset", "--plot", "--plots", "--csv", "--markdown", "--doc", "--img-dir",
+                          "--workdir", "--dest", "--cost-file", "--policy", "--resume"})
+
+
+def empty_path_option(args: list[str]) -> str | None:
+    """The first path option given an empty value (``--out ""`` or ``--out=``), if any."""
+    for i, arg in enumerate(args):
+        name, eq, value = arg.partition("=")
+        if name in PATH_OPTIONS:
+            given = value if eq else (args[i + 1] if i + 1 < len(args) else None)
+            if given is not None and not given.strip():
+                return name
+    return None
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI and exit: 0 on success, 2 with one ``error: ...`` line on stderr for bad input."""
     os.environ.setdefault("MUJOCO_GL", "egl")
+    empty = empty_path_option(list(sys.argv[1:] if argv is None else argv))
+    if empty is not None:
+        _fail(f"{empty} is empty: give a path (an unset shell variable?)", 2)
     try:
         code = app(args=argv, prog_name="safemil", standalone_mode=False)
     except typer.TyperException as e:  # click's usage errors (typer vendors click)

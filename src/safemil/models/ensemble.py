@@ -6,8 +6,9 @@ batched weights ``(E, in, out)`` and are evaluated with one ``torch.baddbmm``
 per layer, so an ensemble step costs one (wider) matrix product instead of E
 Python-level forward passes. Log-variances are kept inside learned soft
 bounds (MBPO/PETS style) so the NLL cannot collapse a member's variance.
-Members are trained on their own bootstrap resamples; a held-out split ranks
-them and the best ``elites`` are used for prediction.
+Each member draws its own random minibatches of the same training rows (not a
+bootstrap resample of them); a held-out split ranks the members and the best
+``elites`` are used for prediction.
 """
 
 from __future__ import annotations
@@ -138,7 +139,7 @@ class DynamicsEnsemble:
         return (x - self.x_mean) / self.x_std
 
     def train_step(self) -> dict[str, float]:
-        """One step: every member gets its own bootstrap minibatch (one gather, one batched forward)."""
+        """One step: every member gets its own random minibatch (one gather, one batched forward)."""
         e, b = self.config.members, self.config.batch_size
         idx = torch.randint(len(self.x_train), (e, b), generator=self.gen)
         x = self._norm_x(self.x_train[idx])
