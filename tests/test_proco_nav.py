@@ -58,6 +58,8 @@ def test_proco_nav_preset_resolves_for_nav_tasks_as_the_grid_runs_it(task, tmp_p
             assert not c.layer_costs and c.layer.shield.horizon == 5 and c.base.steps == 6000
         if r.algo == "bc-safe+proco":
             assert c.steps == 3000 and c.layer.shield.horizon == 0 and c.layer.feasibility_steps == 1600
+        if r.algo.startswith("bc-safe"):  # the library's BC actor, not the velocity proco table's mixture
+            assert c.bc.actor.kind == "deterministic" and c.bc.lr == 1e-4
 
 
 @pytest.fixture(scope="module")
