@@ -8,12 +8,14 @@ resumed past that point simply prepares again.
 
 from __future__ import annotations
 
+from typing import Any
+
 from safemil.errors import SafemilError
 from safemil.proco.layer import ProcoLayer
 
 
 class Layered:
-    def __init__(self, layer: ProcoLayer, learner, base_steps: int):
+    def __init__(self, layer: ProcoLayer, learner: Any, base_steps: int):
         self.layer, self.learner = layer, learner  # the base's learner: its policy is the one deployed
         self.n_layer = layer.total_steps
         self.total_steps = self.n_layer + base_steps
