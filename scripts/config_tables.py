@@ -59,6 +59,14 @@ def algo_table(name: str) -> str:
     return markdown_table(own) + (f"\nAlso {'; '.join(notes)}.\n" if notes else "")
 
 
+def _codes(overrides) -> str:
+    return " ".join(f"`{o}`" for o in overrides)
+
+
+def _per_algo(algos) -> str:
+    return "; ".join(f"`{a}`: {_codes(ov)}" for a, ov in algos.items())
+
+
 def table_for(name: str) -> str:
     """``presets``: every named preset and its overrides; an algorithm's table (`algo_table`); else the
     config keys of ``run`` or a shared nested config."""
@@ -68,11 +76,8 @@ def table_for(name: str) -> str:
         return algo_table(name)
     rows = ["| preset | what | every algorithm | per algorithm |", "|---|---|---|---|"]
     for p in PRESETS.values():
-        per = "; ".join(f"`{a}`: " + " ".join(f"`{o}`" for o in ov) for a, ov in p.algos.items())
-        for kind, algos in p.kinds.items():
-            per += f"; on {kind} tasks " + "; ".join(f"`{a}`: " + " ".join(f"`{o}`" for o in ov)
-                                                    for a, ov in algos.items())
-        rows.append(f"| `{p.name}` | {p.description} | {' '.join(f'`{o}`' for o in p.run)} | {per} |")
+        per = "".join([_per_algo(p.algos), *(f"; on {kind} tasks {_per_algo(a)}" for kind, a in p.kinds.items())])
+        rows.append(f"| `{p.name}` | {p.description} | {_codes(p.run)} | {per} |")
     return "\n".join(rows) + "\n"
 
 
