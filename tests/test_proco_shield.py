@@ -35,9 +35,9 @@ class Kinematic:
         return nxt
 
 
-def _shield(horizon: int) -> ShieldedPolicy:
+def _shield(horizon: int, **shield) -> ShieldedPolicy:
     rule = KnowledgeCost(TASK, "x_velocity > 3.0")
-    return ShieldedPolicy(Accelerate(), Kinematic(), rule, ShieldConfig(horizon=horizon),
+    return ShieldedPolicy(Accelerate(), Kinematic(), rule, ShieldConfig(horizon=horizon, **shield),
                           np.array([-1.0, -1.0]), np.array([1.0, 1.0]))
 
 
@@ -74,14 +74,34 @@ def test_when_every_candidate_violates_the_least_bad_is_taken():
     assert a[0, 0] == pytest.approx(0.0) and sh.report()["none_safe"] == 1
 
 
+def test_with_the_policy_fallback_a_hopeless_state_keeps_the_policys_action():
+    sh = _shield(horizon=1, fallback="policy")
+    np.testing.assert_allclose(sh.act(_at(3.5)), [[1.0, 0.0]])
+    assert sh.report()["none_safe"] == 1 and sh.report()["replaced"] == 0
+
+
+def test_the_grid_finds_the_steering_action_no_shrunk_one_is():
+    # at 3.2 no push (the last shrunk action) keeps the mean at 3.2; only a pull (-1: mean 2.95) is safe,
+    # and of the grid's pulls the one nearest the policy's (1, 0) is taken
+    assert _shield(horizon=1).act(_at(3.2))[0, 0] == pytest.approx(0.0)
+    sh = _shield(horizon=1, grid=3)
+    np.testing.assert_allclose(sh.act(_at(3.2)), [[-1.0, 0.0]])
+    assert sh.report()["none_safe"] == 0 and sh.report()["replaced"] == 1
+    # where the action itself is safe, the grid changes nothing
+    np.testing.assert_allclose(sh.act(_at(1.0)), [[1.0, 0.0]])
+
+
 def test_bad_settings_are_refused():
+    with pytest.raises(ConfigError, match="fallback"):
+        ShieldConfig(horizon=1, fallback="nearest")
+    with pytest.raises(ConfigError, match="grid"):
+        ShieldConfig(horizon=1, grid=1)
+    with pytest.raises(ConfigError, match="candidates"):
+        _shield(horizon=1, grid=40)  # 40 x 40 actions
     with pytest.raises(ConfigError, match="horizon"):
         ShieldConfig(horizon=-1)
     with pytest.raises(ConfigError, match="scales"):
         ShieldConfig(horizon=1, scales=(1.5,))
-    with pytest.raises(ConfigError, match="scales"):
-        ShieldConfig(horizon=1, scales=(-1.5,))
-    assert ShieldConfig(horizon=1, scales=(0.0, -1.0)).scales == (0.0, -1.0)  # -1: reverse thrust
     with pytest.raises(ConfigError, match="scales"):
         ShieldConfig(horizon=1, scales=(-1.5,))
     assert ShieldConfig(horizon=1, scales=(0.0, -1.0)).scales == (0.0, -1.0)  # -1: reverse thrust

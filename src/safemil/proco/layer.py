@@ -33,7 +33,13 @@ from safemil.proco.rollouts import (
     counterfactual_rollouts,
     real_disagreement,
 )
-from safemil.proco.shield import EliteDynamics, ShieldConfig, ShieldedPolicy, shield_state
+from safemil.proco.shield import (
+    EliteDynamics,
+    ShieldConfig,
+    ShieldedPolicy,
+    action_grid,
+    shield_state,
+)
 
 
 def _feas_critic() -> CriticConfig:
@@ -84,6 +90,7 @@ class ProcoLayer:
         such as a safety filter on a base trained on the data's own costs): no rollouts, no feasibility."""
         self.config, self.seed, self.task, self.model_only = config, seed, task, model_only
         self.act_low, self.act_high = act_low, act_high
+        action_grid(act_low, act_high, config.shield.grid)  # refuse an oversized grid now, not after training
         v = data.learner
         self.obs, self.act, self.next_obs = v.observations, v.actions, v.next_observations
         self.rewards = np.asarray(data.rewards, np.float32)

@@ -14,8 +14,14 @@ elite predicts to violate is taken, in this order:
 2. that action shrunk towards the centre of the action box by each of ``scales``
    (less push: on a velocity rule, the least intervention that slows down; a negative
    scale mirrors it through the centre, reverse thrust);
-3. if every candidate is predicted to violate, the one with the lowest soft
-   knowledge score (the least bad).
+3. with ``grid``, actions evenly spread over the whole box, nearest to the policy's
+   first (steering: a sliding robot heading for a wall must turn, which no shrunk
+   action does);
+4. if every candidate is predicted to violate: with ``fallback="least-bad"`` the one
+   with the lowest soft knowledge score; with ``"policy"`` the policy's own action. On
+   states the model has rarely seen (a robot at rest at the start, or already past a
+   wall) every candidate can look bad, and the least-bad one can be "stand still"
+   forever; "policy" then leaves the step to the policy.
 
 The filter only ever chooses among candidates, so it needs nothing from the
 learner beyond its ``act``; it is stored with the policy (`shield_state`) and
@@ -33,6 +39,8 @@ from safemil.costs.knowledge import KnowledgeCost
 from safemil.errors import ConfigError
 from safemil.models.ensemble import DynamicsEnsemble, GaussianEnsemble
 
+FALLBACKS = ("least-bad", "policy")
+MAX_GRID = 1024  # grid candidates at most (each costs elites x horizon model steps per flagged row)
 SOFTNESS = 0.5  # width of the soft knowledge score that ranks candidates when all are predicted to violate
 
 
@@ -44,14 +52,25 @@ class ShieldConfig:
     # each scale (0: the centre; below 0: mirrored through it, e.g. reverse thrust, which brakes a point
     # robot), tried in order after the action itself
     scales: tuple[float, ...] = (0.9, 0.8, 0.6, 0.4, 0.2, 0.0)
+    # where every candidate is predicted to violate: "policy" keeps the policy's own action (the model is
+    # then usually wrong, or the violation is already unavoidable), "least-bad" takes the lowest soft score
+    fallback: str = "least-bad"
+    # > 1: also try a grid of this many points per action dimension over the whole box (grid ** act_dim
+    # actions), nearest to the policy's action first, after the shrunk ones: steering away (a point robot
+    # that slides toward a wall must turn, which no shrunk action does); 0: none
+    grid: int = 0
 
     def __post_init__(self):
+        if self.fallback not in FALLBACKS:
+            raise ConfigError(f"shield.fallback must be one of {', '.join(FALLBACKS)}, got {self.fallback!r}")
         if self.horizon < 0:
             raise ConfigError(f"shield.horizon must be >= 0 (0: off), got {self.horizon}")
         if not 0 <= self.margin < 1:
             raise ConfigError(f"shield.margin must be in [0, 1), got {self.margin}")
         if any(not -1 <= s < 1 for s in self.scales):
             raise ConfigError(f"shield.scales must lie in [-1, 1), got {list(self.scales)}")
+        if self.grid < 0 or self.grid == 1:
+            raise ConfigError(f"shield.grid must be 0 (off) or >= 2 points per action dimension, got {self.grid}")
 
     @property
     def on(self) -> bool:
@@ -107,6 +126,7 @@ class ShieldedPolicy:
         self.soft = KnowledgeCost(k.task, k.expression, config.margin, SOFTNESS)
         self.low = np.asarray(act_low, np.float32)
         self.high = np.asarray(act_high, np.float32)
+        self.grid = action_grid(self.low, self.high, config.grid)
         self.counts = {"steps": 0, "replaced": 0, "none_safe": 0}
 
     def reseed(self, seed: int) -> None:
@@ -114,10 +134,14 @@ class ShieldedPolicy:
             self.inner.reseed(seed)
 
     def _candidates(self, a0: np.ndarray) -> np.ndarray:
-        """(n, C, act): the action, then shrunk towards the box centre by each scale."""
+        """(n, C, act): the action, then shrunk towards the box centre by each scale, then the grid's
+        actions nearest to it first."""
         centre = (self.low + self.high) / 2
-        shrunk = [centre + s * (a0 - centre) for s in self.config.scales]
-        return np.stack([a0, *shrunk], 1).astype(np.float32)
+        shrunk = np.stack([a0, *(centre + s * (a0 - centre) for s in self.config.scales)], 1)
+        if not len(self.grid):
+            return shrunk.astype(np.float32)
+        order = np.argsort(((a0[:, None, :] - self.grid[None]) ** 2).sum(-1), axis=1, kind="stable")
+        return np.concatenate([shrunk, self.grid[order]], 1).astype(np.float32)
 
     @torch.no_grad()
     def _scores(self, obs: np.ndarray, cand: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -154,7 +178,8 @@ class ShieldedPolicy:
         safe = np.concatenate([np.zeros((len(flagged), 1), bool), ~bad], 1)
         worst = np.concatenate([worst0[flagged], worst], 1)
         any_safe = safe.any(1)
-        pick = np.where(any_safe, safe.argmax(1), worst.argmin(1))  # argmax of a bool row: the first safe one
+        fallback = worst.argmin(1) if self.config.fallback == "least-bad" else np.zeros(len(flagged), np.int64)
+        pick = np.where(any_safe, safe.argmax(1), fallback)  # argmax of a bool row: the first safe one
         out = a0.copy()
         out[flagged] = cand[np.arange(len(flagged)), pick]
         c["replaced"] += int((pick != 0).sum())
@@ -166,6 +191,17 @@ class ShieldedPolicy:
         c = dict(self.counts)
         c["replaced_frac"] = c["replaced"] / max(c["steps"], 1)
         return c
+
+
+def action_grid(low: np.ndarray, high: np.ndarray, points: int) -> np.ndarray:
+    """(points ** act_dim, act_dim) actions evenly spaced over the box, corners included (none for 0)."""
+    if points == 0:
+        return np.zeros((0, len(low)), np.float32)
+    if points ** len(low) > MAX_GRID:
+        raise ConfigError(f"shield.grid={points} makes {points}^{len(low)} candidates (over {MAX_GRID}); "
+                          "use fewer points per dimension")
+    axes = [np.linspace(lo, hi, points) for lo, hi in zip(low, high, strict=True)]
+    return np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, len(low)).astype(np.float32)
 
 
 def shield_state(inner_state: dict, dynamics: EliteDynamics, knowledge: KnowledgeCost, config: ShieldConfig,
