@@ -77,10 +77,13 @@ _PROCO = {
 #   nearest-hazard lidar 19x a real step's change, so sampled rollouts "violate" from 0.24-0.44 m
 #   away and the feasibility critic marked every real state infeasible (bc-safe+proco dropped all rows).
 # - 1600 feasibility steps, not 800: at 800 the critic flags 0.04% of the real actions, at 1600 2.4%.
-# - bcq-lag+proco: the safety filter 5 steps ahead (about 10 cm at 0.7-1.1 m/s, dt 0.02 s). On
-#   PointGoal1 seed 0, BCQ-Lag's cost unfiltered 2.62; filtered at horizon 3 / 5 / 10: 7.27 / 2.48 / 1.63
-#   (return 0.526 -> 0.394 / 0.557 / 0.371); mirrored (reverse-thrust) candidates 7.80. bc-safe+proco has
-#   no filter, as in the proco grid: with it, BC-Safe's cost rose from 2.82 to 6.23 there.
+# - bcq-lag+proco: the base's critics learn PROCO's costs (layer_costs=true: feasibility relabels and the
+#   costly counterfactual rows), no safety filter. 5 seeds, return / cost, the filter instead (data costs,
+#   5 steps ahead, least-bad fallback) -> this: PointGoal1 0.511 / 4.01 -> 0.560 / 1.96, PointButton1
+#   0.117 / 4.33 -> 0.155 / 3.46, PointCircle2 -0.375 / 8.03 -> 0.432 / 0.74 (the filter held its robot at
+#   rest or outside the box; with shield.fallback=policy it did not, but still raised the cost over
+#   BCQ-Lag's own 0.76, to 0.98-3.19 by horizon and grid). bc-safe+proco has no filter, as in the proco
+#   grid: with it, BC-Safe's cost rose from 2.82 to 6.23 (PointGoal1 seed 0).
 # - BC: the library's default actor (deterministic, lr 1e-4), not the proco grid's mixture at 3e-4
 #   (kept there only to reproduce its table): on seed 0 BC-Safe's cost with the mixture / deterministic
 #   actor is 13.88 / 0.00 (PointCircle2) and 2.82 / 1.56 (PointGoal1).
@@ -93,7 +96,7 @@ _PROCO_NAV = {
     "bc-safe+proco": ("steps=3000", *_LAYER_NAV),
     "bcq-lag": _PROCO["bcq-lag"],
     "bcq-lag+proco": ("base.steps=6000", "base.hidden=[128,128]", *_LAYER_NAV, "layer.rollout.cut_quantile=1.0",
-                      "layer_costs=false", "layer.shield.horizon=5"),
+                      "layer_costs=true"),
 }
 
 PRESETS: dict[str, Preset] = {
@@ -117,7 +120,7 @@ PRESETS: dict[str, Preset] = {
     "proco-nav": Preset(
         "proco-nav",
         "the proco-nav grid: the proco grid's bases alone and with PROCO on the navigation tasks' exclusively-safe "
-        "data (knowledge margin 0.01, rollouts at the model's mean, BCQ-Lag's safety filter 5 steps ahead, "
+        "data (knowledge margin 0.01, rollouts at the model's mean, BCQ-Lag's critics on PROCO's costs, "
         "BC's default actor)",
         run=_PROCO_RUN,
         algos=_PROCO_NAV,

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from safemil.algos import AlgoSpec, LearnerData, OracleData, get_algo
+from safemil.algos.offline import offline_data
 from safemil.collect import find_dataset
 from safemil.config import apply_overrides, from_dict, to_dict
 from safemil.console import progress_bar
@@ -30,10 +31,12 @@ from safemil.data import SplitConfig, make_split, read_dsrl
 from safemil.data.fingerprint import check_dataset_version, dataset_sha256
 from safemil.data.safe_only import DataConfig, OfflineSelection, select_offline
 from safemil.data.splits import Split
+from safemil.diagnostics import cost_diagnostics
 from safemil.errors import ConfigError, SafemilError
 from safemil.eval import evaluate
 from safemil.policies import TorchPolicy, actor_from_state
 from safemil.presets import get_preset
+from safemil.proco.shield import shielded_from_state
 from safemil.runs import NewRun, RunDir
 from safemil.tasks import get_task
 
@@ -138,8 +141,6 @@ def build_data(spec: AlgoSpec, split: Split | OfflineSelection, task: str) -> Le
     low, high = env.action_space.low.copy(), env.action_space.high.copy()
     env.close()
     if isinstance(split, OfflineSelection):
-        from safemil.algos.offline import offline_data
-
         return offline_data(spec, split, task, low, high)
     common = dict(task=task, negative=split.negative, unlabeled=split.unlabeled,
                   act_low=low, act_high=high, cost_limit=split.config.cost_limit)
@@ -250,8 +251,6 @@ def _execute(rd: RunDir, cfg: RunConfig, stop_at: int | None = None, split: Spli
 
 
 def cost_diagnostics_for(cost, split: Split) -> dict:
-    from safemil.diagnostics import cost_diagnostics
-
     return cost_diagnostics(cost, split)
 
 
@@ -290,8 +289,6 @@ def evaluate_run(run_dir: str | Path, episodes: int | None = None, deterministic
 def policy_from_state(state: dict, seed: int):
     """The evaluator-facing policy a checkpoint's ``policy`` entry describes (a filtered one included)."""
     if state.get("kind") == "shielded":
-        from safemil.proco.shield import shielded_from_state
-
         return shielded_from_state(state, policy_from_state(state["inner"], seed))
     return TorchPolicy(actor_from_state(state), seed=seed)
 
