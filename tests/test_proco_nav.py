@@ -50,7 +50,7 @@ def test_proco_nav_preset_resolves_for_nav_tasks_as_the_grid_runs_it(task, tmp_p
         cell = make_run_config(r.algo, r.task, data, r.seed, list(r.overrides), preset=r.preset)
         for preset in ("proco-nav", "proco") if r.algo == "bc-safe" else ("proco-nav", "proco", "default"):
             assert resolved(make_run_config(r.algo, r.task, data, r.seed, preset=preset)) == resolved(cell), preset
-        assert cell.data.mode == "safe-only" and cell.eval.episodes == 10
+        assert cell.data.mode == "safe-only" and cell.eval.episodes == 40 and cell.eval.num_envs == 8
         c = algo_config(cell)
         if r.algo.endswith("+proco"):
             assert c.layer.knowledge.margin == 0.01 and not c.layer.rollout.sample
