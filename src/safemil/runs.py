@@ -14,6 +14,7 @@ leaves either the old file or the new one, never a torn one.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -98,8 +99,6 @@ class RunDir:
 
     # -- checkpoints --------------------------------------------------------------
     def save_checkpoint(self, state: dict, name: str = CHECKPOINT) -> None:
-        import io
-
         import torch
 
         buf = io.BytesIO()

@@ -13,6 +13,7 @@ import numpy as np
 
 from safemil.algos.base import AlgoSpec, LearnerData, OracleData, register
 from safemil.algos.bc_u import PlainBC, _unweighted
+from safemil.data.dataset import LearnerView, _reindex
 from safemil.errors import ConfigError, DatasetError
 from safemil.policies import BCConfig
 from safemil.policies.weights import require_no_weights
@@ -43,8 +44,6 @@ def build(config: BCSafeConfig, data: LearnerData, seed: int) -> PlainBC:
 
 
 def _subview(view, traj: np.ndarray):
-    from safemil.data.dataset import LearnerView, _reindex
-
     rows = view.index.rows(traj)
     return LearnerView(
         observations=view.observations[rows],

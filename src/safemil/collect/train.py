@@ -17,9 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from safemil.collect.actor import SpeedActor
+from safemil.collect.actor import SpeedActor, SwitchedActor, shipped_policy_path
 from safemil.collect.command import CommandRange
 from safemil.collect.speed_env import REWARDS, SpeedCommandEnv
+from safemil.collect.tracking import format_table, tracking_table
 from safemil.config import to_dict
 from safemil.console import progress_bar
 from safemil.errors import ConfigError, SafemilError
@@ -329,9 +330,6 @@ def install_policy(task: str, workdir: str | os.PathLike | list, dest: str | os.
     workdirs with ``bounds`` build a `SwitchedActor`: part ``k`` serves the
     commands between ``bounds[k-1]`` and ``bounds[k]`` (one command map per part).
     """
-    from safemil.collect.actor import SwitchedActor, shipped_policy_path
-    from safemil.collect.tracking import format_table, tracking_table
-
     spec = get_task(task)
     workdirs = [Path(w) for w in (workdir if isinstance(workdir, list) else [workdir])]
     bounds = list(bounds or [])

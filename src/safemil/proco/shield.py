@@ -30,11 +30,12 @@ rebuilt by `safemil eval RUN_DIR`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
 
+from safemil.config import from_dict
 from safemil.costs.knowledge import KnowledgeCost
 from safemil.errors import ConfigError
 from safemil.models.ensemble import DynamicsEnsemble, GaussianEnsemble
@@ -207,8 +208,6 @@ def action_grid(low: np.ndarray, high: np.ndarray, points: int) -> np.ndarray:
 def shield_state(inner_state: dict, dynamics: EliteDynamics, knowledge: KnowledgeCost, config: ShieldConfig,
                  act_low, act_high) -> dict:
     """A self-contained shielded policy (the inner policy's own state inside)."""
-    from dataclasses import asdict
-
     return {"kind": "shielded", "inner": inner_state, "dynamics": dynamics.state(),
             "knowledge": {"task": knowledge.task, "expression": knowledge.expression},
             "shield": asdict(config), "act_low": np.asarray(act_low).tolist(),
@@ -216,8 +215,6 @@ def shield_state(inner_state: dict, dynamics: EliteDynamics, knowledge: Knowledg
 
 
 def shielded_from_state(state: dict, inner) -> ShieldedPolicy:
-    from safemil.config import from_dict
-
     k = state["knowledge"]
     return ShieldedPolicy(inner, EliteDynamics.from_state(state["dynamics"]), KnowledgeCost(k["task"], k["expression"]),
                           from_dict(ShieldConfig, dict(state["shield"])), np.asarray(state["act_low"]),

@@ -136,6 +136,7 @@ class NavTaskSpec(TaskSpec):
 
     def make_env(self, render_mode: str | None = None) -> gym.Env:
         """A fresh env; the step cost is ``info['cost']``, the episode is truncated at its length."""
+        # imported here: it imports MuJoCo, which only building an env needs
         from safemil.tasks.nav.env import NavEnv
 
         return NavEnv(self.name, render_mode=render_mode)
