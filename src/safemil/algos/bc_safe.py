@@ -13,7 +13,6 @@ import numpy as np
 
 from safemil.algos.base import AlgoSpec, LearnerData, OracleData, register
 from safemil.algos.bc_u import PlainBC, _unweighted
-from safemil.data.dataset import LearnerView, _reindex
 from safemil.errors import ConfigError, DatasetError
 from safemil.policies import BCConfig
 from safemil.policies.weights import require_no_weights
@@ -39,20 +38,8 @@ def build(config: BCSafeConfig, data: LearnerData, seed: int) -> PlainBC:
     safe = np.flatnonzero(lab.trajectory_costs() <= limit)
     if len(safe) == 0:
         raise DatasetError(f"bc-safe: no trajectory in D_U has cost <= {limit:g}")
-    view = _subview(lab.learner, safe)
+    view = lab.learner.select(safe)
     return PlainBC(view, config.bc, config.steps, data, seed, notes={"safe_cost_limit": limit})
-
-
-def _subview(view, traj: np.ndarray):
-    rows = view.index.rows(traj)
-    return LearnerView(
-        observations=view.observations[rows],
-        next_observations=view.next_observations[rows],
-        actions=view.actions[rows],
-        terminals=view.terminals[rows],
-        index=_reindex(view.index.lengths[traj]),
-        task=view.task,
-    )
 
 
 SPEC = register(AlgoSpec("bc-safe", BCSafeConfig, build, oracle=True,

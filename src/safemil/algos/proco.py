@@ -23,7 +23,6 @@ import numpy as np
 import torch
 
 from safemil.algos.base import AlgoSpec, LearnerData, register
-from safemil.algos.bc_safe import _subview
 from safemil.algos.layered import Layered
 from safemil.algos.offline import require_offline
 from safemil.errors import ConfigError, DatasetError, SafemilError
@@ -150,7 +149,7 @@ class BCSafeProco(_WeightedBase):
             raise DatasetError(f"bc-safe+proco: no trajectory has cost <= {limit:g}")
         self.rows = off.learner.index.rows(keep)
         layer = ProcoLayer(off, data.task, data.act_low, data.act_high, config.layer, seed)
-        view = _subview(off.learner, keep)
+        view = off.learner.select(keep)
         super().__init__(layer, WeightedBC(view, config.bc, seed, data.act_low, data.act_high), config.steps)
         self.flag_frac = float("nan")
 

@@ -178,6 +178,19 @@ class LearnerView:
     def act_dim(self) -> int:
         return self.actions.shape[1]
 
+    def select(self, traj: np.ndarray) -> LearnerView:
+        """A new view holding the given trajectories (in that order)."""
+        traj = np.asarray(traj)
+        rows = self.index.rows(traj)
+        return LearnerView(
+            observations=self.observations[rows],
+            next_observations=self.next_observations[rows],
+            actions=self.actions[rows],
+            terminals=self.terminals[rows],
+            index=_reindex(self.index.lengths[traj]),
+            task=self.task,
+        )
+
     def concat(self, other: LearnerView) -> LearnerView:
         return LearnerView(
             observations=np.concatenate([self.observations, other.observations]),
