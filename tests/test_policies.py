@@ -79,6 +79,45 @@ def test_actor_round_trip_and_action_box(kind):
     np.testing.assert_array_equal(TorchPolicy(b).act(obs), act)
 
 
+LAYOUT = (2, 3, 16)  # 2 other values, then 3 kinds x 16 bins (a navigation observation in miniature)
+
+
+def test_lidar_encoder_reads_each_bin_with_the_same_weights():
+    """Rotating every kind's lidar by k bins rotates the encoder's per-bin features by k bins: the
+    weights are shared across directions and a bin's features mix that bin's kinds, not its neighbours."""
+    torch.manual_seed(0)
+    a = make_actor(ActorConfig(hidden=(16,), lidar_encoder=(8, 4)), 2 + 48, 2, lidar=LAYOUT)
+    obs = torch.rand(5, 50)
+    lidar = obs[:, 2:].reshape(5, 3, 16)
+    rolled = torch.cat([obs[:, :2], lidar.roll(3, -1).reshape(5, 48)], 1)
+    feats, feats_rolled = a.encoder(obs).reshape(5, 16, 4), a.encoder(rolled).reshape(5, 16, 4)
+    torch.testing.assert_close(feats_rolled, feats.roll(3, 1))
+    # swapping two kinds within one bin changes that bin's features (the kinds are channels, not bins)
+    swapped = obs.clone()
+    swapped[:, 2 + 0 * 16 + 5], swapped[:, 2 + 1 * 16 + 5] = obs[:, 2 + 1 * 16 + 5], obs[:, 2 + 0 * 16 + 5]
+    changed = (a.encoder(swapped).reshape(5, 16, 4) != feats).any(-1).any(0)
+    assert changed[5] and not changed[torch.arange(16) != 5].any()
+
+
+def test_lidar_actor_round_trip_and_bad_layouts():
+    cfg = ActorConfig(kind="gaussian", hidden=(16,), lidar_encoder=(8, 4))
+    a = make_actor(cfg, 50, 2, lidar=LAYOUT)
+    a.set_normalizer(np.random.default_rng(0).random((100, 50)))
+    obs = np.random.default_rng(1).random((7, 50)).astype(np.float32)
+    b = actor_from_state(actor_state(a, cfg))
+    assert b.lidar == LAYOUT
+    np.testing.assert_array_equal(TorchPolicy(b).act(obs), TorchPolicy(a).act(obs))
+    with pytest.raises(ConfigError, match="lidar_encoder needs a task with lidar"):
+        make_actor(cfg, 50, 2)  # a velocity task: no lidar
+    with pytest.raises(ConfigError, match="does not fit"):
+        make_actor(cfg, 40, 2, lidar=LAYOUT)
+    with pytest.raises(ConfigError, match="lidar_encoder sizes"):
+        ActorConfig(lidar_encoder=(8, 0))
+    # without an encoder the layout changes nothing: the plain MLP, its state without a lidar
+    plain = make_actor(ActorConfig(hidden=(16,)), 50, 2, lidar=LAYOUT)
+    assert plain.encoder is None and actor_state(plain, ActorConfig(hidden=(16,)))["lidar"] is None
+
+
 def _two_behaviour_view(n_traj=40, length=20, seed=0):
     """Same state distribution, two behaviours: a = +0.6 (odd trajectories) or -0.6 (even)."""
     rng = np.random.default_rng(seed)

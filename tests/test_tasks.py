@@ -177,3 +177,18 @@ def test_cached_creator_leaves_other_entry_points_alone():
 
     assert cached_creator(NavEnv) is NavEnv
     assert cached_creator("gymnasium.envs.classic_control.cartpole:CartPoleEnv").__name__ == "CartPoleEnv"
+
+
+@pytest.mark.parametrize("name", ["PointGoal1", "PointButton1", "PointCircle2"])
+def test_lidar_layout_names_the_lidar_fields(name):
+    """The layout an actor's lidar encoder reads covers exactly the schema's lidar fields, kind by kind."""
+    spec = get_task(name)
+    start, kinds, bins = spec.lidar_layout
+    assert start + kinds * bins == spec.obs_dim
+    names = [f.name for f in spec.schema]
+    assert not any("_lidar_" in n for n in names[:start])
+    blocks = [names[start + k * bins: start + (k + 1) * bins] for k in range(kinds)]
+    for block in blocks:
+        prefix = block[0].rsplit("_", 1)[0]
+        assert block == [f"{prefix}_{i}" for i in range(bins)]
+    assert get_task("HopperVelocity").lidar_layout is None

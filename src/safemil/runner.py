@@ -137,13 +137,14 @@ def algo_config(cfg: RunConfig) -> Any:
 
 def build_data(spec: AlgoSpec, split: Split | OfflineSelection, task: str) -> LearnerData:
     """The structural label gate: only oracle algorithms get an `OracleData` with labels."""
-    env = get_task(task).make_env()
+    task_spec = get_task(task)
+    env = task_spec.make_env()
     low, high = env.action_space.low.copy(), env.action_space.high.copy()
     env.close()
     if isinstance(split, OfflineSelection):
-        return offline_data(spec, split, task, low, high)
+        return offline_data(spec, split, task, low, high, task_spec.lidar_layout)
     common = dict(task=task, negative=split.negative, unlabeled=split.unlabeled,
-                  act_low=low, act_high=high, cost_limit=split.config.cost_limit)
+                  act_low=low, act_high=high, cost_limit=split.config.cost_limit, lidar=task_spec.lidar_layout)
     if spec.oracle:
         return OracleData(**common, labelled_unlabeled=split.labelled("unlabeled"))
     return LearnerData(**common)

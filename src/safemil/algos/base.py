@@ -33,6 +33,12 @@ class LearnerData:
     act_low: np.ndarray
     act_high: np.ndarray
     cost_limit: float
+    lidar: tuple[int, int, int] | None = None  # the task's lidar layout (`TaskSpec.lidar_layout`), for the actor
+
+    @property
+    def actor_io(self) -> dict:
+        """The task facts an actor is built from (`WeightedBC`'s keyword arguments)."""
+        return {"act_low": self.act_low, "act_high": self.act_high, "lidar": self.lidar}
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ class PlainBC(BCAlgorithm):
                  notes: dict | None = None):
         self.total_steps = steps
         self.notes = dict(notes or {})
-        self.bc = WeightedBC(view, bc, seed, data.act_low, data.act_high)
+        self.bc = WeightedBC(view, bc, seed, **data.actor_io)
 
     def train_step(self, step: int) -> dict[str, float]:
         return self.bc.step(None)

@@ -50,7 +50,7 @@ class DWBCNUConfig:
 class DWBCNU(BCAlgorithm):
     def __init__(self, config: DWBCNUConfig, data: LearnerData, seed: int):
         self.config, self.total_steps = config, config.steps
-        self.bc = WeightedBC(data.unlabeled, config.bc, seed + 1, data.act_low, data.act_high)
+        self.bc = WeightedBC(data.unlabeled, config.bc, seed + 1, **data.actor_io)
         self.disc = DWBCDiscriminator(data.negative, data.unlabeled, config.disc, seed, log_pi=self._log_pi)
         self._u_obs, self._u_act = self.bc.observations, self.bc.actions
         self._heldout: dict[str, float] = {}

@@ -27,11 +27,11 @@ class OfflineData(LearnerData):
 
 
 def offline_data(spec: AlgoSpec, selection: OfflineSelection, task: str, act_low: np.ndarray,
-                 act_high: np.ndarray) -> LearnerData:
+                 act_high: np.ndarray, lidar: tuple[int, int, int] | None = None) -> LearnerData:
     """Oracles get `OracleData`, offline algorithms `OfflineData`, split learners a label-free `LearnerData`."""
     view = selection.view
     common = dict(task=task, negative=empty_view(view.learner), unlabeled=view.learner,
-                  act_low=act_low, act_high=act_high, cost_limit=selection.cost_limit)
+                  act_low=act_low, act_high=act_high, cost_limit=selection.cost_limit, lidar=lidar)
     if spec.oracle:
         return OracleData(**common, labelled_unlabeled=view)
     if spec.data == "offline":

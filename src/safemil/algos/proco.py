@@ -92,7 +92,7 @@ class ProcoBC(_WeightedBase):
     def __init__(self, config: ProcoConfig, data: LearnerData, seed: int):
         off = require_offline(data, "proco")
         layer = ProcoLayer(off, data.task, data.act_low, data.act_high, config.layer, seed)
-        super().__init__(layer, WeightedBC(off.learner, config.bc, seed, data.act_low, data.act_high),
+        super().__init__(layer, WeightedBC(off.learner, config.bc, seed, **data.actor_io),
                          config.policy_steps)
         self.config = config
         self.reward = RewardCritic(off.learner.observations, off.learner.actions, config.reward)
@@ -150,7 +150,7 @@ class BCSafeProco(_WeightedBase):
         self.rows = off.learner.index.rows(keep)
         layer = ProcoLayer(off, data.task, data.act_low, data.act_high, config.layer, seed)
         view = off.learner.select(keep)
-        super().__init__(layer, WeightedBC(view, config.bc, seed, data.act_low, data.act_high), config.steps)
+        super().__init__(layer, WeightedBC(view, config.bc, seed, **data.actor_io), config.steps)
         self.flag_frac = float("nan")
 
     def prepare(self) -> None:

@@ -46,7 +46,7 @@ class SafeDICE(BCAlgorithm):
         self.total_steps = config.classifier_steps + config.policy_steps
         self.unlabeled = data.unlabeled
         self.clf = SafeDICEClassifier(data.negative, data.unlabeled, config.dice, seed)
-        self.bc = WeightedBC(data.unlabeled, config.bc, seed + 1, data.act_low, data.act_high)
+        self.bc = WeightedBC(data.unlabeled, config.bc, seed + 1, **data.actor_io)
         self.value: DICEValue | None = None
         self._clf_log: list[float] = []
         self._ess: list[float] = []

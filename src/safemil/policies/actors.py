@@ -5,6 +5,12 @@ and the action box as buffers, so its ``state_dict`` alone is enough to act.
 Stochastic actors squash a Gaussian (or a mixture of Gaussians) through tanh.
 The log-Jacobian of tanh depends only on the data action, not on the
 parameters, so the training NLL is the Gaussian NLL of ``atanh(a)``.
+
+On a navigation task an actor can also read its lidar through a small network
+shared by the 16 angular bins (`LidarEncoder`): a plain MLP must learn "hazard
+ahead" separately for every bin from the few data where a hazard sat there,
+and its clones entered hazards several times more often than the behaviour they
+cloned (`docs/navigation.md`).
 """
 
 from __future__ import annotations
@@ -33,6 +39,9 @@ class ActorConfig:
     kind: str = "deterministic"  # gaussian | mixture | deterministic
     hidden: tuple[int, ...] = (256, 256)  # hidden layer sizes (ReLU)
     n_components: int = 2  # mixture only
+    # Navigation tasks only: sizes (hidden..., out) of a ReLU net applied to each lidar bin's readings
+    # of every object kind, its outputs joining the normalised observation; empty: no encoder.
+    lidar_encoder: tuple[int, ...] = ()
 
     def __post_init__(self):
         if self.kind not in ACTOR_KINDS:
@@ -41,16 +50,45 @@ class ActorConfig:
             raise ConfigError(f"hidden sizes must be positive, got {self.hidden}")
         if self.n_components < 1:
             raise ConfigError(f"n_components must be >= 1, got {self.n_components}")
+        if any(h < 1 for h in self.lidar_encoder):
+            raise ConfigError(f"lidar_encoder sizes must be positive, got {self.lidar_encoder}")
+
+
+# Where the lidar sits in a navigation observation: (first index, object kinds, bins per kind);
+# block k holds kind k's closeness in bins 0..bins-1 (`safemil.tasks.TaskSpec.lidar_layout`).
+LidarLayout = tuple[int, int, int]
+
+
+class LidarEncoder(nn.Module):
+    """One small net shared by the lidar bins: bin i's readings of every kind -> features of bin i.
+
+    The same weights read every direction, so what a hazard ahead means is learned once, from the
+    data of all bins, not once per bin. Inputs are the raw closeness values (already in [0, 1]).
+    """
+
+    def __init__(self, layout: LidarLayout, sizes: tuple[int, ...]):
+        super().__init__()
+        self.start, self.kinds, self.bins = (int(v) for v in layout)
+        self.net = nn.Sequential(mlp([self.kinds, *sizes]), nn.ReLU())
+        self.out_dim = self.bins * sizes[-1]
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        end = self.start + self.kinds * self.bins
+        per_bin = obs[..., self.start:end].reshape(*obs.shape[:-1], self.kinds, self.bins).transpose(-1, -2)
+        return self.net(per_bin).flatten(-2)
 
 
 class Actor(nn.Module):
     """Common part: normalisation buffers, action box, the trunk, and ``act``."""
 
     def __init__(self, obs_dim: int, act_dim: int, hidden: tuple[int, ...], out_dim: int,
-                 act_low: np.ndarray | None = None, act_high: np.ndarray | None = None):
+                 act_low: np.ndarray | None = None, act_high: np.ndarray | None = None,
+                 lidar: LidarLayout | None = None, lidar_encoder: tuple[int, ...] = ()):
         super().__init__()
         self.obs_dim, self.act_dim = obs_dim, act_dim
-        self.net = mlp([obs_dim, *hidden, out_dim])
+        self.lidar = tuple(int(v) for v in lidar) if lidar_encoder and lidar is not None else None
+        self.encoder = LidarEncoder(self.lidar, lidar_encoder) if self.lidar else None
+        self.net = mlp([obs_dim + (self.encoder.out_dim if self.encoder else 0), *hidden, out_dim])
         low = torch.as_tensor(act_low if act_low is not None else -np.ones(act_dim), dtype=torch.float32)
         high = torch.as_tensor(act_high if act_high is not None else np.ones(act_dim), dtype=torch.float32)
         self.register_buffer("obs_mean", torch.zeros(obs_dim))
@@ -65,7 +103,10 @@ class Actor(nn.Module):
         self.obs_std.copy_(obs.std(0).clamp_min(1e-3).float())
 
     def features(self, obs: torch.Tensor) -> torch.Tensor:
-        return self.net((obs - self.obs_mean) / self.obs_std)
+        x = (obs - self.obs_mean) / self.obs_std
+        if self.encoder is not None:
+            x = torch.cat([x, self.encoder(obs)], -1)
+        return self.net(x)
 
     def squash_target(self, actions: torch.Tensor) -> torch.Tensor:
         """Data actions mapped to (-1, 1) (the tanh space)."""
@@ -97,8 +138,8 @@ def _gauss_logp(u: torch.Tensor, mean: torch.Tensor, log_std: torch.Tensor) -> t
 
 
 class TanhGaussianActor(Actor):
-    def __init__(self, obs_dim: int, act_dim: int, hidden=(256, 256), act_low=None, act_high=None):
-        super().__init__(obs_dim, act_dim, hidden, 2 * act_dim, act_low, act_high)
+    def __init__(self, obs_dim: int, act_dim: int, hidden=(256, 256), act_low=None, act_high=None, **lidar):
+        super().__init__(obs_dim, act_dim, hidden, 2 * act_dim, act_low, act_high, **lidar)
 
     def _params(self, obs):
         mean, log_std = self.features(obs).chunk(2, -1)
@@ -121,8 +162,8 @@ class MixtureActor(Actor):
     """A K-component tanh-Gaussian mixture; the deterministic action is the heaviest component's mean."""
 
     def __init__(self, obs_dim: int, act_dim: int, hidden=(256, 256), n_components: int = 2,
-                 act_low=None, act_high=None):
-        super().__init__(obs_dim, act_dim, hidden, n_components * (2 * act_dim + 1), act_low, act_high)
+                 act_low=None, act_high=None, **lidar):
+        super().__init__(obs_dim, act_dim, hidden, n_components * (2 * act_dim + 1), act_low, act_high, **lidar)
         self.k = n_components
 
     def _params(self, obs):
@@ -153,8 +194,8 @@ class MixtureActor(Actor):
 
 
 class DeterministicActor(Actor):
-    def __init__(self, obs_dim: int, act_dim: int, hidden=(256, 256), act_low=None, act_high=None):
-        super().__init__(obs_dim, act_dim, hidden, act_dim, act_low, act_high)
+    def __init__(self, obs_dim: int, act_dim: int, hidden=(256, 256), act_low=None, act_high=None, **lidar):
+        super().__init__(obs_dim, act_dim, hidden, act_dim, act_low, act_high, **lidar)
 
     def mode(self, obs):
         return torch.tanh(self.features(obs))
@@ -167,13 +208,21 @@ class DeterministicActor(Actor):
 
 
 def make_actor(config: ActorConfig, obs_dim: int, act_dim: int,
-               act_low: np.ndarray | None = None, act_high: np.ndarray | None = None) -> Actor:
+               act_low: np.ndarray | None = None, act_high: np.ndarray | None = None,
+               lidar: LidarLayout | None = None) -> Actor:
+    """The actor ``config`` names; ``lidar`` is the task's lidar layout (None: the task has no lidar)."""
     hidden = tuple(config.hidden)
+    if config.lidar_encoder and lidar is None:
+        raise ConfigError("actor.lidar_encoder needs a task with lidar observations (a navigation task); "
+                          "this task has none: set it to []")
+    if lidar is not None and lidar[0] + lidar[1] * lidar[2] > obs_dim:
+        raise ConfigError(f"lidar layout {tuple(lidar)} does not fit a {obs_dim}-dim observation")
+    enc = {"lidar": lidar, "lidar_encoder": tuple(config.lidar_encoder)}
     if config.kind == "gaussian":
-        return TanhGaussianActor(obs_dim, act_dim, hidden, act_low, act_high)
+        return TanhGaussianActor(obs_dim, act_dim, hidden, act_low, act_high, **enc)
     if config.kind == "mixture":
-        return MixtureActor(obs_dim, act_dim, hidden, config.n_components, act_low, act_high)
-    return DeterministicActor(obs_dim, act_dim, hidden, act_low, act_high)
+        return MixtureActor(obs_dim, act_dim, hidden, config.n_components, act_low, act_high, **enc)
+    return DeterministicActor(obs_dim, act_dim, hidden, act_low, act_high, **enc)
 
 
 class TorchPolicy:
@@ -197,13 +246,15 @@ class TorchPolicy:
 def actor_state(actor: Actor, config: ActorConfig) -> dict:
     """A self-contained description of a trained actor (normaliser and action box included)."""
     return {"config": asdict(config), "obs_dim": actor.obs_dim, "act_dim": actor.act_dim,
-            "state_dict": actor.state_dict()}
+            "lidar": list(actor.lidar) if actor.lidar else None, "state_dict": actor.state_dict()}
 
 
 def actor_from_state(state: dict) -> Actor:
     if state.get("kind") == "bcq":  # BCQ-Lag's policy (VAE decoder + perturbation)
         return bcq_actor_from_state(state)  # type: ignore[return-value]
 
-    actor = make_actor(from_dict(ActorConfig, dict(state["config"])), state["obs_dim"], state["act_dim"])
+    lidar = state.get("lidar")  # absent in actors saved before the lidar encoder
+    actor = make_actor(from_dict(ActorConfig, dict(state["config"])), state["obs_dim"], state["act_dim"],
+                       lidar=tuple(lidar) if lidar else None)
     actor.load_state_dict(state["state_dict"])
     return actor.eval()

@@ -19,7 +19,7 @@ from safemil.data.dataset import LearnerView
 from safemil.data.sampling import SegmentSampler
 from safemil.errors import ConfigError
 from safemil.optim import adamw, clip_gradients
-from safemil.policies.actors import ActorConfig, TorchPolicy, actor_state, make_actor
+from safemil.policies.actors import ActorConfig, LidarLayout, TorchPolicy, actor_state, make_actor
 from safemil.policies.weights import (
     WeightConfig,
     discounted_segment_sums,
@@ -64,9 +64,10 @@ class WeightedBC:
     """One actor, its optimiser and its sampler; ``step(cost_fn)`` is one weighted update."""
 
     def __init__(self, view: LearnerView, config: BCConfig, seed: int,
-                 act_low: np.ndarray | None = None, act_high: np.ndarray | None = None):
+                 act_low: np.ndarray | None = None, act_high: np.ndarray | None = None,
+                 lidar: LidarLayout | None = None):
         self.view, self.config = view, config
-        self.actor = make_actor(config.actor, view.obs_dim, view.act_dim, act_low, act_high)
+        self.actor = make_actor(config.actor, view.obs_dim, view.act_dim, act_low, act_high, lidar)
         self.actor.set_normalizer(view.observations)
         self.loss_kind = "mse" if config.actor.kind == "deterministic" else config.loss
         self.opt = adamw(self.actor.parameters(), config.lr, config.weight_decay)

@@ -69,6 +69,11 @@ class TaskSpec:
                 return f
         raise TaskError(f"task {self.name} has no observation field {name!r}")
 
+    @property
+    def lidar_layout(self) -> tuple[int, int, int] | None:
+        """(first index, object kinds, bins per kind) of the lidar in the observation; None: no lidar."""
+        return None
+
     def make_env(self, render_mode: str | None = None) -> gym.Env:
         raise NotImplementedError
 
@@ -133,6 +138,11 @@ class NavTaskSpec(TaskSpec):
 
     kind: ClassVar[str] = "navigation"
     cost_rule: str
+
+    @property
+    def lidar_layout(self) -> tuple[int, int, int] | None:
+        cfg = NAV_CONFIGS[self.name]
+        return cfg.lidar_layout if cfg.lidar_kinds else None
 
     def make_env(self, render_mode: str | None = None) -> gym.Env:
         """A fresh env; the step cost is ``info['cost']``, the episode is truncated at its length."""

@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from safemil.tasks.nav.lidar import NUM_BINS as LIDAR_BINS
+
+SENSOR_DIM = 12  # accelerometer, velocimeter, gyro, magnetometer (x, y, z each), before the lidar
+
 # placement area (xmin, ymin, xmax, ymax) of the Goal1 / Button1 tasks
 EXTENTS_LEVEL1 = (-1.5, -1.5, 1.5, 1.5)
 
@@ -61,7 +65,12 @@ class NavTaskConfig:
 
     @property
     def obs_dim(self) -> int:
-        return 12 + 16 * len(self.lidar_kinds)
+        return SENSOR_DIM + LIDAR_BINS * len(self.lidar_kinds)
+
+    @property
+    def lidar_layout(self) -> tuple[int, int, int]:
+        """(first index, kinds, bins): after the 12 sensor values, one block of 16 bins per lidar kind."""
+        return SENSOR_DIM, len(self.lidar_kinds), LIDAR_BINS
 
 
 _WALLS = ObjectKind(
