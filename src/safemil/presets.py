@@ -52,12 +52,6 @@ _PAPER = {
     "safemil": (f"policy_steps={POLICY_STEPS}", f"mil.steps={COST_STEPS}"),
 }
 
-# On the navigation tasks the same, each BC actor reading its lidar through a net shared by the 16
-# bins (`safemil.policies.LidarEncoder`): with a plain MLP, BC-Safe's clone of a single scripted
-# controller entered hazards 3-5x as often as the controller did (docs/navigation.md).
-NAV_LIDAR_ENCODER = "bc.actor.lidar_encoder=[32,8]"
-_PAPER_NAV = {a: (*o, NAV_LIDAR_ENCODER) for a, o in _PAPER.items()}
-
 # PROCO on exclusively-safe data (the `proco` grid). BC-Safe + PROCO learns from the layer's
 # feasibility weights; BCQ-Lag + PROCO trains on the data's own costs and deploys behind the
 # layer's safety filter (its dynamics model and knowledge cost, three steps ahead).
@@ -118,8 +112,7 @@ PRESETS: dict[str, Preset] = {
         run=(f"eval.episodes={EVAL_EPISODES}", f"eval.num_envs={EVAL_EPISODES}", "train.log_every=50",
              "train.checkpoint_every=500"),
         algos={**_PAPER, **{a: (*_PROCO_RUN, *o) for a, o in _PROCO.items() if a != "bc-safe"}},
-        kinds={"navigation": {**_PAPER_NAV,
-                              **{a: (*_PROCO_RUN, *o) for a, o in _PROCO_NAV.items() if a != "bc-safe"}}},
+        kinds={"navigation": {a: (*_PROCO_RUN, *o) for a, o in _PROCO_NAV.items() if a != "bc-safe"}},
     ),
     "proco": Preset(
         "proco",
