@@ -46,9 +46,10 @@ def test_local_peaks_count_objects_not_aliasing_echoes():
     assert abs(got[0][1] - np.arctan2(0.2, 1.0)) < BIN_WIDTH
 
 
-def run(task: str, risk: float, speed: float, seeds: range, steps: int) -> tuple[float, float, int]:
+def run(task: str, risk: float, speed: float, seeds: range, steps: int,
+        law: str = "clearance") -> tuple[float, float, int]:
     """Noise-free return, cost and goals of the controller over a few short episodes."""
-    env, ctl = get_task(task).make_env(), nav_controller(task)
+    env, ctl = get_task(task).make_env(), nav_controller(task, law)
     ret = cost = goals = 0
     for seed in seeds:
         obs, _ = env.reset(seed=seed)
@@ -118,6 +119,10 @@ def test_nav_config_errors_and_stale_controller(tmp_path, monkeypatch):
     rec = path.with_name(path.name + ".generation.json")
     why = stale_default_dataset("PointGoal1", path)
     assert "episodes: 2 -> 1000" in why and "controller" not in why
+    old = json.loads(rec.read_text())
+    del old["config"]["controller"]  # a record from before the field law: it was the clearance law
+    rec.write_text(json.dumps(old))
+    assert stale_default_dataset("PointGoal1", path) == why
     rec.write_text(rec.read_text().replace(f'"controller_version": {CONTROLLER_VERSION}', '"controller_version": 0'))
     assert "another controller version" in stale_default_dataset("PointGoal1", path)
 
@@ -129,3 +134,40 @@ def test_cli_refuses_a_policy_file_for_a_navigation_task(tmp_path):
     assert out.returncode != 0
     assert "scripted controller" in out.stderr and "Traceback" not in out.stderr
     assert not (tmp_path / "x.hdf5").exists()
+
+
+def test_field_controller_steers_around_a_hazard_smoothly():
+    """The field law heads for the goal when nothing is near, turns away from a hazard ahead (toward
+    the goal's side), ignores it at gain 0, and its turn command moves little as the hazard slides
+    across the goal's bearing, where the clearance law flips from full left to full right."""
+    field, clearance = nav_controller("PointGoal1", "field"), nav_controller("PointGoal1")
+
+    def obs_with(hazard_angle: float, hazard_dist: float = 0.7) -> np.ndarray:
+        obs = np.zeros((1, 60))
+        obs[:, 3] = 0.5  # moving forward at 0.5 m/s
+        obs[:, field.blocks["goal"]] = lidar_of([(2.0 * np.cos(0.05), 2.0 * np.sin(0.05))])  # goal ahead, a bit left
+        obs[:, field.blocks["hazards"]] = lidar_of([(hazard_dist * np.cos(hazard_angle),
+                                                     hazard_dist * np.sin(hazard_angle))])
+        return obs
+
+    def turn(ctl, obs, risk):
+        return ctl.act(obs, np.array([risk]), np.array([1.0]))[0, 1]
+
+    ahead = obs_with(0.0)
+    assert turn(field, ahead, 0.0) == pytest.approx(turn(field, obs_with(0.0, hazard_dist=2.9), 4.0))
+    assert turn(field, ahead, 4.0) > turn(field, ahead, 0.0) + 0.2  # goal a bit left: pass the hazard on the left
+    angles = np.linspace(-0.1, 0.1, 9)
+    field_jump = np.abs(np.diff([turn(field, obs_with(a), 4.0) for a in angles])).max()
+    clearance_jump = np.abs(np.diff([turn(clearance, obs_with(a), 0.1) for a in angles])).max()
+    assert field_jump < 0.5 and clearance_jump > 1.5
+    with pytest.raises(ConfigError, match="repulsion gain"):
+        generate_dataset("PointGoal1", small_nav(controller="field", risk_low=-0.1), progress=False)
+    with pytest.raises(ConfigError, match="field controller is for Goal1 and Button1"):
+        generate_dataset("PointCircle2", small_nav(controller="field", risk_low=0.8, risk_high=1.0), progress=False)
+
+
+def test_field_controller_gain_buys_safety():
+    reckless = run("PointGoal1", 0.0, 1.0, range(4), 400, law="field")
+    careful = run("PointGoal1", 4.0, 1.0, range(4), 400, law="field")
+    assert careful[2] >= 4  # it still reaches goals
+    assert careful[1] < reckless[1]

@@ -7,6 +7,13 @@ appetite: for Goal1 and Button1 a clearance ``margin`` it keeps around each haza
 (negative: it cuts through their edges, -size: it ignores them) and a cruise speed;
 for Circle2 a commanded radius and speed. Action noise is added by the generator.
 
+Goal1 and Button1 have two laws. ``clearance`` (the default datasets') picks, of 32
+candidate bearings, the best one whose ray keeps the margin: its action jumps between
+nearby observations, which BC clones poorly. ``field`` is a potential field: the goal
+attracts, each lidar bin of an avoided kind repels (and deflects sideways, toward the
+goal's side) with a per-episode gain, so the action is a smooth function of the lidar, as
+a learned MLP agent's is.
+
 The point robot slides (its slide joints are barely damped), so steering the heading
 at the goal makes it orbit the goal. The controllers steer the *velocity*: they point
 the body along (desired velocity - current velocity) and push along it, forward or
@@ -36,6 +43,11 @@ CANDIDATES = 32  # bearings scored by the goal-seeking controllers
 BLOCKED_PENALTY = 3.0  # score lost per object a bearing passes too close to (alignment scores at most 2 apart)
 ESCAPE_BAND = 0.15  # m: within clearance + margin + this, an object also pushes the robot away
 ESCAPE_GAIN = 2.0  # weight of that push against the unit goal bearing, at contact
+FIELD_REACH = 0.6  # m beyond contact at which a lidar reading starts to repel (field law)
+FIELD_POWER = 2  # repulsion = gain x clip((contact + reach - distance) / reach, 0)^power
+FIELD_TANGENT = 1.0  # sideways deflection per unit of repulsion, toward the goal's side
+LAWS = ("clearance", "field")
+BIN_BEARINGS = np.arange(BINS) * BIN_WIDTH
 CIRCLE_RADIAL_GAIN = 1.5  # bearing correction (rad) per metre off the commanded radius
 CIRCLE_MAX_CORRECTION = 1.0  # rad
 
@@ -87,20 +99,48 @@ def velocity_command(obs: np.ndarray, bearing: np.ndarray, speed: np.ndarray) ->
 class NavController:
     """The scripted behaviour of one navigation task: ``act(obs, risk, speed)`` on a batch."""
 
-    def __init__(self, cfg: NavTaskConfig):
-        self.cfg = cfg
+    def __init__(self, cfg: NavTaskConfig, law: str = "clearance"):
+        if law not in LAWS:
+            raise TaskError(f"unknown controller {law!r}; choose one of {', '.join(LAWS)}")
+        if law == "field" and cfg.goal_mode == "circle":
+            raise TaskError(f"{cfg.name} circles at a commanded radius: the field controller is for Goal1 and Button1")
+        self.cfg, self.law = cfg, law
         kinds = [k.name for k in cfg.lidar_kinds]
         self.blocks = {name: slice(LIDAR_START + BINS * i, LIDAR_START + BINS * (i + 1))
                        for i, name in enumerate(kinds)}
         self.avoided = [k for k in kinds if k in CLEARANCE]
 
     def act(self, obs: np.ndarray, risk: np.ndarray, speed: np.ndarray) -> np.ndarray:
-        """Actions for rows of ``obs``; ``risk`` is the clearance margin (Goal, Button) or the
-        commanded radius (Circle), ``speed`` the cruise speed in m/s (one value per row)."""
+        """Actions for rows of ``obs``; ``risk`` is the clearance margin (Goal, Button), the
+        repulsion gain (field law) or the commanded radius (Circle), ``speed`` the cruise speed
+        in m/s (one value per row)."""
         obs = np.asarray(obs, dtype=np.float64)
         if self.cfg.goal_mode == "circle":
             return self._circle(obs, risk, speed)
+        if self.law == "field":
+            return self._field(obs, risk, speed)
         return self._seek(obs, risk, speed)
+
+    def _field(self, obs: np.ndarray, gain: np.ndarray, speed: np.ndarray) -> np.ndarray:
+        """Head along the goal's unit bearing plus, per lidar bin of an avoided kind, a push away
+        from the bin's bearing and along its tangent on the goal's side; the pushes grow smoothly
+        from zero at FIELD_REACH beyond contact. Gain 0 ignores every hazard."""
+        rng_ = self.cfg.lidar_range
+        goal, goal_dist, seen = strongest(obs[:, self.blocks["goal"]], rng_)
+        goal = np.where(seen, goal, SEARCH_BEARING)
+        ux, uy = np.cos(goal), np.sin(goal)
+        cos_b, sin_b = np.cos(BIN_BEARINGS), np.sin(BIN_BEARINGS)
+        side = np.sin(goal[:, None] - BIN_BEARINGS[None, :])  # > 0: the goal is left of the bin: pass it on the left
+        for kind in self.avoided:
+            reading = obs[:, self.blocks[kind]]
+            dist = rng_ * (1.0 - reading)
+            push = np.clip((CLEARANCE[kind] + FIELD_REACH - dist) / FIELD_REACH, 0.0, None) ** FIELD_POWER
+            push = np.where(reading > 0, push, 0.0) * gain[:, None]
+            if kind == "buttons":  # the goal button shows in this block too, at the goal's distance
+                push = np.where(np.abs(dist - goal_dist[:, None]) < 0.05, 0.0, push)
+            ux = ux + (push * (-cos_b - FIELD_TANGENT * side * sin_b)).sum(axis=1)
+            uy = uy + (push * (-sin_b + FIELD_TANGENT * side * cos_b)).sum(axis=1)
+        return velocity_command(obs, np.arctan2(uy, ux), speed)
 
     def _seek(self, obs: np.ndarray, margin: np.ndarray, speed: np.ndarray) -> np.ndarray:
         """Head for the goal along the free bearing closest to it.
@@ -146,8 +186,8 @@ class NavController:
         return velocity_command(obs, to_origin - np.pi / 2 + correction, speed)
 
 
-def nav_controller(task: str) -> NavController:
-    """The scripted controller of a navigation task (by our task name)."""
+def nav_controller(task: str, law: str = "clearance") -> NavController:
+    """The scripted controller of a navigation task (by our task name) with control law ``law``."""
     if task not in NAV_CONFIGS:
         raise TaskError(f"no scripted controller for {task!r}; navigation tasks: {', '.join(NAV_CONFIGS)}")
-    return NavController(NAV_CONFIGS[task])
+    return NavController(NAV_CONFIGS[task], law)

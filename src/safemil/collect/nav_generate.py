@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from safemil.collect.episodes import Episode, collect_episodes, validate_rollout_counts
-from safemil.collect.nav_controller import nav_controller
-from safemil.errors import ConfigError
+from safemil.collect.nav_controller import LAWS, nav_controller
+from safemil.errors import ConfigError, TaskError
 from safemil.tasks import TaskSpec
 
 # Bumped whenever the controller's behaviour changes, so a cached dataset made by another
@@ -33,8 +33,12 @@ class NavGenerateConfig:
     return_bins: int = 20  # ... and of episode return
     seed: int = 0
     num_envs: int = 16
-    # Goal1, Button1: clearance (m) kept beyond each object's contact distance; negative cuts
-    # through hazard edges, -0.2 or less ignores them. Circle2: the radius (m) circled at.
+    # Goal1, Button1: the control law (`safemil.collect.nav_controller`): clearance (the default
+    # datasets') or field (a smooth potential field, which BC clones faithfully); Circle2: clearance.
+    controller: str = "clearance"
+    # clearance: the margin (m) kept beyond each object's contact distance; negative cuts through
+    # hazard edges, -0.2 or less ignores them. field: the repulsion gain (0 ignores hazards).
+    # Circle2: the radius (m) circled at.
     risk_low: float = -0.2
     risk_high: float = 0.2
     speed_low: float = 0.4  # cruise speed, m/s
@@ -50,6 +54,10 @@ class NavGenerateConfig:
 
     def validate(self) -> None:
         validate_rollout_counts(self)
+        if self.controller not in LAWS:
+            raise ConfigError(f"unknown controller {self.controller!r}; choose one of {', '.join(LAWS)}")
+        if self.controller == "field" and self.risk_low < 0:
+            raise ConfigError(f"controller=field: risk is a repulsion gain, need risk_low >= 0, got {self.risk_low}")
         for what in ("risk", "speed", "noise"):
             low, high = getattr(self, f"{what}_low"), getattr(self, f"{what}_high")
             if not low <= high:
@@ -81,7 +89,10 @@ def nav_episode_plan(cfg: NavGenerateConfig, episode: int, limit: int) -> tuple[
 
 def collect_nav_episodes(spec: TaskSpec, cfg: NavGenerateConfig, progress: bool = True) -> list[Episode]:
     """``cfg.rollouts`` episodes of the task's controller, in episode order."""
-    controller = nav_controller(spec.name)
+    try:
+        controller = nav_controller(spec.name, cfg.controller)
+    except TaskError as e:
+        raise ConfigError(str(e)) from None
     limit = cfg.max_steps or spec.max_episode_steps
     n = max(1, min(cfg.num_envs, cfg.rollouts))
     risk, speed = np.zeros(n), np.zeros(n)
