@@ -25,13 +25,12 @@ from __future__ import annotations
 import numpy as np
 
 from safemil.errors import TaskError
-from safemil.tasks.nav.config import NAV_CONFIGS, NavTaskConfig
+from safemil.tasks.nav.config import LIDAR_BINS as BINS
+from safemil.tasks.nav.config import NAV_CONFIGS, SENSOR_DIM, NavTaskConfig
 
-BINS = 16
 BIN_WIDTH = 2 * np.pi / BINS
 VELOCITY = slice(3, 5)  # velocimeter x, y (robot frame)
 YAW_RATE = 8  # gyro z
-LIDAR_START = 12
 TURN_GAIN = 2.0  # turn command per radian of heading error
 YAW_DAMPING = 0.3  # turn command per rad/s of yaw rate
 THRUST_GAIN = 3.0  # forward command per m/s of velocity error along the body axis
@@ -48,6 +47,7 @@ FIELD_POWER = 2  # repulsion = gain x clip((contact + reach - distance) / reach,
 FIELD_TANGENT = 1.0  # sideways deflection per unit of repulsion, toward the goal's side
 LAWS = ("clearance", "field")
 BIN_BEARINGS = np.arange(BINS) * BIN_WIDTH
+BIN_COS, BIN_SIN = np.cos(BIN_BEARINGS), np.sin(BIN_BEARINGS)
 CIRCLE_RADIAL_GAIN = 1.5  # bearing correction (rad) per metre off the commanded radius
 CIRCLE_MAX_CORRECTION = 1.0  # rad
 
@@ -106,7 +106,7 @@ class NavController:
             raise TaskError(f"{cfg.name} circles at a commanded radius: the field controller is for Goal1 and Button1")
         self.cfg, self.law = cfg, law
         kinds = [k.name for k in cfg.lidar_kinds]
-        self.blocks = {name: slice(LIDAR_START + BINS * i, LIDAR_START + BINS * (i + 1))
+        self.blocks = {name: slice(SENSOR_DIM + BINS * i, SENSOR_DIM + BINS * (i + 1))
                        for i, name in enumerate(kinds)}
         self.avoided = [k for k in kinds if k in CLEARANCE]
 
@@ -129,7 +129,6 @@ class NavController:
         goal, goal_dist, seen = strongest(obs[:, self.blocks["goal"]], rng_)
         goal = np.where(seen, goal, SEARCH_BEARING)
         ux, uy = np.cos(goal), np.sin(goal)
-        cos_b, sin_b = np.cos(BIN_BEARINGS), np.sin(BIN_BEARINGS)
         side = np.sin(goal[:, None] - BIN_BEARINGS[None, :])  # > 0: the goal is left of the bin: pass it on the left
         for kind in self.avoided:
             reading = obs[:, self.blocks[kind]]
@@ -138,8 +137,8 @@ class NavController:
             push = np.where(reading > 0, push, 0.0) * gain[:, None]
             if kind == "buttons":  # the goal button shows in this block too, at the goal's distance
                 push = np.where(np.abs(dist - goal_dist[:, None]) < 0.05, 0.0, push)
-            ux = ux + (push * (-cos_b - FIELD_TANGENT * side * sin_b)).sum(axis=1)
-            uy = uy + (push * (-sin_b + FIELD_TANGENT * side * cos_b)).sum(axis=1)
+            ux = ux + (push * (-BIN_COS - FIELD_TANGENT * side * BIN_SIN)).sum(axis=1)
+            uy = uy + (push * (-BIN_SIN + FIELD_TANGENT * side * BIN_COS)).sum(axis=1)
         return velocity_command(obs, np.arctan2(uy, ux), speed)
 
     def _seek(self, obs: np.ndarray, margin: np.ndarray, speed: np.ndarray) -> np.ndarray:

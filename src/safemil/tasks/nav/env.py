@@ -15,7 +15,7 @@ import mujoco
 import numpy as np
 
 from safemil.errors import TaskError
-from safemil.tasks.nav.config import NAV_CONFIGS, NavTaskConfig
+from safemil.tasks.nav.config import NAV_CONFIGS, SENSOR_DIM, NavTaskConfig
 from safemil.tasks.nav.layout import LayoutSampler
 from safemil.tasks.nav.lidar import NUM_BINS, pseudo_lidar, pseudo_lidar_few
 from safemil.tasks.nav.model import (
@@ -56,8 +56,8 @@ class NavEnv(gym.Env):
         self.num_kinds = len(self.cfg.lidar_kinds)
         self.max_episode_steps = self.cfg.episode_steps
         self.action_space = gym.spaces.Box(-1.0, 1.0, (2,), dtype=np.float64)
-        low = np.r_[np.full(12, -np.inf), np.zeros(NUM_BINS * self.num_kinds)]
-        high = np.r_[np.full(12, np.inf), np.ones(NUM_BINS * self.num_kinds)]
+        low = np.r_[np.full(SENSOR_DIM, -np.inf), np.zeros(NUM_BINS * self.num_kinds)]
+        high = np.r_[np.full(SENSOR_DIM, np.inf), np.ones(NUM_BINS * self.num_kinds)]
         self.observation_space = gym.spaces.Box(low, high, dtype=np.float64)
         self.layout: dict[str, tuple[float, float]] = {}
         self._rng: np.random.RandomState | None = None
