@@ -108,6 +108,18 @@ def test_nav_episode_plan_draws_from_the_configured_ranges():
     assert np.ptp(draws[:, 0]) > 0.8 * (cfg.risk_high - cfg.risk_low)  # a continuum, not a few modes
 
 
+def test_nav_defaults_take_the_ranges_of_the_law_in_effect():
+    """Goal1 and Button1 default to the field law and its gain ranges; asking for the clearance law
+    gets the clearance law's margins (not a 0-4 m margin), and an explicit range wins over both."""
+    field, clearance = default_config("PointGoal1"), default_config("PointGoal1", controller="clearance")
+    assert (field.controller, field.risk_low, field.risk_high) == ("field", 0.0, 4.0)
+    assert (clearance.controller, clearance.risk_low, clearance.risk_high) == ("clearance", -0.4, 0.2)
+    assert default_config("PointButton1", controller="clearance", risk_high=0.05).risk_high == 0.05
+    assert default_config("PointCircle2").controller == "clearance"
+    default_config("PointGoal1").validate()
+    default_config("PointButton1").validate()
+
+
 def test_nav_config_errors_and_stale_controller(tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match="speed_low <= speed_high"):
         generate_dataset("PointGoal1", small_nav(speed_low=2.0, speed_high=1.0), progress=False)
@@ -116,9 +128,12 @@ def test_nav_config_errors_and_stale_controller(tmp_path, monkeypatch):
     monkeypatch.setenv("SAFEMIL_DATA_DIR", str(tmp_path))
     path = generate_to_file("PointGoal1", default_config("PointGoal1", episodes=2, oversample=1.0, max_steps=5),
                             progress=False)
+    assert stale_default_dataset("PointGoal1", path) == "episodes: 2 -> 1000; max_steps: 5 -> None; oversample: 1.0 -> 2.0"
+    path = generate_to_file("PointGoal1", default_config("PointGoal1", controller="clearance", episodes=2,
+                                                         oversample=1.0, max_steps=5), progress=False)
     rec = path.with_name(path.name + ".generation.json")
     why = stale_default_dataset("PointGoal1", path)
-    assert "episodes: 2 -> 1000" in why and "controller" not in why
+    assert "episodes: 2 -> 1000" in why and "controller: 'clearance' -> 'field'" in why and "risk_low: -0.4 -> 0.0" in why
     old = json.loads(rec.read_text())
     del old["config"]["controller"]  # a record from before the field law: it was the clearance law
     rec.write_text(json.dumps(old))
@@ -134,6 +149,15 @@ def test_cli_refuses_a_policy_file_for_a_navigation_task(tmp_path):
     assert out.returncode != 0
     assert "scripted controller" in out.stderr and "Traceback" not in out.stderr
     assert not (tmp_path / "x.hdf5").exists()
+
+
+def test_cli_generate_takes_the_ranges_of_the_controller_asked_for(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "safemil", "data", "generate", "--task", "PointGoal1", "--episodes",
+                          "1", "--set", "oversample=1", "--set", "max_steps=3", "--set", "controller=clearance",
+                          "--out", str(tmp_path / "c.hdf5")], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    config = json.loads((tmp_path / "c.hdf5.generation.json").read_text())["config"]
+    assert (config["controller"], config["risk_low"], config["risk_high"]) == ("clearance", -0.4, 0.2)
 
 
 def test_field_controller_steers_around_a_hazard_smoothly():

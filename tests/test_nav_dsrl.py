@@ -54,3 +54,21 @@ def test_lidar_encoder_actor_trains_saves_and_reevaluates(tmp_path):
     again = safemil.evaluate(run.run_dir)
     assert again["normalized_return"] == run.metrics["normalized_return"]
     assert again["episode_costs"] == run.metrics["episode_costs"]
+
+
+@pytest.mark.parametrize("algo", ["bc-u", "bc-safe", "trex-wbc", "dwbc-nu", "safedice", "safemil"])
+def test_nav_grid_cells_learn_with_the_lidar_encoder_and_velocity_cells_do_not(algo, tmp_path):
+    """The nav grid's cells (and plain `safemil train ALGO --task PointGoal1`) clone through the lidar
+    encoder at lr 1e-3; the velocity grid's keep the plain actor at the BC default lr."""
+    from safemil.bench.grid import named_grid
+    from safemil.data import write_dsrl
+    from safemil.runner import algo_config, make_run_config
+    from tests.conftest import synthetic_dataset
+
+    data = str(write_dsrl(synthetic_dataset(n_traj=4), tmp_path / "stand-in.hdf5"))
+    for grid, encoder, lr in (("nav", (32, 8), 1e-3), ("default", (), 1e-4)):
+        run = named_grid(grid).narrow(algos=[algo], seeds=[0]).runs("unused")[0]
+        cell = algo_config(make_run_config(run.algo, run.task, data, run.seed, list(run.overrides), preset=run.preset))
+        plain = algo_config(make_run_config(run.algo, run.task, data, run.seed, preset="default"))
+        assert plain == cell
+        assert (tuple(cell.bc.actor.lidar_encoder), cell.bc.lr) == (encoder, lr), grid

@@ -112,7 +112,10 @@ def generate(
     if policy is not None and spec.kind != "velocity":
         raise ConfigError(f"--policy: {name}'s behaviour is a scripted controller (no policy file); "
                           "its risk, speed and noise ranges are --set keys")
-    cfg = apply_overrides(default_config(name, episodes=episodes, seed=seed, num_envs=num_envs), overrides)
+    # a navigation task's ranges depend on its control law: take them from the law asked for
+    law = [o.partition("=")[2].strip() for o in overrides if o.partition("=")[0].strip() == "controller"]
+    chosen = {"controller": law[-1]} if law and spec.kind == "navigation" else {}
+    cfg = apply_overrides(default_config(name, episodes=episodes, seed=seed, num_envs=num_envs, **chosen), overrides)
     check_output_file(out if out is not None else default_dataset_path(name), "--out")  # before the rollouts
     actor = load_behaviour_policy(name, policy) if spec.kind == "velocity" else None
     t0 = time.perf_counter()

@@ -33,8 +33,9 @@ class NavGenerateConfig:
     return_bins: int = 20  # ... and of episode return
     seed: int = 0
     num_envs: int = 16
-    # Goal1, Button1: the control law (`safemil.collect.nav_controller`): clearance (the default
-    # datasets') or field (a smooth potential field, which BC clones faithfully); Circle2: clearance.
+    # Goal1, Button1: the control law (`safemil.collect.nav_controller`): field (the default
+    # datasets': a smooth potential field, which BC clones faithfully) or clearance (steers along
+    # the free bearing nearest the goal; the datasets before 2026-12); Circle2: clearance.
     controller: str = "clearance"
     # clearance: the margin (m) kept beyond each object's contact distance; negative cuts through
     # hazard edges, -0.2 or less ignores them. field: the repulsion gain (0 ignores hazards).
@@ -66,15 +67,27 @@ class NavGenerateConfig:
             raise ConfigError(f"need speed_low > 0 and noise_low >= 0, got {self.speed_low}, {self.noise_low}")
 
 
-# Per-task ranges. Goal1: up to -0.4 (about half the episodes ignore hazards, as an agent
-# trained without a cost does) and noisy, fast runs (early in training), so the reckless end is
-# well populated. Button1's gremlins sweep discs of 0.35 m around their posts, so a clearance
-# above ~0.1 leaves almost no free path to the goal button. Circle2: radii up to 1.5 (the
-# rewarded one, far outside the walls' square) and no crawling (DSRL's Circle2 returns start at 20).
+# Per task: the episode count and the default control law; per (task, law): the ranges drawn from.
+# Goal1, Button1 use the field law: its expected cost falls as a continuum with the gain (Goal1,
+# 20 layouts per setting: gain 0 -> mean cost 52-72, 1 -> 22-54, 2 -> 8-43, 4 -> 0.3-23 over speeds
+# 0.6-2.0), so gain 0-4 spans DSRL's Goal1 limit schedule (80 -> 5) from hazard-blind to cautious
+# without a gap; Button1's gremlins need more gain for the same cost, hence 0-6 and slower runs.
+# The clearance law's ranges are those of the datasets made before the field law (a margin of
+# -0.2 or less ignores hazards; Button1's gremlins leave no free path above ~0.1). Circle2: radii up
+# to 1.5 (the rewarded one, far outside the walls' square) and no crawling (DSRL's Circle2 returns
+# start at 20).
 NAV_TASK_DEFAULTS: dict[str, dict] = {
-    "PointGoal1": {"risk_low": -0.4, "speed_high": 2.0, "noise_high": 0.5},
-    "PointButton1": {"risk_low": -0.2, "risk_high": 0.12, "speed_low": 0.6, "speed_high": 1.8},
-    "PointCircle2": {"episodes": 500, "risk_low": 0.6, "risk_high": 1.5, "speed_low": 0.9, "speed_high": 2.0},
+    "PointGoal1": {"controller": "field"},
+    "PointButton1": {"controller": "field"},
+    "PointCircle2": {"episodes": 500, "controller": "clearance"},
+}
+NAV_LAW_RANGES: dict[tuple[str, str], dict] = {
+    ("PointGoal1", "field"): {"risk_low": 0.0, "risk_high": 4.0, "speed_low": 0.6, "speed_high": 2.0,
+                              "noise_high": 0.5},
+    ("PointButton1", "field"): {"risk_low": 0.0, "risk_high": 6.0, "speed_low": 0.6, "speed_high": 1.8},
+    ("PointGoal1", "clearance"): {"risk_low": -0.4, "speed_high": 2.0, "noise_high": 0.5},
+    ("PointButton1", "clearance"): {"risk_low": -0.2, "risk_high": 0.12, "speed_low": 0.6, "speed_high": 1.8},
+    ("PointCircle2", "clearance"): {"risk_low": 0.6, "risk_high": 1.5, "speed_low": 0.9, "speed_high": 2.0},
 }
 
 
@@ -109,9 +122,13 @@ def collect_nav_episodes(spec: TaskSpec, cfg: NavGenerateConfig, progress: bool 
 
 
 def nav_default_config(task: str, **overrides) -> NavGenerateConfig:
-    """The default generation config of navigation task ``task`` with ``overrides`` applied."""
+    """The default generation config of navigation task ``task`` with ``overrides`` applied; the
+    ranges are those of the control law in effect (``controller=clearance`` on Goal1 gives the
+    clearance law's ranges, not the field law's)."""
     if task not in NAV_TASK_DEFAULTS:
         raise ConfigError(f"no generation defaults for {task!r}")
+    given = {k: v for k, v in overrides.items() if v is not None}
     kw = dict(NAV_TASK_DEFAULTS[task])
-    kw.update({k: v for k, v in overrides.items() if v is not None})
+    kw.update(NAV_LAW_RANGES.get((task, given.get("controller", kw["controller"])), {}))
+    kw.update(given)
     return NavGenerateConfig(**kw)
