@@ -35,7 +35,7 @@ class NavGenerateConfig:
     num_envs: int = 16
     # Goal1, Button1: the control law (`safemil.collect.nav_controller`): field (the default
     # datasets': a smooth potential field, which BC clones faithfully) or clearance (steers along
-    # the free bearing nearest the goal; the datasets before 2026-12); Circle2: clearance.
+    # the free bearing nearest the goal; the earlier default datasets); Circle2: clearance.
     controller: str = "clearance"
     # clearance: the margin (m) kept beyond each object's contact distance; negative cuts through
     # hazard edges, -0.2 or less ignores them. field: the repulsion gain (0 ignores hazards).
