@@ -94,17 +94,17 @@ _PROCO = {
 #   rest or outside the box; with shield.fallback=policy it did not, but still raised the cost over
 #   BCQ-Lag's own 0.76, to 0.98-3.19 by horizon and grid). bc-safe+proco has no filter, as in the proco
 #   grid: with it, BC-Safe's cost rose from 2.82 to 6.23 (PointGoal1 seed 0).
-# - BC: the library's default actor (deterministic, lr 1e-4), not the proco grid's mixture at 3e-4
-#   (kept there only to reproduce its table): on seed 0 BC-Safe's cost with the mixture / deterministic
-#   actor is 13.88 / 0.00 (PointCircle2) and 2.82 / 1.56 (PointGoal1).
+# - BC: the nav grid's (deterministic actor, lidar encoder, lr 1e-3; `_NAV_BC`), not the proco grid's
+#   mixture at 3e-4 (kept there only to reproduce its table): on seed 0 BC-Safe's cost with the mixture /
+#   deterministic actor was 13.88 / 0.00 (PointCircle2) and 2.82 / 1.56 (PointGoal1, clearance-law data).
 # Evaluation: PROCO_NAV_EVAL_EPISODES episodes of 1000 steps (PointCircle2: 500) in 8 lock-step envs.
 _LAYER_NAV = ("layer.model_steps=800", "layer.ensemble.members=5", "layer.ensemble.hidden=[128,128,128]",
               "layer.feasibility_steps=1600", "layer.feasibility.hidden=[128,128]", "layer.rollout.n_starts=2000",
               "layer.rollout.sample=false", "layer.knowledge.margin=0.01")
 _NAV_EVAL = (f"eval.episodes={PROCO_NAV_EVAL_EPISODES}", "eval.num_envs=8")
 _PROCO_NAV = {
-    "bc-safe": (*_NAV_EVAL, "steps=3000"),
-    "bc-safe+proco": (*_NAV_EVAL, "steps=3000", *_LAYER_NAV),
+    "bc-safe": (*_NAV_EVAL, "steps=3000", *_NAV_BC),
+    "bc-safe+proco": (*_NAV_EVAL, "steps=3000", *_NAV_BC, *_LAYER_NAV),
     "bcq-lag": (*_NAV_EVAL, *_PROCO["bcq-lag"]),
     "bcq-lag+proco": (*_NAV_EVAL, "base.steps=6000", "base.hidden=[128,128]", *_LAYER_NAV,
                       "layer.rollout.cut_quantile=1.0", "layer_costs=true"),
@@ -133,7 +133,7 @@ PRESETS: dict[str, Preset] = {
         "proco-nav",
         "the proco-nav grid: the proco grid's bases alone and with PROCO on the navigation tasks' exclusively-safe "
         "data (knowledge margin 0.01, rollouts at the model's mean, BCQ-Lag's critics on PROCO's costs, "
-        "BC's default actor, 40 evaluation episodes)",
+        "the nav grid's BC actor, 40 evaluation episodes)",
         run=_PROCO_RUN,
         algos=_PROCO_NAV,
     ),
