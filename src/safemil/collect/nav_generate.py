@@ -34,7 +34,7 @@ class NavGenerateConfig:
     seed: int = 0
     num_envs: int = 16
     # Goal1, Button1: the control law (`safemil.collect.nav_controller`): field (the default
-    # datasets': a smooth potential field, which BC clones faithfully) or clearance (steers along
+    # datasets': a smooth potential field, which BC clones closer) or clearance (steers along
     # the free bearing nearest the goal; the earlier default datasets); Circle2: clearance.
     controller: str = "clearance"
     # clearance: the margin (m) kept beyond each object's contact distance; negative cuts through
