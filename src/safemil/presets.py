@@ -114,7 +114,8 @@ PRESETS: dict[str, Preset] = {
     "default": Preset(
         "default",
         "the reported configuration of every algorithm: the default grid's budget for SafeMIL and its "
-        "baselines (the nav grid's: the same, BC through a lidar encoder at lr 1e-3), the proco grid's settings for the PROCO algorithms (the proco-nav grid's on a navigation task)",
+        "baselines (the nav grid's: the same, BC through a lidar encoder at lr 1e-3), the proco grid's "
+        "settings for the PROCO algorithms (the proco-nav grid's on a navigation task)",
         run=(f"eval.episodes={EVAL_EPISODES}", f"eval.num_envs={EVAL_EPISODES}", "train.log_every=50",
              "train.checkpoint_every=500"),
         algos={**_PAPER, **{a: (*_PROCO_RUN, *o) for a, o in _PROCO.items() if a != "bc-safe"}},
