@@ -112,10 +112,11 @@ def generate(
     if policy is not None and spec.kind != "velocity":
         raise ConfigError(f"--policy: {name}'s behaviour is a scripted controller (no policy file); "
                           "its risk, speed and noise ranges are --set keys")
-    # a navigation task's ranges depend on its control law: take them from the law asked for
-    law = [o.partition("=")[2].strip() for o in overrides if o.partition("=")[0].strip() == "controller"]
-    chosen = {"controller": law[-1]} if law and spec.kind == "navigation" else {}
-    cfg = apply_overrides(default_config(name, episodes=episodes, seed=seed, num_envs=num_envs, **chosen), overrides)
+    base = default_config(name, episodes=episodes, seed=seed, num_envs=num_envs)
+    cfg = apply_overrides(base, overrides)
+    if spec.kind == "navigation" and cfg.controller != base.controller:  # the ranges are the asked law's
+        cfg = apply_overrides(default_config(name, episodes=episodes, seed=seed, num_envs=num_envs,
+                                             controller=cfg.controller), overrides)
     check_output_file(out if out is not None else default_dataset_path(name), "--out")  # before the rollouts
     actor = load_behaviour_policy(name, policy) if spec.kind == "velocity" else None
     t0 = time.perf_counter()

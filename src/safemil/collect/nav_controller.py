@@ -4,15 +4,16 @@ Like a learned agent, each controller maps an observation (sensors and lidar) to
 action; it reads the goal's bearing and distance, and the nearby hazards', from the
 lidar bins, and its own velocity from the velocimeter. Per episode it takes a risk
 appetite: for Goal1 and Button1 a clearance ``margin`` it keeps around each hazard
-(negative: it cuts through their edges, -size: it ignores them) and a cruise speed;
+(negative: it cuts through their edges, -size: it ignores them) or a repulsion gain (below)
+and a cruise speed;
 for Circle2 a commanded radius and speed. Action noise is added by the generator.
 
-Goal1 and Button1 have two laws. ``clearance`` (the default datasets') picks, of 32
+Goal1 and Button1 have two laws. ``clearance`` (the earlier default datasets') picks, of 32
 candidate bearings, the best one whose ray keeps the margin: its action jumps between
 nearby observations, which BC clones poorly. ``field`` is a potential field: the goal
 attracts, each lidar bin of an avoided kind repels (and deflects sideways, toward the
 goal's side) with a per-episode gain, so the action is a smooth function of the lidar, as
-a learned MLP agent's is.
+a learned MLP agent's is; it makes the default Goal1 and Button1 datasets.
 
 The point robot slides (its slide joints are barely damped), so steering the heading
 at the goal makes it orbit the goal. The controllers steer the *velocity*: they point
