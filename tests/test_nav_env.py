@@ -83,6 +83,26 @@ def test_same_seed_same_layout_and_episode(task):
         assert ra[1:4] == rb[1:4]
 
 
+@pytest.mark.parametrize("task", ["PointGoal1", "PointButton1"])
+def test_reseeding_after_an_episode_draws_the_fresh_goal_sequence(task):
+    """The next goal after a seeded reset depends on the seed alone, not on the steps taken before it
+    (upstream's per-step draws from the layout generator start again with the new generator)."""
+    fresh, used = NavEnv(task), NavEnv(task)
+    used.reset(seed=99)
+    for _ in range(300):
+        used.step(np.zeros(2))
+    goals = []
+    for env in (fresh, used):
+        env.reset(seed=7)
+        for _ in range(20):
+            env.step(np.zeros(2))
+        x, y = env.model.body_pos[env.rules.goal_body, :2]
+        env.place_robot(x, y, 0.0)
+        assert env.step(np.zeros(2))[4].get("goal_met")
+        goals.append(env.model.body_pos[env.rules.goal_body, :2].copy())
+    np.testing.assert_array_equal(goals[0], goals[1])
+
+
 def upstream_layout(sampler, rng):
     """Upstream's placement rule written out literally with single draws (the reference)."""
     for _ in range(10000):

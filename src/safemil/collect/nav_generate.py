@@ -18,9 +18,11 @@ from safemil.collect.nav_controller import LAWS, nav_controller
 from safemil.errors import ConfigError, TaskError
 from safemil.tasks import TaskSpec
 
-# Bumped whenever the controller's behaviour changes, so a cached dataset made by another
-# version is recognised (`stale_default_dataset`).
-CONTROLLER_VERSION = 1
+# Bumped whenever the episodes a plan draws change (the controller's behaviour, or the env's
+# random stream: 2 = a seeded reset no longer carries the last episode's owed frameskip draws
+# into its next goal draw), so a cached dataset made by another version is recognised
+# (`stale_default_dataset`).
+CONTROLLER_VERSION = 2
 
 
 @dataclass

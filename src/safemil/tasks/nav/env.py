@@ -78,6 +78,7 @@ class NavEnv(gym.Env):
         super().reset(seed=seed)
         if seed is not None:
             self._rng = np.random.RandomState(seed)
+            self._pending_draws = 0  # owed to the generator just replaced, not to this one
         elif self._rng is None:
             self._rng = np.random.RandomState(int(self.np_random.integers(2**32)))
         else:
