@@ -39,6 +39,7 @@ from safemil.data import (
     resolve_dataset,
 )
 from safemil.errors import SafemilError
+from safemil.tasks import get_task
 
 
 def trajectory_oracle_auroc(unl: LabelledView) -> float:
@@ -109,7 +110,7 @@ def main() -> None:
     print(f"config: {json.dumps(to_dict(cfg))} steps={steps} seed={a.seed}")
 
     t0 = time.perf_counter()
-    model = MILCost(split.negative, split.unlabeled, cfg, seed=a.seed)
+    model = MILCost(split.negative, split.unlabeled, cfg, seed=a.seed, lidar=get_task(a.task).lidar_layout)
     eval_s = 0.0
 
     def report(step: int, metrics: dict[str, float]) -> None:

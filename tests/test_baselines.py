@@ -27,6 +27,7 @@ from safemil.data import SplitConfig, make_split, read_dsrl
 from safemil.data.dataset import Dataset, LearnerView, TrajectoryIndex
 from safemil.errors import ConfigError
 from safemil.policies import soft_weights
+from tests.tiny_lidar import LAYOUT, lidar_toy
 from tests.tiny_swimmer import TASK, TINY_SPLIT, make_tiny_dataset
 
 BASELINES = ("bc-u", "bc-safe", "trex-wbc", "dwbc-nu", "safedice")
@@ -122,6 +123,23 @@ def test_safedice_alpha_reward_and_advantage_favour_the_preferred_part():
     w = soft_weights(-value.advantage(np.arange(len(unl))), 1.0)  # exp(adv - 1) / mean
     assert w[torch.from_numpy(~risky)].mean() > 2 * w[torch.from_numpy(risky)].mean()
 
+
+
+def test_dwbc_and_safedice_cost_nets_take_the_lidar_encoder_and_train():
+    neg, _ = lidar_toy(10, 40, risky_frac=1.0, seed=1)
+    unl, _ = lidar_toy(40, 40, risky_frac=0.5, seed=2)
+    disc = DWBCDiscriminator(neg, unl, DWBCConfig(hidden=(16,), lidar_encoder=(8, 2), use_log_pi=False),
+                             seed=0, lidar=LAYOUT)
+    clf = SafeDICEClassifier(neg, unl, SafeDICEConfig(hidden=(16,), lidar_encoder=(8, 2)), seed=0, lidar=LAYOUT)
+    for net, step in ((disc.net, disc.train_step), (clf.net, clf.train_step)):
+        assert net.encoder is not None and net.encoder.out_dim == 8 * 2
+        before = [p.detach().clone() for p in net.encoder.parameters()]
+        for _ in range(3):
+            assert math.isfinite(next(iter(step().values())))
+        assert any(not torch.equal(a, b) for a, b in zip(before, net.encoder.parameters(), strict=True))
+    for cls in (DWBCConfig, SafeDICEConfig):
+        with pytest.raises(ConfigError, match="lidar_encoder"):
+            cls(lidar_encoder=(8, -1))
 
 # --------------------------------------------------------------------------- algorithms on a tiny dataset
 @pytest.fixture(scope="module")

@@ -1,4 +1,5 @@
-"""The plain MLP every network here is built from (actors, critics, cost nets, BCQ's VAE).
+"""The plain MLP every network here is built from (actors, critics, cost nets, BCQ's VAE),
+and the lidar encoder actors and cost nets share on navigation tasks.
 
 One builder, so two networks of the same sizes are built, and initialised from the torch
 RNG, in the same order wherever they are made.
@@ -65,3 +66,27 @@ def map_rows(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
     for i, j in rest:
         out[i:j] = fn(x[i:j])
     return out
+
+
+# Where the lidar sits in a navigation observation: (first index, object kinds, bins per kind);
+# block k holds kind k's closeness in bins 0..bins-1 (`safemil.tasks.TaskSpec.lidar_layout`).
+LidarLayout = tuple[int, int, int]
+
+
+class LidarEncoder(nn.Module):
+    """One small net shared by the lidar bins: bin i's readings of every kind -> features of bin i.
+
+    The same weights read every direction, so what a hazard ahead means is learned once, from the
+    data of all bins, not once per bin. Inputs are the raw closeness values (already in [0, 1]).
+    """
+
+    def __init__(self, layout: LidarLayout, sizes: tuple[int, ...]):
+        super().__init__()
+        self.start, self.kinds, self.bins = (int(v) for v in layout)
+        self.net = nn.Sequential(mlp([self.kinds, *sizes]), nn.ReLU())
+        self.out_dim = self.bins * sizes[-1]
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        end = self.start + self.kinds * self.bins
+        per_bin = obs[..., self.start:end].reshape(*obs.shape[:-1], self.kinds, self.bins).transpose(-1, -2)
+        return self.net(per_bin).flatten(-2)

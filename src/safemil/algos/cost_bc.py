@@ -161,6 +161,6 @@ def mil_weighted_bc(cost: MILConfig, bc: BCConfig, policy_steps: int, schedule: 
                     seed: int) -> CostWeightedBC:
     """A MIL cost from D_N vs D_U bags, then weighted BC on D_U: SafeMIL (bags of K segments) and
     T-REX-WBC (K = 1) differ only in ``cost``."""
-    return CostWeightedBC(MILCost(data.negative, data.unlabeled, cost, seed),
+    return CostWeightedBC(MILCost(data.negative, data.unlabeled, cost, seed, data.lidar),
                           WeightedBC(data.unlabeled, bc, seed + 1, **data.actor_io),
                           bc, cost.steps, policy_steps, schedule)

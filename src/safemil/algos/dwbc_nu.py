@@ -51,7 +51,8 @@ class DWBCNU(BCAlgorithm):
     def __init__(self, config: DWBCNUConfig, data: LearnerData, seed: int):
         self.config, self.total_steps = config, config.steps
         self.bc = WeightedBC(data.unlabeled, config.bc, seed + 1, **data.actor_io)
-        self.disc = DWBCDiscriminator(data.negative, data.unlabeled, config.disc, seed, log_pi=self._log_pi)
+        self.disc = DWBCDiscriminator(data.negative, data.unlabeled, config.disc, seed, log_pi=self._log_pi,
+                                       lidar=data.lidar)
         self._u_obs, self._u_act = self.bc.observations, self.bc.actions
         self._heldout: dict[str, float] = {}
         self._ess: list[float] = []

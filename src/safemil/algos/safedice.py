@@ -45,7 +45,7 @@ class SafeDICE(BCAlgorithm):
         self.config, self.seed = config, seed
         self.total_steps = config.classifier_steps + config.policy_steps
         self.unlabeled = data.unlabeled
-        self.clf = SafeDICEClassifier(data.negative, data.unlabeled, config.dice, seed)
+        self.clf = SafeDICEClassifier(data.negative, data.unlabeled, config.dice, seed, data.lidar)
         self.bc = WeightedBC(data.unlabeled, config.bc, seed + 1, **data.actor_io)
         self.value: DICEValue | None = None
         self._clf_log: list[float] = []

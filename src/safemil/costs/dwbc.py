@@ -22,10 +22,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from safemil.costs.nets import CostNet
+from safemil.costs.nets import CostNet, lidar_encoder_sizes
 from safemil.costs.nu_data import NURows, check_nu_views, heldout_accuracy
 from safemil.data.dataset import LearnerView
 from safemil.errors import ConfigError
+from safemil.networks import LidarLayout
 from safemil.optim import adamw, clip_gradients
 
 LOG_PI_CLIP = 20.0
@@ -37,6 +38,9 @@ LogPiFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 @dataclass
 class DWBCConfig:
     hidden: tuple[int, ...] = (256, 256)  # hidden sizes of the discriminator
+    # Navigation tasks only: sizes (hidden..., out) of a per-lidar-bin encoder whose outputs join the
+    # discriminator's input (`safemil.costs.nets.CostNet`); empty: none. Ignored on tasks without lidar.
+    lidar_encoder: tuple[int, ...] = ()
     nu: float = 0.5  # class prior of the PU risk (eta in DWBC)
     d_min: float = 0.1  # discriminator output clip
     d_max: float = 0.9  # upper clip of the discriminator output (d_min < 0.5 < d_max < 1)
@@ -52,6 +56,7 @@ class DWBCConfig:
         self.hidden = tuple(self.hidden)
         if not self.hidden or any(h < 1 for h in self.hidden):
             raise ConfigError(f"DWBCConfig.hidden must be positive sizes, got {self.hidden}")
+        self.lidar_encoder = lidar_encoder_sizes("DWBCConfig.lidar_encoder", self.lidar_encoder)
         if not 0 < self.nu <= 1:
             raise ConfigError(f"DWBCConfig.nu must be in (0, 1], got {self.nu}")
         if not 0 < self.d_min < 0.5 < self.d_max < 1:
@@ -72,7 +77,7 @@ class DWBCDiscriminator:
     """d(s, a[, log pi]) in [d_min, d_max]: P(pair is non-preferred). Implements `CostModel` (cost = d)."""
 
     def __init__(self, negative: LearnerView, unlabeled: LearnerView, config: DWBCConfig, seed: int,
-                 log_pi: LogPiFn | None = None):
+                 log_pi: LogPiFn | None = None, lidar: LidarLayout | None = None):
         check_nu_views(negative, unlabeled, "dwbc-nu")
         self.config, self.log_pi = config, log_pi
         self.rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0xD3BC]))
@@ -84,7 +89,8 @@ class DWBCDiscriminator:
         extra = 1 if config.use_log_pi else 0
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(int(seed) + 7)
-            self.net = CostNet(negative.obs_dim, negative.act_dim + extra, config.hidden)
+            self.net = CostNet(negative.obs_dim, negative.act_dim + extra, config.hidden, lidar,
+                               config.lidar_encoder)
         obs = np.concatenate([negative.observations, unlabeled.observations])
         act = np.concatenate([negative.actions, unlabeled.actions])
         # the log-pi column is already scaled to [-1, 1]: a zero column leaves it unstandardised

@@ -36,11 +36,11 @@ import torch.nn.functional as F
 
 from safemil.console import progress_bar
 from safemil.costs.diagnostics import CollapseDetector
-from safemil.costs.nets import CostNet
+from safemil.costs.nets import CostNet, lidar_encoder_sizes
 from safemil.data.dataset import LearnerView
 from safemil.data.sampling import Segments, SegmentSampler
 from safemil.errors import ConfigError, DatasetError
-from safemil.networks import map_rows
+from safemil.networks import LidarLayout, map_rows
 from safemil.optim import adamw, clip_gradients
 
 
@@ -66,6 +66,9 @@ class MILConfig:
     n_bag_pairs: int = 128  # (negative, unlabeled) bag pairs per step
     pool_size: int = 256  # distinct segments scored per set per step
     hidden: tuple[int, ...] = (256, 256)  # cost network's hidden layer sizes (ELU)
+    # Navigation tasks only: sizes (hidden..., out) of the per-lidar-bin encoder whose outputs join
+    # the cost net's input (`safemil.costs.nets.CostNet`); empty: none. Ignored on tasks without lidar.
+    lidar_encoder: tuple[int, ...] = ()
     lr: float = 1e-3  # AdamW learning rate
     weight_decay: float = 0.01  # AdamW weight decay
     grad_clip: float = 10.0  # max gradient L2 norm; 0 disables clipping
@@ -94,6 +97,7 @@ class MILConfig:
             raise ConfigError(
                 f"MILConfig.hidden must be one or more positive integers, got {self.hidden!r}"
             )
+        self.lidar_encoder = lidar_encoder_sizes("MILConfig.lidar_encoder", self.lidar_encoder)
 
 
 def _pairs(view: LearnerView) -> tuple[torch.Tensor, torch.Tensor]:
@@ -135,7 +139,8 @@ def _gather(pairs: tuple[torch.Tensor, torch.Tensor], rows: np.ndarray) -> torch
 class MILCost:
     """The SafeMIL cost source (implements `safemil.costs.base.CostModel`)."""
 
-    def __init__(self, negative: LearnerView, unlabeled: LearnerView, config: MILConfig, seed: int):
+    def __init__(self, negative: LearnerView, unlabeled: LearnerView, config: MILConfig, seed: int,
+                 lidar: LidarLayout | None = None):
         if not isinstance(config, MILConfig):
             raise ConfigError(f"config must be a MILConfig, got {type(config).__name__}")
         _check_views(negative, unlabeled, config)
@@ -153,7 +158,7 @@ class MILCost:
         self._discount = self._discount.float()
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
-            self.net = CostNet(negative.obs_dim, negative.act_dim, config.hidden)
+            self.net = CostNet(negative.obs_dim, negative.act_dim, config.hidden, lidar, config.lidar_encoder)
         obs_n, act_n = self._pairs_n
         obs_u, act_u = self._pairs_u
         self.net.fit_normalizer(np.concatenate([obs_n.numpy(), obs_u.numpy()]),

@@ -4,6 +4,11 @@ An MLP on the concatenation [s, a] with ELU hidden layers and a sigmoid head
 (the SafeMIL architecture). Inputs are standardised inside the network with
 statistics fitted on the (label-free) training data, so a saved network scores
 raw observations without any side information.
+
+On a navigation task the net can also read its lidar through `LidarEncoder`
+(weights shared by the angular bins), for the reason an actor does: "a hazard
+close ahead" is then learned once, not once per bin from the few steps where a
+hazard sat in that bin.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import torch
 from torch import nn
 
 from safemil.errors import ConfigError
-from safemil.networks import mlp
+from safemil.networks import LidarEncoder, LidarLayout, mlp
 
 
 def build_mlp(
@@ -29,15 +34,38 @@ def build_mlp(
     return mlp([in_dim, *hidden, out_dim], activation)
 
 
-class CostNet(nn.Module):
-    """c(s, a) = sigmoid(MLP(standardise([s, a]))), one scalar in (0, 1) per pair."""
+def lidar_encoder_sizes(field: str, sizes: Sequence[int]) -> tuple[int, ...]:
+    """A config's ``lidar_encoder`` field as a tuple, or a ConfigError naming ``field``."""
+    sizes = tuple(sizes)
+    if any(isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in sizes):
+        raise ConfigError(f"{field} must be positive integers (or empty), got {sizes!r}")
+    return sizes
 
-    def __init__(self, obs_dim: int, act_dim: int, hidden: Sequence[int] = (256, 256)):
+
+class CostNet(nn.Module):
+    """c(s, a) = sigmoid(MLP(standardise([s, a]) ++ encoder(lidar(s)))), one scalar in (0, 1) per pair.
+
+    ``lidar_encoder``: sizes (hidden..., out) of the per-bin encoder; empty (or no ``lidar``
+    layout): none, and the net is the plain MLP on the standardised pair.
+    """
+
+    def __init__(self, obs_dim: int, act_dim: int, hidden: Sequence[int] = (256, 256),
+                 lidar: LidarLayout | None = None, lidar_encoder: Sequence[int] = ()):
         super().__init__()
         self.obs_dim = int(obs_dim)
         self.act_dim = int(act_dim)
         self.hidden = tuple(int(h) for h in hidden)
-        self.mlp = build_mlp(self.obs_dim + self.act_dim, self.hidden, 1)
+        sizes = tuple(int(h) for h in lidar_encoder)
+        if any(h < 1 for h in sizes):
+            raise ConfigError(f"lidar_encoder sizes must be >= 1, got {sizes}")
+        self.encoder = None
+        if sizes and lidar is not None:
+            start, kinds, bins = (int(v) for v in lidar)
+            if start < 0 or kinds < 1 or bins < 1 or start + kinds * bins > self.obs_dim:
+                raise ConfigError(f"lidar layout {tuple(lidar)} does not fit a {self.obs_dim}-dim observation")
+            self.encoder = LidarEncoder((start, kinds, bins), sizes)
+        extra = self.encoder.out_dim if self.encoder is not None else 0
+        self.mlp = build_mlp(self.obs_dim + self.act_dim + extra, self.hidden, 1)
         d = self.obs_dim + self.act_dim
         self.register_buffer("in_mean", torch.zeros(d))
         self.register_buffer("in_std", torch.ones(d))
@@ -68,7 +96,10 @@ class CostNet(nn.Module):
 
     def logits_of(self, features: torch.Tensor) -> torch.Tensor:
         """Pre-sigmoid output for rows of concatenated [s, a]: shape (..., in_dim) -> (...)."""
-        return self.mlp((features - self.in_mean) / self.in_std).squeeze(-1)
+        x = (features - self.in_mean) / self.in_std
+        if self.encoder is not None:  # the encoder reads raw closeness values (already in [0, 1])
+            x = torch.cat([x, self.encoder(features[..., : self.obs_dim])], dim=-1)
+        return self.mlp(x).squeeze(-1)
 
     def score_features(self, features: torch.Tensor) -> torch.Tensor:
         """Cost in (0, 1) for rows of concatenated [s, a]."""

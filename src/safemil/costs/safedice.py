@@ -27,11 +27,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from safemil.costs.nets import CostNet, build_mlp
+from safemil.costs.nets import CostNet, build_mlp, lidar_encoder_sizes
 from safemil.costs.nu_data import NURows, check_nu_views, gradient_penalty, heldout_accuracy
 from safemil.data.dataset import LearnerView
 from safemil.errors import ConfigError
-from safemil.networks import map_rows
+from safemil.networks import LidarLayout, map_rows
 from safemil.optim import adamw
 
 RATIO_FLOOR = 1e-10
@@ -40,6 +40,9 @@ RATIO_FLOOR = 1e-10
 @dataclass
 class SafeDICEConfig:
     hidden: tuple[int, ...] = (256, 256)  # hidden sizes of the classifier and of the value net nu(s)
+    # Navigation tasks only: sizes (hidden..., out) of a per-lidar-bin encoder whose outputs join the
+    # classifier (not the value net)'s input (`safemil.costs.nets.CostNet`); empty: none. Ignored on tasks without lidar.
+    lidar_encoder: tuple[int, ...] = ()
     batch_size: int = 512  # pairs per set (classifier) or D_U transitions (value) per update
     classifier_lr: float = 1e-4  # AdamW learning rate of the D_N-vs-D_U classifier
     classifier_gp: float = 10.0  # weight of the classifier's gradient penalty (between D_N and D_U pairs)
@@ -55,6 +58,7 @@ class SafeDICEConfig:
         self.hidden = tuple(self.hidden)
         if not self.hidden or any(h < 1 for h in self.hidden):
             raise ConfigError(f"SafeDICEConfig.hidden must be positive sizes, got {self.hidden}")
+        self.lidar_encoder = lidar_encoder_sizes("SafeDICEConfig.lidar_encoder", self.lidar_encoder)
         if self.batch_size < 1 or self.heldout_rows < 1:
             raise ConfigError("SafeDICEConfig.batch_size and heldout_rows must be >= 1")
         for name in ("classifier_lr", "critic_lr"):
@@ -85,7 +89,8 @@ def _tensor(x: np.ndarray) -> torch.Tensor:
 class SafeDICEClassifier:
     """Step 1-3. Implements `CostModel`: ``cost = sigmoid(c)`` (how non-preferred a pair looks)."""
 
-    def __init__(self, negative: LearnerView, unlabeled: LearnerView, config: SafeDICEConfig, seed: int):
+    def __init__(self, negative: LearnerView, unlabeled: LearnerView, config: SafeDICEConfig, seed: int,
+                 lidar: LidarLayout | None = None):
         check_nu_views(negative, unlabeled, "safedice")
         self.config = config
         self.rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0x5AFE]))
@@ -95,7 +100,7 @@ class SafeDICEClassifier:
         self._x_u = _tensor(np.concatenate([unlabeled.observations, unlabeled.actions], 1))
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(int(seed) + 13)
-            self.net = CostNet(negative.obs_dim, negative.act_dim, config.hidden)
+            self.net = CostNet(negative.obs_dim, negative.act_dim, config.hidden, lidar, config.lidar_encoder)
         self.net.fit_normalizer(torch.cat([self._x_n, self._x_u]).numpy())
         self.opt = adamw(self.net.parameters(), config.classifier_lr, config.weight_decay)
         self.alpha: float | None = None  # set by `freeze`

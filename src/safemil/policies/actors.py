@@ -24,7 +24,7 @@ from torch import nn
 
 from safemil.config import from_dict
 from safemil.errors import ConfigError
-from safemil.networks import mlp
+from safemil.networks import LidarEncoder, LidarLayout, mlp
 from safemil.policies.bcq import bcq_actor_from_state
 
 ACTOR_KINDS = ("gaussian", "mixture", "deterministic")
@@ -52,30 +52,6 @@ class ActorConfig:
             raise ConfigError(f"n_components must be >= 1, got {self.n_components}")
         if any(h < 1 for h in self.lidar_encoder):
             raise ConfigError(f"lidar_encoder sizes must be positive, got {self.lidar_encoder}")
-
-
-# Where the lidar sits in a navigation observation: (first index, object kinds, bins per kind);
-# block k holds kind k's closeness in bins 0..bins-1 (`safemil.tasks.TaskSpec.lidar_layout`).
-LidarLayout = tuple[int, int, int]
-
-
-class LidarEncoder(nn.Module):
-    """One small net shared by the lidar bins: bin i's readings of every kind -> features of bin i.
-
-    The same weights read every direction, so what a hazard ahead means is learned once, from the
-    data of all bins, not once per bin. Inputs are the raw closeness values (already in [0, 1]).
-    """
-
-    def __init__(self, layout: LidarLayout, sizes: tuple[int, ...]):
-        super().__init__()
-        self.start, self.kinds, self.bins = (int(v) for v in layout)
-        self.net = nn.Sequential(mlp([self.kinds, *sizes]), nn.ReLU())
-        self.out_dim = self.bins * sizes[-1]
-
-    def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        end = self.start + self.kinds * self.bins
-        per_bin = obs[..., self.start:end].reshape(*obs.shape[:-1], self.kinds, self.bins).transpose(-1, -2)
-        return self.net(per_bin).flatten(-2)
 
 
 class Actor(nn.Module):

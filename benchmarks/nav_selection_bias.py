@@ -1,0 +1,90 @@
+"""How safe is the behaviour behind a navigation dataset's safe trajectories, on fresh layouts?
+
+BC-Safe clones the trajectories that ended within the cost limit. On a navigation task an
+episode's cost depends on its layout as much as on its controller: a hazard-blind setting can
+end safe on a lucky layout. So the safe trajectories are selected on their outcome, and even a
+perfect clone of the controllers that made them is expected to cost more than they did. This
+script measures that ceiling: it rolls out the task's default generation plans (law, gain, speed,
+noise per episode), keeps those that ended safe, and reruns exactly their settings on other
+layouts, with their noise and noise-free (how clones are evaluated).
+
+    PYTHONPATH=src python benchmarks/nav_selection_bias.py --task PointGoal1 [--episodes 300]
+        [--seed 0] [--layout-offset 100000]
+
+Rollouts are not thinned on the (cost, return) grid the datasets are, so the safe share differs
+from the dataset's; the settings drawn are the same. The last line is ``ratio=<rerun mean cost of
+the safe settings (noise-free) / their mean cost in the first rollout>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import numpy as np
+import torch
+
+from safemil.collect.episodes import collect_episodes
+from safemil.collect.nav_controller import nav_controller
+from safemil.collect.nav_generate import nav_default_config, nav_episode_plan
+from safemil.errors import SafemilError
+from safemil.tasks import DEFAULT_COST_LIMIT, get_task
+
+
+def rollout_costs(task: str, plans: list[tuple[float, float, np.ndarray]], law: str, seed: int,
+                  num_envs: int) -> tuple[np.ndarray, np.ndarray]:
+    """Episode cost and return of each plan (risk, speed, noise), episode i on layout ``seed + i``."""
+    spec = get_task(task)
+    controller = nav_controller(task, law)
+    limit = spec.max_episode_steps
+    n = max(1, min(num_envs, len(plans)))
+    risk, speed, noise = np.zeros(n), np.zeros(n), np.zeros((n, limit, 2))
+
+    def begin(slot: int, episode: int) -> None:
+        risk[slot], speed[slot], noise[slot] = plans[episode]
+
+    def act(slots: np.ndarray, t: np.ndarray, obs: np.ndarray) -> np.ndarray:
+        acts = controller.act(obs, risk[slots], speed[slots]) + noise[slots, t]
+        return np.clip(acts, -1.0, 1.0).astype(np.float32)
+
+    episodes = collect_episodes(spec, len(plans), seed, num_envs, None, begin, act, progress=False)
+    return (np.array([float(e[3].sum()) for e in episodes]), np.array([float(e[2].sum()) for e in episodes]))
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--task", default="PointGoal1")
+    p.add_argument("--episodes", type=int, default=300, help="first rollouts (default settings, seed --seed)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--layout-offset", type=int, default=100_000, help="reruns use layouts seed + offset + i")
+    p.add_argument("--num-envs", type=int, default=16)
+    a = p.parse_args()
+    torch.set_num_threads(1)
+    cfg = nav_default_config(a.task, seed=a.seed)
+    spec = get_task(a.task)
+    t0 = time.perf_counter()
+    plans = [nav_episode_plan(cfg, i, spec.max_episode_steps) for i in range(a.episodes)]
+    cost, ret = rollout_costs(a.task, plans, cfg.controller, a.seed, a.num_envs)
+    safe = np.flatnonzero(cost <= DEFAULT_COST_LIMIT)
+    if len(safe) == 0:
+        raise SafemilError("no episode ended within the cost limit: nothing to rerun")
+    chosen = [plans[i] for i in safe]
+    rerun, rerun_ret = rollout_costs(a.task, chosen, cfg.controller, a.seed + a.layout_offset, a.num_envs)
+    quiet = [(r, s, np.zeros_like(w)) for r, s, w in chosen]
+    rerun0, rerun0_ret = rollout_costs(a.task, quiet, cfg.controller, a.seed + a.layout_offset, a.num_envs)
+    lim = DEFAULT_COST_LIMIT
+    print(f"{a.task}, law {cfg.controller}, {a.episodes} rollouts, {time.perf_counter() - t0:.0f} s")
+    print(f"safe (cost <= {lim:g}): {len(safe)} ({len(safe) / a.episodes:.1%}); "
+          f"their mean cost {cost[safe].mean():.2f} (normalized {cost[safe].mean() / lim:.2f}), return {ret[safe].mean():.2f}")
+    for name, c, r in (("with their noise", rerun, rerun_ret), ("noise-free", rerun0, rerun0_ret)):
+        print(f"rerun on other layouts, {name}: mean cost {c.mean():.2f} (normalized {c.mean() / lim:.2f}), "
+              f"safe {np.mean(c <= lim):.1%}, >= 75 {np.mean(c >= 75):.1%}, return {r.mean():.2f}")
+    print(f"ratio={rerun0.mean() / max(cost[safe].mean(), 1e-9):.4f}")
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except SafemilError as e:
+        sys.exit(f"error: {e}")
