@@ -182,3 +182,22 @@ def test_default_grid_gives_every_method_the_same_budget(tmp_path):
     assert set(policy.values()) == {POLICY_STEPS}  # the same weighted-BC budget for every method
     assert {a: c for a, c in cost.items() if c is not None} == dict.fromkeys(("trex-wbc", "safedice", "safemil"),
                                                                                 COST_STEPS)
+
+
+def test_nav_grid_gives_every_learned_cost_and_actor_the_same_lidar_encoder():
+    from safemil.algos import get_algo
+    from safemil.bench.grid import PAPER_ALGOS
+    from safemil.config import apply_overrides
+    from safemil.presets import get_preset
+    from safemil.runner import split_overrides
+
+    costs, actors = {}, {}
+    for algo in PAPER_ALGOS:
+        _, algo_ov = split_overrides(get_preset("default").overrides(algo, "navigation"))
+        cfg = apply_overrides(get_algo(algo).config_cls(), algo_ov)
+        actors[algo] = cfg.bc.actor.lidar_encoder
+        net = {"trex-wbc": "cost", "safemil": "mil", "dwbc-nu": "disc", "safedice": "dice"}.get(algo)
+        if net is not None:
+            costs[algo] = getattr(cfg, net).lidar_encoder
+    assert set(actors.values()) == {(32, 8)} and set(actors) == set(PAPER_ALGOS)
+    assert set(costs.values()) == {(32, 8)} and len(costs) == 4

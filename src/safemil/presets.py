@@ -56,7 +56,12 @@ _PAPER = {
 # bins) and lr 1e-3. PointGoal1, one field-law setting (the data's normalized cost 0.36): a plain MLP
 # cloned it at cost 1.18-1.62 (lr 1e-4 or 1e-3), the encoder at lr 1e-4 at 1.34, at lr 1e-3 at 0.28-0.64.
 _NAV_BC = ("bc.actor.lidar_encoder=[32,8]", "bc.lr=1e-3")
-_PAPER_NAV = {a: (*o, *_NAV_BC) for a, o in _PAPER.items()}
+# Every learned cost reads the lidar through the same kind of encoder, so no method has an input
+# the others lack. PointGoal1, 1000 MIL steps, seed 0: SafeMIL's per-step AUROC on D_U 0.54 -> 0.65
+# (benchmarks/mil_cost_auroc.py); PointCircle2, whose cost is the robot's position: 0.90 either way.
+_NAV_COST = {"trex-wbc": ("cost.lidar_encoder=[32,8]",), "safemil": ("mil.lidar_encoder=[32,8]",),
+             "dwbc-nu": ("disc.lidar_encoder=[32,8]",), "safedice": ("dice.lidar_encoder=[32,8]",)}
+_PAPER_NAV = {a: (*o, *_NAV_BC, *_NAV_COST.get(a, ())) for a, o in _PAPER.items()}
 
 # PROCO on exclusively-safe data (the `proco` grid). BC-Safe + PROCO learns from the layer's
 # feasibility weights; BCQ-Lag + PROCO trains on the data's own costs and deploys behind the
