@@ -27,7 +27,7 @@ info() {
 {
   echo "grid $GRID, $WORKERS workers, out $OUT"
   echo "commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet 2>/dev/null || echo ' (+ uncommitted changes)')"
-  echo "cpu $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | xargs), $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB RAM"
+  echo "cpu $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | xargs), $(nproc --all) cores, $(free -g | awk '/Mem:/ {print $2}') GiB RAM"
   info start
 } | tee "$OUT/run_info.txt"
 
