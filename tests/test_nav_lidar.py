@@ -16,10 +16,14 @@ def polar(d, angle):
 
 
 def both(ego, kind, num_kinds=1, max_dist=3.0):
-    """The numpy and the plain-float implementation must agree bit for bit; return one."""
+    """The numpy and the plain-float implementation must agree to rounding; return one.
+
+    Not bit for bit: on some CPUs numpy's SIMD arctan2 and hypot round differently from libm's
+    (seen: 45 of the 300 random cases below differ, by at most 1.6e-15).
+    """
     a = pseudo_lidar(np.array(ego, dtype=float).reshape(-1, 2), np.array(kind, dtype=np.int64), num_kinds, max_dist)
     b = np.array(pseudo_lidar_few([tuple(p) for p in ego], list(kind), num_kinds, max_dist))
-    assert np.array_equal(a, b)
+    np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
     return a
 
 

@@ -43,7 +43,7 @@ def pseudo_lidar(ego: np.ndarray, kind: np.ndarray, num_kinds: int, max_dist: fl
 
 def pseudo_lidar_few(ego: list[tuple[float, float]], kind: list[int], num_kinds: int,
                      max_dist: float) -> list[float]:
-    """`pseudo_lidar` for a few objects given as plain floats (same operations, same results)."""
+    """`pseudo_lidar` for a few objects given as plain floats (same operations; equal to rounding)."""
     out = [0.0] * (num_kinds * NUM_BINS)
     for (x, y), k in zip(ego, kind, strict=True):
         angle = math.atan2(y, x) % _TWO_PI
