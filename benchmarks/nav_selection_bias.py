@@ -25,30 +25,16 @@ import time
 import numpy as np
 import torch
 
-from safemil.collect.episodes import collect_episodes
-from safemil.collect.nav_controller import nav_controller
-from safemil.collect.nav_generate import nav_default_config, nav_episode_plan
+from safemil.collect.nav_generate import Plan, nav_default_config, nav_episode_plan, roll_plans
 from safemil.errors import SafemilError
 from safemil.tasks import DEFAULT_COST_LIMIT, get_task
 
 
-def rollout_costs(task: str, plans: list[tuple[float, float, np.ndarray]], law: str, seed: int,
+def rollout_costs(task: str, plans: list[Plan], law: str, seed: int,
                   num_envs: int) -> tuple[np.ndarray, np.ndarray]:
     """Episode cost and return of each plan (risk, speed, noise), episode i on layout ``seed + i``."""
-    spec = get_task(task)
-    controller = nav_controller(task, law)
-    limit = spec.max_episode_steps
-    n = max(1, min(num_envs, len(plans)))
-    risk, speed, noise = np.zeros(n), np.zeros(n), np.zeros((n, limit, 2))
-
-    def begin(slot: int, episode: int) -> None:
-        risk[slot], speed[slot], noise[slot] = plans[episode]
-
-    def act(slots: np.ndarray, t: np.ndarray, obs: np.ndarray) -> np.ndarray:
-        acts = controller.act(obs, risk[slots], speed[slots]) + noise[slots, t]
-        return np.clip(acts, -1.0, 1.0).astype(np.float32)
-
-    episodes = collect_episodes(spec, len(plans), seed, num_envs, None, begin, act, progress=False)
+    episodes = roll_plans(get_task(task), law, lambda episode, limit: plans[episode], len(plans), seed, num_envs,
+                          progress=False)
     return (np.array([float(e[3].sum()) for e in episodes]), np.array([float(e[2].sum()) for e in episodes]))
 
 

@@ -73,6 +73,21 @@ def map_rows(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
 LidarLayout = tuple[int, int, int]
 
 
+def lidar_encoder_sizes(owner: str, sizes: Sequence[int]) -> tuple[int, ...]:
+    """An encoder's sizes (a config's ``lidar_encoder``) as a tuple, or a ConfigError naming ``owner``."""
+    sizes = tuple(sizes)
+    if any(isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in sizes):
+        raise ConfigError(f"{owner} lidar_encoder sizes must be positive integers (or empty), got {sizes!r}")
+    return sizes
+
+
+def check_lidar_fits(layout: LidarLayout, obs_dim: int) -> None:
+    """ConfigError unless the lidar ``layout`` lies inside an ``obs_dim``-dim observation."""
+    start, kinds, bins = (int(v) for v in layout)
+    if start < 0 or kinds < 1 or bins < 1 or start + kinds * bins > obs_dim:
+        raise ConfigError(f"lidar layout {tuple(layout)} does not fit a {obs_dim}-dim observation")
+
+
 class LidarEncoder(nn.Module):
     """One small net shared by the lidar bins: bin i's readings of every kind -> features of bin i.
 

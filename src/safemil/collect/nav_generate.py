@@ -9,6 +9,7 @@ at), a cruise speed and an action-noise level; the rollouts are then thinned on 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,6 +24,9 @@ from safemil.tasks import TaskSpec
 # into its next goal draw), so a cached dataset made by another version is recognised
 # (`stale_default_dataset`).
 CONTROLLER_VERSION = 2
+
+# One episode's plan: (risk value, cruise speed, action noise of shape (limit, 2)).
+Plan = tuple[float, float, np.ndarray]
 
 
 @dataclass
@@ -93,7 +97,7 @@ NAV_LAW_RANGES: dict[tuple[str, str], dict] = {
 }
 
 
-def nav_episode_plan(cfg: NavGenerateConfig, episode: int, limit: int) -> tuple[float, float, np.ndarray]:
+def nav_episode_plan(cfg: NavGenerateConfig, episode: int, limit: int) -> Plan:
     """Episode ``episode``'s risk value, cruise speed and action noise (limit, 2)."""
     rng = np.random.default_rng([cfg.seed, episode])
     risk = rng.uniform(cfg.risk_low, cfg.risk_high)
@@ -102,25 +106,33 @@ def nav_episode_plan(cfg: NavGenerateConfig, episode: int, limit: int) -> tuple[
     return float(risk), float(speed), sigma * rng.standard_normal((limit, 2))
 
 
-def collect_nav_episodes(spec: TaskSpec, cfg: NavGenerateConfig, progress: bool = True) -> list[Episode]:
-    """``cfg.rollouts`` episodes of the task's controller, in episode order."""
+def roll_plans(spec: TaskSpec, law: str, plan: Callable[[int, int], Plan], episodes: int, seed: int,
+               num_envs: int, max_steps: int | None = None, progress: bool = True) -> list[Episode]:
+    """``episodes`` episodes of the task's controller under ``law``, episode i following ``plan(i, limit)``
+    on layout ``seed + i``, in episode order."""
     try:
-        controller = nav_controller(spec.name, cfg.controller)
+        controller = nav_controller(spec.name, law)
     except TaskError as e:
         raise ConfigError(str(e)) from None
-    limit = cfg.max_steps or spec.max_episode_steps
-    n = max(1, min(cfg.num_envs, cfg.rollouts))
+    limit = max_steps or spec.max_episode_steps
+    n = max(1, min(num_envs, episodes))
     risk, speed = np.zeros(n), np.zeros(n)
     noise = np.zeros((n, limit, 2))
 
     def begin(slot: int, episode: int) -> None:
-        risk[slot], speed[slot], noise[slot] = nav_episode_plan(cfg, episode, limit)
+        risk[slot], speed[slot], noise[slot] = plan(episode, limit)
 
     def act(slots: np.ndarray, t: np.ndarray, obs: np.ndarray) -> np.ndarray:
         acts = controller.act(obs, risk[slots], speed[slots]) + noise[slots, t]
         return np.clip(acts, -1.0, 1.0).astype(np.float32)
 
-    return collect_episodes(spec, cfg.rollouts, cfg.seed, cfg.num_envs, cfg.max_steps, begin, act, progress)
+    return collect_episodes(spec, episodes, seed, num_envs, max_steps, begin, act, progress)
+
+
+def collect_nav_episodes(spec: TaskSpec, cfg: NavGenerateConfig, progress: bool = True) -> list[Episode]:
+    """``cfg.rollouts`` episodes of the task's controller, in episode order."""
+    return roll_plans(spec, cfg.controller, lambda episode, limit: nav_episode_plan(cfg, episode, limit),
+                      cfg.rollouts, cfg.seed, cfg.num_envs, cfg.max_steps, progress)
 
 
 def nav_default_config(task: str, **overrides) -> NavGenerateConfig:

@@ -22,11 +22,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from safemil.costs.nets import CostNet, lidar_encoder_sizes
+from safemil.costs.nets import CostNet
 from safemil.costs.nu_data import NURows, check_nu_views, heldout_accuracy
 from safemil.data.dataset import LearnerView
 from safemil.errors import ConfigError
-from safemil.networks import LidarLayout
+from safemil.networks import LidarLayout, lidar_encoder_sizes
 from safemil.optim import adamw, clip_gradients
 
 LOG_PI_CLIP = 20.0
@@ -56,7 +56,7 @@ class DWBCConfig:
         self.hidden = tuple(self.hidden)
         if not self.hidden or any(h < 1 for h in self.hidden):
             raise ConfigError(f"DWBCConfig.hidden must be positive sizes, got {self.hidden}")
-        self.lidar_encoder = lidar_encoder_sizes("DWBCConfig.lidar_encoder", self.lidar_encoder)
+        self.lidar_encoder = lidar_encoder_sizes("DWBCConfig", self.lidar_encoder)
         if not 0 < self.nu <= 1:
             raise ConfigError(f"DWBCConfig.nu must be in (0, 1], got {self.nu}")
         if not 0 < self.d_min < 0.5 < self.d_max < 1:

@@ -36,11 +36,11 @@ import torch.nn.functional as F
 
 from safemil.console import progress_bar
 from safemil.costs.diagnostics import CollapseDetector
-from safemil.costs.nets import CostNet, lidar_encoder_sizes
+from safemil.costs.nets import CostNet
 from safemil.data.dataset import LearnerView
 from safemil.data.sampling import Segments, SegmentSampler
 from safemil.errors import ConfigError, DatasetError
-from safemil.networks import LidarLayout, map_rows
+from safemil.networks import LidarLayout, lidar_encoder_sizes, map_rows
 from safemil.optim import adamw, clip_gradients
 
 
@@ -97,7 +97,7 @@ class MILConfig:
             raise ConfigError(
                 f"MILConfig.hidden must be one or more positive integers, got {self.hidden!r}"
             )
-        self.lidar_encoder = lidar_encoder_sizes("MILConfig.lidar_encoder", self.lidar_encoder)
+        self.lidar_encoder = lidar_encoder_sizes("MILConfig", self.lidar_encoder)
 
 
 def _pairs(view: LearnerView) -> tuple[torch.Tensor, torch.Tensor]:

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from safemil.errors import ConfigError
-from safemil.networks import LidarEncoder, LidarLayout, mlp
+from safemil.networks import LidarEncoder, LidarLayout, check_lidar_fits, lidar_encoder_sizes, mlp
 
 
 def build_mlp(
@@ -32,14 +32,6 @@ def build_mlp(
     if any(int(h) < 1 for h in hidden):
         raise ConfigError(f"hidden layer sizes must be >= 1, got {tuple(hidden)}")
     return mlp([in_dim, *hidden, out_dim], activation)
-
-
-def lidar_encoder_sizes(field: str, sizes: Sequence[int]) -> tuple[int, ...]:
-    """A config's ``lidar_encoder`` field as a tuple, or a ConfigError naming ``field``."""
-    sizes = tuple(sizes)
-    if any(isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in sizes):
-        raise ConfigError(f"{field} must be positive integers (or empty), got {sizes!r}")
-    return sizes
 
 
 class CostNet(nn.Module):
@@ -55,15 +47,11 @@ class CostNet(nn.Module):
         self.obs_dim = int(obs_dim)
         self.act_dim = int(act_dim)
         self.hidden = tuple(int(h) for h in hidden)
-        sizes = tuple(int(h) for h in lidar_encoder)
-        if any(h < 1 for h in sizes):
-            raise ConfigError(f"lidar_encoder sizes must be >= 1, got {sizes}")
+        sizes = lidar_encoder_sizes("CostNet", tuple(int(h) for h in lidar_encoder))
         self.encoder = None
         if sizes and lidar is not None:
-            start, kinds, bins = (int(v) for v in lidar)
-            if start < 0 or kinds < 1 or bins < 1 or start + kinds * bins > self.obs_dim:
-                raise ConfigError(f"lidar layout {tuple(lidar)} does not fit a {self.obs_dim}-dim observation")
-            self.encoder = LidarEncoder((start, kinds, bins), sizes)
+            check_lidar_fits(lidar, self.obs_dim)
+            self.encoder = LidarEncoder(tuple(int(v) for v in lidar), sizes)
         extra = self.encoder.out_dim if self.encoder is not None else 0
         self.mlp = build_mlp(self.obs_dim + self.act_dim + extra, self.hidden, 1)
         d = self.obs_dim + self.act_dim

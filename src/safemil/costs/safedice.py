@@ -27,11 +27,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from safemil.costs.nets import CostNet, build_mlp, lidar_encoder_sizes
+from safemil.costs.nets import CostNet, build_mlp
 from safemil.costs.nu_data import NURows, check_nu_views, gradient_penalty, heldout_accuracy
 from safemil.data.dataset import LearnerView
 from safemil.errors import ConfigError
-from safemil.networks import LidarLayout, map_rows
+from safemil.networks import LidarLayout, lidar_encoder_sizes, map_rows
 from safemil.optim import adamw
 
 RATIO_FLOOR = 1e-10
@@ -58,7 +58,7 @@ class SafeDICEConfig:
         self.hidden = tuple(self.hidden)
         if not self.hidden or any(h < 1 for h in self.hidden):
             raise ConfigError(f"SafeDICEConfig.hidden must be positive sizes, got {self.hidden}")
-        self.lidar_encoder = lidar_encoder_sizes("SafeDICEConfig.lidar_encoder", self.lidar_encoder)
+        self.lidar_encoder = lidar_encoder_sizes("SafeDICEConfig", self.lidar_encoder)
         if self.batch_size < 1 or self.heldout_rows < 1:
             raise ConfigError("SafeDICEConfig.batch_size and heldout_rows must be >= 1")
         for name in ("classifier_lr", "critic_lr"):

@@ -24,7 +24,7 @@ from torch import nn
 
 from safemil.config import from_dict
 from safemil.errors import ConfigError
-from safemil.networks import LidarEncoder, LidarLayout, mlp
+from safemil.networks import LidarEncoder, LidarLayout, check_lidar_fits, lidar_encoder_sizes, mlp
 from safemil.policies.bcq import bcq_actor_from_state
 
 ACTOR_KINDS = ("gaussian", "mixture", "deterministic")
@@ -50,8 +50,7 @@ class ActorConfig:
             raise ConfigError(f"hidden sizes must be positive, got {self.hidden}")
         if self.n_components < 1:
             raise ConfigError(f"n_components must be >= 1, got {self.n_components}")
-        if any(h < 1 for h in self.lidar_encoder):
-            raise ConfigError(f"lidar_encoder sizes must be positive, got {self.lidar_encoder}")
+        self.lidar_encoder = lidar_encoder_sizes("ActorConfig", self.lidar_encoder)
 
 
 class Actor(nn.Module):
@@ -191,8 +190,8 @@ def make_actor(config: ActorConfig, obs_dim: int, act_dim: int,
     if config.lidar_encoder and lidar is None:
         raise ConfigError("actor.lidar_encoder needs a task with lidar observations (a navigation task); "
                           "this task has none: set it to []")
-    if lidar is not None and lidar[0] + lidar[1] * lidar[2] > obs_dim:
-        raise ConfigError(f"lidar layout {tuple(lidar)} does not fit a {obs_dim}-dim observation")
+    if lidar is not None:
+        check_lidar_fits(lidar, obs_dim)
     enc = {"lidar": lidar, "lidar_encoder": tuple(config.lidar_encoder)}
     if config.kind == "gaussian":
         return TanhGaussianActor(obs_dim, act_dim, hidden, act_low, act_high, **enc)
