@@ -140,7 +140,19 @@ def test_weighted_bc_exposes_its_training_tensors():
 
 def test_tensorboard_has_no_duplicate_steps_after_a_resume(tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from torch.utils.tensorboard import SummaryWriter
 
+    # Event files are read in name order, <second>.<host>.<pid>.<counter>: put the first writer at
+    # counter 9, 99 or 999 (the process's writers count up), so a resumed writer opened in the same
+    # second would be named ...10 (or 100) and sort before it unless the run dir waits a second.
+    throwaway = 0
+    while True:
+        w = SummaryWriter(log_dir=str(tmp_path / f"throwaway{throwaway}"))
+        w.close()
+        counter = int(next((tmp_path / f"throwaway{throwaway}").iterdir()).name.rsplit(".", 1)[1])
+        throwaway += 1
+        if counter + 1 in (9, 99, 999) or counter > 999:
+            break
     rd = RunDir(tmp_path / "run")
     for step in (10, 20, 30, 40):  # checkpoint at 20, killed after logging 40
         rd.log(step, {"loss": float(step)})

@@ -18,6 +18,7 @@ import io
 import json
 import os
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +90,8 @@ class RunDir:
         if self._tb is None:
             from torch.utils.tensorboard import SummaryWriter
 
+            if self._purge_step is not None:
+                _wait_past_event_files(self.path / "tb")
             self._tb = SummaryWriter(log_dir=str(self.path / "tb"), purge_step=self._purge_step)
         return self._tb
 
@@ -173,3 +176,17 @@ def _jsonable(x: Any) -> Any:
     if hasattr(x, "tolist"):
         return x.tolist()
     return x
+
+
+def _wait_past_event_files(tb_dir: Path) -> None:
+    """Sleep (a second at most) until the clock's second is past every event file's in ``tb_dir``.
+
+    TensorBoard reads a directory's event files in name order, and a name is
+    ``events.out.tfevents.<second>.<host>.<pid>.<counter>``: a file opened in the same second as
+    the last one can sort before it (counter 10 before 9, or a lower pid), and then its purge
+    marker is read first and purges nothing. A later second always sorts last. Files stamped
+    further ahead (a clock that was ahead) are not waited for."""
+    stamps = [p.name.split(".")[3] for p in tb_dir.glob("events.out.tfevents.*")]
+    latest = max((int(s) for s in stamps if s.isdigit()), default=None)
+    if latest is not None and int(time.time()) <= latest <= time.time() + 1:
+        time.sleep(max(0.0, latest + 1 - time.time()))
