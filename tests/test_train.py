@@ -62,6 +62,11 @@ def test_resume_after_simulated_kill_matches_uninterrupted_run(tiny, tmp_path, s
     for key in ("bt_loss_final", "score_gap_final", "bc_ess_mean", "cost_auroc_step", "cost_auroc_traj"):
         assert key in d
     assert d["cost_auroc_traj"] > 0.9  # the risky behaviour is easy to find in the tiny data
+    if level == "trajectory":  # the policy draws D_U by trajectory weight: what it clones is scored
+        assert 0 < d["clone_ess_share"] <= 1 and d["clone_true_cost"] < full["split"]["unlabeled_mean_cost"]
+        assert d["clone_share_safe"] > full["split"]["unlabeled_frac_safe"]
+    else:
+        assert "clone_share_safe" not in d
 
 
 def test_kill_minus_nine_then_resume_via_cli(tiny, tmp_path):

@@ -61,6 +61,23 @@ def cost_diagnostics(cost: CostModel, split: Split) -> dict:
     }
 
 
+def clone_diagnostics(shares: np.ndarray, split: Split) -> dict:
+    """What a policy that draws D_U trajectory τ with probability ``shares[τ]`` clones: the share
+    of its draws from trajectories within the cost limit, the draw-weighted mean of their true
+    episode costs, and the Kish effective number of trajectories as a share of D_U. A clone far
+    costlier than ``clone_true_cost`` failed to reproduce what it was given; one close to it was
+    given the wrong trajectories."""
+    true = split.labelled("unlabeled").trajectory_costs()
+    if len(shares) != len(true):
+        raise ValueError(f"{len(shares)} draw shares for {len(true)} D_U trajectories")
+    p = np.asarray(shares, dtype=np.float64) / np.sum(shares)
+    return {
+        "clone_share_safe": float(p[true <= split.config.cost_limit].sum()),
+        "clone_true_cost": float(p @ true),
+        "clone_ess_share": float(1.0 / np.sum(p**2) / len(p)),
+    }
+
+
 def _pearson(x: np.ndarray, y: np.ndarray) -> float:
     if len(x) < 2 or np.std(x) == 0 or np.std(y) == 0:
         return float("nan")

@@ -31,7 +31,7 @@ from safemil.data import SplitConfig, make_split, read_dsrl
 from safemil.data.fingerprint import check_dataset_version, dataset_sha256
 from safemil.data.safe_only import DataConfig, OfflineSelection, select_offline
 from safemil.data.splits import Split
-from safemil.diagnostics import cost_diagnostics
+from safemil.diagnostics import clone_diagnostics, cost_diagnostics
 from safemil.errors import ConfigError, SafemilError
 from safemil.eval import evaluate
 from safemil.policies import TorchPolicy, actor_from_state
@@ -237,6 +237,9 @@ def _execute(rd: RunDir, cfg: RunConfig, stop_at: int | None = None, split: Spli
     cost = algo.cost_model()
     if cost is not None and isinstance(split, Split):  # learned-cost scoring needs the D_N / D_U split
         diagnostics.update(cost_diagnostics_for(cost, split))
+    shares = algo.clone_draw_shares()
+    if shares is not None and isinstance(split, Split):
+        diagnostics.update(clone_diagnostics(shares, split))
     t_eval = time.perf_counter()
     policy = algo.policy()
     metrics = run_eval(policy, cfg)

@@ -71,6 +71,11 @@ class Algorithm(Protocol):
         """Label-free end-of-training diagnostics (final losses, warnings, weight ESS)."""
         ...
 
+    def clone_draw_shares(self) -> np.ndarray | None:
+        """The share of the policy's training draws each D_U trajectory gets, where the policy clones
+        D_U by trajectory weight (the runner scores it against hidden labels, evaluator-side)."""
+        ...
+
     def state_dict(self) -> dict: ...
 
     def load_state_dict(self, state: dict) -> None: ...
@@ -84,6 +89,9 @@ class AlgorithmBase:
 
     def summary(self) -> dict[str, Any]:
         return {}
+
+    def clone_draw_shares(self) -> np.ndarray | None:
+        return None
 
 
 class LearnerAlgorithm(AlgorithmBase):

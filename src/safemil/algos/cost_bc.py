@@ -122,6 +122,11 @@ class CostWeightedBC(BCAlgorithm):
     def cost_model(self) -> CostModel:
         return self.cost
 
+    def clone_draw_shares(self) -> np.ndarray | None:
+        if self.cost_steps and self.schedule == "sequential":
+            return self.bc.trajectory_draw_shares(self._trajectory_cost)
+        return None
+
     def summary(self) -> dict:
         out: dict = {"schedule": self.schedule, "cost_steps": self.cost_steps, "policy_steps": self.policy_steps}
         if self._cost_log:

@@ -157,6 +157,17 @@ class WeightedBC:
         self._resample_ess = effective_sample_size(w * torch.from_numpy(self.sampler.windows))
         return w.numpy()
 
+    def trajectory_draw_shares(self, traj_cost_fn: TrajCostFn) -> np.ndarray | None:
+        """Each trajectory's share of the segment draws when segments are drawn by trajectory weight
+        (``sampling=resample`` with trajectory weights), else None: which data the policy clones."""
+        wc = self.config.weights
+        if wc.sampling != "resample" or wc.level != "trajectory" or wc.kind == "none":
+            return None
+        if self._traj_weights is None:
+            self._traj_weights = self._trajectory_weights(traj_cost_fn)
+        draws = self._traj_weights * self.sampler.windows
+        return draws / draws.sum()
+
     def policy(self) -> TorchPolicy:
         return TorchPolicy(self.actor, seed=self.seed)
 
