@@ -108,3 +108,14 @@ def test_written_fingerprints_read_back_with_this_interpreters_versions(tmp_path
                                                   "transitions": fp.transitions}
     assert {k: out["made_with"][k] for k in current_environment()} == current_environment()
     assert out["made_with"]["cpu"]
+
+
+def test_the_reproducibility_page_quotes_the_recorded_fingerprints():
+    """docs/reproducibility.md's table of default datasets names each recorded file by its sha256's first
+    12 digits; a regenerated dataset whose record changed without the page is caught here."""
+    from pathlib import Path
+
+    page = (Path(__file__).parents[1] / "docs" / "reproducibility.md").read_text()
+    quoted = dict(re.findall(r"^\| (\w+) \| `([0-9a-f]{12})…` \|", page, flags=re.M))
+    recorded = {task: fp.sha256[:12] for task, fp in recorded_fingerprints().items()}
+    assert quoted == recorded
