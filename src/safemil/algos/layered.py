@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from safemil.algos.base import AlgorithmBase
 from safemil.errors import SafemilError
 from safemil.proco.layer import ProcoLayer
 
 
-class Layered:
+class Layered(AlgorithmBase):
     def __init__(self, layer: ProcoLayer, learner: Any, base_steps: int):
         self.layer, self.learner = layer, learner  # the base's learner: its policy is the one deployed
         self.n_layer = layer.total_steps
