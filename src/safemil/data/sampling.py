@@ -63,15 +63,20 @@ class SegmentSampler:
         window = rng.integers(0, self.n_windows, size=shape)
         return self.from_window_ids(window)
 
-    def sample_by_trajectory(self, shape: int | tuple[int, ...], traj_weights: np.ndarray,
-                             rng: np.random.Generator) -> Segments:
-        """Windows drawn with probability proportional to their trajectory's weight: trajectory ``i``
-        with probability ``w_i x n_windows_i / sum_j w_j x n_windows_j``, then a uniform window of it."""
+    def trajectory_probabilities(self, traj_weights: np.ndarray) -> np.ndarray:
+        """Each trajectory's share of weighted window draws: ``w_i x n_windows_i / sum_j w_j x n_windows_j``."""
         p = np.asarray(traj_weights, dtype=np.float64) * self._n_windows
         total = p.sum()
         if not np.isfinite(total) or total <= 0:
             raise ConfigError("trajectory weights must be finite, >= 0 and not all zero")
-        traj = rng.choice(len(p), size=shape, p=p / total)
+        return p / total
+
+    def sample_by_trajectory(self, shape: int | tuple[int, ...], traj_weights: np.ndarray,
+                             rng: np.random.Generator) -> Segments:
+        """Windows drawn with probability proportional to their trajectory's weight (trajectory ``i`` with
+        `trajectory_probabilities`), then a uniform window of it."""
+        p = self.trajectory_probabilities(traj_weights)
+        traj = rng.choice(len(p), size=shape, p=p)
         first = self._cum[traj] - self._n_windows[traj]
         return self.from_window_ids(first + rng.integers(0, self._n_windows[traj]))
 

@@ -165,8 +165,7 @@ class WeightedBC:
             return None
         if self._traj_weights is None:
             self._traj_weights = self._trajectory_weights(traj_cost_fn)
-        draws = self._traj_weights * self.sampler.windows
-        return draws / draws.sum()
+        return self.sampler.trajectory_probabilities(self._traj_weights)
 
     def policy(self) -> TorchPolicy:
         return TorchPolicy(self.actor, seed=self.seed)
