@@ -108,11 +108,26 @@ def test_nav_episode_plan_draws_from_the_configured_ranges():
     assert np.ptp(draws[:, 0]) > 0.8 * (cfg.risk_high - cfg.risk_low)  # a continuum, not a few modes
 
 
+def test_risk_power_moves_episodes_toward_the_risky_end_on_the_same_draws():
+    """risk_power p maps the same uniform draw u to low + (high - low) u^p: each episode keeps its
+    speed and noise, and its risk moves toward risk_low (a quarter of the range at the median for p=2)."""
+    uniform = default_config("PointGoal1", risk_low=0.0, risk_high=8.0)
+    skewed = default_config("PointGoal1", risk_low=0.0, risk_high=8.0, risk_power=2.0)
+    a = [nav_episode_plan(uniform, i, 5) for i in range(400)]
+    b = [nav_episode_plan(skewed, i, 5) for i in range(400)]
+    np.testing.assert_allclose([r for r, _, _ in b], [8.0 * (r / 8.0) ** 2 for r, _, _ in a], rtol=1e-12)
+    assert [s for _, s, _ in a] == [s for _, s, _ in b]
+    assert all(np.array_equal(x[2], y[2]) for x, y in zip(a, b, strict=True))
+    assert 1.5 < np.median([r for r, _, _ in b]) < 2.5
+    with pytest.raises(ConfigError, match="risk_power > 0"):
+        default_config("PointGoal1", risk_power=0.0).validate()
+
+
 def test_nav_defaults_take_the_ranges_of_the_law_in_effect():
     """Goal1 and Button1 default to the field law and its gain ranges; asking for the clearance law
     gets the clearance law's margins (not a 0-4 m margin), and an explicit range wins over both."""
     field, clearance = default_config("PointGoal1"), default_config("PointGoal1", controller="clearance")
-    assert (field.controller, field.risk_low, field.risk_high) == ("field", 0.0, 4.0)
+    assert (field.controller, field.risk_low, field.risk_high, field.risk_power) == ("field", 0.0, 8.0, 1.0)
     assert (clearance.controller, clearance.risk_low, clearance.risk_high) == ("clearance", -0.4, 0.2)
     assert default_config("PointButton1", controller="clearance", risk_high=0.05).risk_high == 0.05
     assert default_config("PointCircle2").controller == "clearance"
@@ -136,6 +151,7 @@ def test_nav_config_errors_and_stale_controller(tmp_path, monkeypatch):
     assert "episodes: 2 -> 1000" in why and "controller: 'clearance' -> 'field'" in why and "risk_low: -0.4 -> 0.0" in why
     old = json.loads(rec.read_text())
     del old["config"]["controller"]  # a record from before the field law: it was the clearance law
+    del old["config"]["risk_power"]  # and from before risk_power: a uniform draw
     rec.write_text(json.dumps(old))
     assert stale_default_dataset("PointGoal1", path) == why
     rec.write_text(rec.read_text().replace(f'"controller_version": {CONTROLLER_VERSION}', '"controller_version": 0'))

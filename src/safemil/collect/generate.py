@@ -223,6 +223,7 @@ def stale_default_dataset(task: str, path: str | os.PathLike) -> str | None:
         if spec.kind == "navigation":
             other_policy = then.get("controller_version") != CONTROLLER_VERSION
             then.get("config", {}).setdefault("controller", "clearance")  # recorded before the field law existed
+            then.get("config", {}).setdefault("risk_power", 1.0)  # recorded before risk_power existed: uniform
         elif "policy_sha256" in then:
             other_policy = then["policy_sha256"] != _sha256(shipped_policy_path(spec.name))
         then = then.get("config", {})

@@ -48,6 +48,10 @@ class NavGenerateConfig:
     # Circle2: the radius (m) circled at.
     risk_low: float = -0.2
     risk_high: float = 0.2
+    # risk = risk_low + (risk_high - risk_low) * u ** risk_power, u uniform: 1 draws risk uniformly;
+    # above 1 more episodes sit at the risky end, as DSRL's linear cost-limit schedule put its agents
+    # uniformly in cost, which falls steeply with the first units of gain and flattens after.
+    risk_power: float = 1.0
     speed_low: float = 0.4  # cruise speed, m/s
     speed_high: float = 1.6
     noise_low: float = 0.0  # action-noise std
@@ -69,6 +73,8 @@ class NavGenerateConfig:
             low, high = getattr(self, f"{what}_low"), getattr(self, f"{what}_high")
             if not low <= high:
                 raise ConfigError(f"need {what}_low <= {what}_high, got {low}, {high}")
+        if not self.risk_power > 0:
+            raise ConfigError(f"need risk_power > 0, got {self.risk_power}")
         if self.speed_low <= 0 or self.noise_low < 0:
             raise ConfigError(f"need speed_low > 0 and noise_low >= 0, got {self.speed_low}, {self.noise_low}")
 
@@ -77,7 +83,10 @@ class NavGenerateConfig:
 # Goal1, Button1 use the field law: its expected cost falls as a continuum with the gain (Goal1,
 # 20 layouts per setting: gain 0 -> mean cost 52-72, 1 -> 22-54, 2 -> 8-43, 4 -> 0.3-23 over speeds
 # 0.6-2.0), so gain 0-4 spans DSRL's Goal1 limit schedule (80 -> 5) from hazard-blind to cautious
-# without a gap; Button1's gremlins need more gain for the same cost, hence 0-6 and slower runs.
+# without a gap. At gain 4 fast runs are still not reliably safe (12 layouts, noise-free: 3-31 per
+# episode at 0.6-2.0 m/s; gain 8: 1-11), so Goal1 draws gains up to 8: reliably cautious runs, like
+# DSRL's converged experts at its last limit (5). Button1's gremlins need more gain for the same
+# cost, hence 0-6 and slower runs.
 # The clearance law's ranges are those of the datasets made before the field law (a margin of
 # -0.2 or less ignores hazards; Button1's gremlins leave no free path above ~0.1). Circle2: radii up
 # to 1.5 (the rewarded one, far outside the walls' square) and no crawling (DSRL's Circle2 returns
@@ -88,7 +97,7 @@ NAV_TASK_DEFAULTS: dict[str, dict] = {
     "PointCircle2": {"episodes": 500, "controller": "clearance"},
 }
 NAV_LAW_RANGES: dict[tuple[str, str], dict] = {
-    ("PointGoal1", "field"): {"risk_low": 0.0, "risk_high": 4.0, "speed_low": 0.6, "speed_high": 2.0,
+    ("PointGoal1", "field"): {"risk_low": 0.0, "risk_high": 8.0, "speed_low": 0.6, "speed_high": 2.0,
                               "noise_high": 0.5},
     ("PointButton1", "field"): {"risk_low": 0.0, "risk_high": 6.0, "speed_low": 0.6, "speed_high": 1.8},
     ("PointGoal1", "clearance"): {"risk_low": -0.4, "speed_high": 2.0, "noise_high": 0.5},
@@ -100,7 +109,7 @@ NAV_LAW_RANGES: dict[tuple[str, str], dict] = {
 def nav_episode_plan(cfg: NavGenerateConfig, episode: int, limit: int) -> Plan:
     """Episode ``episode``'s risk value, cruise speed and action noise (limit, 2)."""
     rng = np.random.default_rng([cfg.seed, episode])
-    risk = rng.uniform(cfg.risk_low, cfg.risk_high)
+    risk = cfg.risk_low + (cfg.risk_high - cfg.risk_low) * rng.random() ** cfg.risk_power
     speed = rng.uniform(cfg.speed_low, cfg.speed_high)
     sigma = rng.uniform(cfg.noise_low, cfg.noise_high)
     return float(risk), float(speed), sigma * rng.standard_normal((limit, 2))
