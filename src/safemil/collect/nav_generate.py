@@ -49,8 +49,9 @@ class NavGenerateConfig:
     risk_low: float = -0.2
     risk_high: float = 0.2
     # risk = risk_low + (risk_high - risk_low) * u ** risk_power, u uniform: 1 draws risk uniformly;
-    # above 1 more episodes sit at the risky end, as DSRL's linear cost-limit schedule put its agents
-    # uniformly in cost, which falls steeply with the first units of gain and flattens after.
+    # above 1 more episodes sit near risk_low (the risky end of a gain or a margin; Circle2's small
+    # radii are its cautious end), e.g. to place agents more evenly in cost, which falls steeply with
+    # the first units of gain and flattens after.
     risk_power: float = 1.0
     speed_low: float = 0.4  # cruise speed, m/s
     speed_high: float = 1.6
