@@ -4,7 +4,7 @@ import h5py
 import numpy as np
 import pytest
 
-from safemil.data import read_dsrl, write_dsrl
+from safemil.data import read_dsrl, resolve_dataset, write_dsrl
 from safemil.data.hdf5 import REQUIRED_KEYS
 from safemil.errors import DatasetError
 from tests.conftest import synthetic_dataset
@@ -79,6 +79,9 @@ def test_validation_errors_name_the_problem(tmp_path, tiny_dataset, mutate, mess
 def test_missing_empty_and_non_hdf5_files(tmp_path):
     with pytest.raises(DatasetError, match="not found"):
         read_dsrl(tmp_path / "nope.hdf5")
+    with pytest.raises(DatasetError, match="not found") as err:
+        resolve_dataset(tmp_path / "nope.hdf5")
+    assert str(err.value).count(str(tmp_path / "nope.hdf5")) == 2  # the name, then looked in it once
     (tmp_path / "empty.hdf5").write_bytes(b"")
     with pytest.raises(DatasetError, match="empty"):
         read_dsrl(tmp_path / "empty.hdf5")
@@ -123,7 +126,6 @@ def test_task_attribute_is_read_back(tmp_path, tiny_dataset):
 
 
 def test_a_task_name_finds_the_tasks_dsrl_file_when_nothing_was_generated(tmp_path, monkeypatch):
-    from safemil.data import resolve_dataset, write_dsrl
     from safemil.errors import DatasetError
     from safemil.tasks import get_task
 
@@ -156,7 +158,7 @@ def test_frontier_counts_the_trajectories_near_the_limit():
 
 
 def test_a_folder_named_like_a_task_does_not_hide_the_tasks_dataset(tmp_path, monkeypatch):
-    from safemil.data import resolve_dataset, write_dsrl
+
     from safemil.tasks import get_task
 
     spec = get_task("PointGoal1")

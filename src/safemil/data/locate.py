@@ -46,6 +46,7 @@ def resolve_dataset(spec: str | os.PathLike) -> Path:
     candidates = [dsrl_data_dir() / name, default_data_dir() / name]
     if task is not None:  # a task name: its generated default dataset, then the task's DSRL file
         candidates[:0] = [default_dataset_path(name), dsrl_data_dir() / task.reference.dataset_file]
+    candidates = list(dict.fromkeys(candidates))  # an absolute path joins to itself under both folders
     for c in candidates:
         if c.exists():
             return c
