@@ -158,7 +158,6 @@ def test_frontier_counts_the_trajectories_near_the_limit():
 
 
 def test_a_folder_named_like_a_task_does_not_hide_the_tasks_dataset(tmp_path, monkeypatch):
-
     from safemil.tasks import get_task
 
     spec = get_task("PointGoal1")
