@@ -228,21 +228,29 @@ def test_task_reward_mode_pays_the_task_reward():
         SpeedCommandEnv("HopperVelocity", reward="speed")
 
 
+def _random_strokes(env, steps: int = 200):
+    """(task reward, ``env``'s reward, info) for the same random actions in ``env`` and a task-reward twin."""
+    from safemil.collect.speed_env import SpeedCommandEnv
+
+    twin = SpeedCommandEnv("SwimmerVelocity", reward="task", schedule=env.schedule)
+    for e in (twin, env):
+        e.reset(seed=3)
+    rng = np.random.default_rng(0)
+    for _ in range(steps):
+        a = rng.uniform(-1, 1, 2).astype(np.float32)
+        _, r_task, _, _, info = twin.step(a)
+        _, r_env, _, _, info_env = env.step(a)
+        assert info["velocity"] == info_env["velocity"] and info["cost"] == info_env["cost"]
+        yield r_task, r_env, info
+
+
 def test_penalized_reward_charges_every_step_over_the_threshold():
     from safemil.collect.speed_env import SpeedCommandEnv
     from safemil.collect.train import CollectTrainConfig
 
-    task = SpeedCommandEnv("SwimmerVelocity", reward="task")
-    pen = SpeedCommandEnv("SwimmerVelocity", reward="penalized", cost_weight=2.5)
-    for env in (task, pen):
-        env.reset(seed=3)
-    rng = np.random.default_rng(0)
     costs = 0
-    for _ in range(200):
-        a = rng.uniform(-1, 1, 2).astype(np.float32)
-        _, r_task, _, _, info = task.step(a)
-        _, r_pen, _, _, info_pen = pen.step(a)
-        assert info["cost"] == info_pen["cost"]
+    for r_task, r_pen, info in _random_strokes(SpeedCommandEnv("SwimmerVelocity", reward="penalized",
+                                                               cost_weight=2.5)):
         assert r_pen == pytest.approx(r_task - 2.5 * info["cost"])
         costs += info["cost"]
     assert costs > 0  # random strokes do swing the tip over the threshold, so the penalty was exercised
@@ -378,3 +386,79 @@ def test_thinned_generation_keeps_whole_candidate_episodes():
     assert positions == sorted(positions) and len(set(positions)) == 4
     with pytest.raises(ConfigError, match="oversample"):
         small_cfg(oversample=0.5).validate()
+
+
+def _linear_ars_config(**kw):
+    from safemil.collect.train import default_train_config
+
+    return default_train_config("SwimmerVelocity", **{
+        "algo": "ars-linear", "net": (), "reward": "penalized", "cost_weight": 1.0, "ars_n_delta": 2,
+        "ars_n_top": 1, "ars_delta_std": 0.03, "learning_rate": 0.02, "command_schedule": (1.0,), "chunk": 4000,
+        **kw})
+
+
+def test_linear_ars_resumes_bit_identically_and_exports_its_policy(tmp_path):
+    from safemil.collect.train import train_behaviour
+
+    train_behaviour(_linear_ars_config(steps=8000), tmp_path / "a", progress=False)
+    train_behaviour(_linear_ars_config(steps=4000), tmp_path / "b", progress=False)  # stopped half-way ...
+    st = train_behaviour(_linear_ars_config(steps=8000), tmp_path / "b", progress=False)  # ... and resumed
+    assert st["steps"] == 8000
+    theta = np.load(tmp_path / "a" / "ars.npz")["theta"]
+    np.testing.assert_array_equal(theta, np.load(tmp_path / "b" / "ars.npz")["theta"])
+    assert np.abs(theta).max() > 0  # two updates moved the weights
+    assert sorted(p.name for p in (tmp_path / "b" / "snapshots").iterdir()) == [
+        "actor-00004000.npz", "actor-00008000.npz"]
+    actor = SpeedActor.load(tmp_path / "a" / "actor.npz")
+    obs = np.random.default_rng(1).normal(size=(5, 8))
+    want = np.clip(np.concatenate([obs, np.full((5, 1), 0.7)], 1) @ theta.T, -1, 1)
+    np.testing.assert_allclose(actor.act(obs, 0.7), want, rtol=1e-5, atol=1e-6)
+
+
+def test_linear_ars_climbs_and_refuses_a_hidden_layer(tmp_path):
+    from safemil.collect.ars import LinearARS
+    from safemil.collect.speed_env import SpeedCommandEnv
+
+    with pytest.raises(ConfigError, match="linear policy"):
+        _linear_ars_config(net=(8,)).validate()
+    # reward = the task's (forward progress): eight updates must lift the return above the zero policy's
+    envs = [SpeedCommandEnv("SwimmerVelocity", reward="task", schedule=(1.0,)) for _ in range(8)]
+    search = LinearARS(envs, n_delta=4, n_top=2, delta_std=0.1, step_size=0.1, seed=0)
+    start = search.returns(search.theta[None], seed=0)[0]
+    for _ in range(4):
+        search.update()
+    assert search.env_steps == 1000 + 4 * 8 * 1000  # every simulated step is counted
+    assert search.returns(search.theta[None], seed=0)[0] > start + 20.0
+
+
+def test_hinge_reward_charges_the_overshoot_of_the_commanded_speed():
+    from safemil.collect.speed_env import SpeedCommandEnv
+
+    thr = get_task("SwimmerVelocity").cost_threshold
+    charged = 0
+    for r_task, r_hinge, info in _random_strokes(SpeedCommandEnv("SwimmerVelocity", reward="hinge", cost_weight=2.0,
+                                                                 schedule=(0.5,))):
+        over = max(0.0, info["velocity"] - 0.5 * thr)
+        assert r_hinge == pytest.approx(r_task - 2.0 * over / thr)
+        charged += over > 0
+    assert 0 < charged < 200  # some steps overshoot, some do not
+
+
+def test_linear_ars_starts_from_a_given_linear_actor_and_refuses_others(tmp_path):
+    from safemil.collect.train import train_behaviour
+
+    train_behaviour(_linear_ars_config(steps=4000), tmp_path / "fast", progress=False)
+    start = tmp_path / "fast" / "actor.npz"
+    cfg = _linear_ars_config(steps=4000, reward="hinge", init_actor=str(start), ars_delta_std=1e-9,
+                             learning_rate=1e-9)
+    train_behaviour(cfg, tmp_path / "warm", progress=False)  # a vanishing step: the weights stay the start's
+    np.testing.assert_allclose(np.load(tmp_path / "warm" / "ars.npz")["theta"],
+                               np.load(tmp_path / "fast" / "ars.npz")["theta"], atol=1e-6)
+    random_actor("SwimmerVelocity", 0).save(tmp_path / "mlp.npz")
+    with pytest.raises(ConfigError, match="not a linear SwimmerVelocity actor"):
+        train_behaviour(_linear_ars_config(steps=4000, init_actor=str(tmp_path / "mlp.npz")), tmp_path / "retry",
+                        progress=False)
+    assert not (tmp_path / "retry").exists()  # nothing left to block the corrected retry
+    train_behaviour(_linear_ars_config(steps=4000, init_actor=str(start)), tmp_path / "retry", progress=False)
+    with pytest.raises(ConfigError, match="init_actor only applies"):
+        _linear_ars_config(algo="ppo", net=(8,), init_actor=str(start)).validate()

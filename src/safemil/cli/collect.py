@@ -14,7 +14,7 @@ from safemil.config import apply_overrides
 from safemil.errors import ConfigError
 from safemil.files import check_output_dir
 
-app = typer.Typer(help="Train the speed-conditioned behaviour policies (needs the 'collect' extra).",
+app = typer.Typer(help="Train the speed-conditioned behaviour policies (ppo, sac, ars need the 'collect' extra).",
                   no_args_is_help=True)
 
 

@@ -22,6 +22,13 @@ earns, the learner looks for the fastest gait that stays under the threshold at
 every step (Swimmer: its tip speed must not swing over it within a stroke), and
 its snapshots are safe gaits of increasing speed, the slow-but-moving part of
 the frontier that a speed-only reward never visits.
+
+``reward="hinge"`` is the task's reward minus ``cost_weight x max(0, v - v_cmd) / threshold``:
+the penalty grows with how far a step overshoots the commanded speed. The 0/1 cost is flat
+in a peak's height, so from a gait whose speed swings far over the threshold within every
+stroke (Swimmer's fast gait) no small change lowers it; the hinge pays for every bit of
+swing removed. Started from a fast gait, it keeps most of the speed and shrinks the swing
+until the peaks sit near the commanded speed (`collect.ars`, ``init_actor``).
 """
 
 from __future__ import annotations
@@ -32,7 +39,7 @@ import numpy as np
 from safemil.collect.command import CommandRange, augment
 from safemil.tasks import get_task
 
-REWARDS = ("tracking", "task", "penalized")
+REWARDS = ("tracking", "task", "penalized", "hinge")
 _ALIVE = {"HopperVelocity": 1.0, "Walker2dVelocity": 1.0, "AntVelocity": 1.0}
 
 
@@ -96,6 +103,8 @@ class SpeedCommandEnv(gym.Env):
             reward = float(task_reward)
         elif self.reward_mode == "penalized":
             reward = float(task_reward) - self.cost_weight * float(info["cost"])
+        elif self.reward_mode == "hinge":
+            reward = float(task_reward) - self.cost_weight * max(0.0, info["velocity"] - self.ratio * thr) / thr
         else:
             reward = (self.alive
                       + max(-1.0, 1.0 - abs(self.v_avg - self.ratio * thr) / thr)

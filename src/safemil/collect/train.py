@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from safemil.collect.actor import SpeedActor, SwitchedActor, shipped_policy_path
+from safemil.collect.ars import LinearARS
 from safemil.collect.command import CommandRange
 from safemil.collect.speed_env import REWARDS, SpeedCommandEnv
 from safemil.collect.tracking import format_table, tracking_table
@@ -26,13 +27,15 @@ from safemil.console import progress_bar
 from safemil.errors import ConfigError, SafemilError
 from safemil.tasks import get_task
 
+ALGOS = ("ppo", "sac", "ars", "ars-linear")
+
 
 @dataclass
 class CollectTrainConfig:
     """Everything that defines one behaviour-policy training run."""
 
     task: str = "SwimmerVelocity"
-    algo: str = "ppo"  # "ppo", "sac" or "ars" (sb3-contrib; PPO measured cheaper than SAC here)
+    algo: str = "ppo"  # "ppo", "sac", "ars" (sb3-contrib) or "ars-linear" (ours: raw observations, `collect.ars`)
     steps: int = 1_000_000
     seed: int = 0
     net: tuple[int, ...] = (64, 64)
@@ -54,14 +57,18 @@ class CollectTrainConfig:
     velocity_ema: float = 1.0  # 1 = track the instantaneous speed; smaller = a moving average
     command_schedule: tuple[float, ...] = ()  # fixed per-episode command sequence (ARS); () = random
     reward: str = "tracking"  # "tracking" the command, the task's own reward ("task"), or "penalized"
-    cost_weight: float = 0.0  # "penalized": task reward - cost_weight x (1 per step over the threshold)
+    cost_weight: float = 0.0  # "penalized": task reward - cost_weight x (1 per step over the threshold);
+    # "hinge": task reward - cost_weight x max(0, v - command x threshold) / threshold
+    init_actor: str = ""  # ars-linear: start from this linear actor file (e.g. a fast gait) instead of zeros
     chunk: int = 50_000  # steps between checkpoints
     threads: int = 1
 
     def validate(self) -> None:
         get_task(self.task)
-        if self.algo not in ("sac", "ppo", "ars"):
-            raise ConfigError(f"algo must be 'ppo', 'sac' or 'ars', got {self.algo!r}")
+        if self.algo not in ALGOS:
+            raise ConfigError(f"algo must be one of {', '.join(ALGOS)}, got {self.algo!r}")
+        if self.algo == "ars-linear" and self.net:
+            raise ConfigError(f"algo 'ars-linear' trains a linear policy: set net=[] (got {list(self.net)})")
         if self.steps < 1 or self.chunk < 1:
             raise ConfigError("steps and chunk must be >= 1")
         if self.reward not in REWARDS:
@@ -70,8 +77,10 @@ class CollectTrainConfig:
             raise ConfigError(f"need 0 <= ars_n_top <= ars_n_delta, got {self.ars_n_top}, {self.ars_n_delta}")
         if self.cost_weight < 0:
             raise ConfigError(f"cost_weight must be >= 0, got {self.cost_weight}")
-        if self.cost_weight and self.reward != "penalized":
-            raise ConfigError(f"cost_weight only applies to reward=penalized (reward is {self.reward!r})")
+        if self.cost_weight and self.reward not in ("penalized", "hinge"):
+            raise ConfigError(f"cost_weight only applies to reward=penalized or hinge (reward is {self.reward!r})")
+        if self.init_actor and self.algo != "ars-linear":
+            raise ConfigError(f"init_actor only applies to algo=ars-linear (algo is {self.algo!r})")
         if not 0 < self.command_low < self.command_high:
             raise ConfigError(f"need 0 < command_low < command_high, got {self.command_low}, {self.command_high}")
 
@@ -214,11 +223,9 @@ def export_actor(model, venv, task: str) -> SpeedActor:
 def train_behaviour(cfg: CollectTrainConfig, workdir: str | os.PathLike, progress: bool = True) -> dict:
     """Train (or resume) in ``workdir``; returns the state dict (steps, wall time)."""
     cfg.validate()
-    _require_sb3(cfg.algo)
-    import torch
-    from stable_baselines3.common.vec_env import VecNormalize
-
-    torch.set_num_threads(cfg.threads)
+    spec = get_task(cfg.task)
+    # read before anything is written, so a bad file leaves no workdir that blocks the corrected retry
+    init = _linear_weights(cfg.init_actor, spec.name, (spec.act_dim, spec.obs_dim + 1)) if cfg.init_actor else None
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     state_path = workdir / "state.json"
@@ -232,6 +239,13 @@ def train_behaviour(cfg: CollectTrainConfig, workdir: str | os.PathLike, progres
             raise ConfigError(f"{workdir} holds a run with a different config; use another --workdir")
     cfg_path.write_text(json.dumps(to_dict(cfg), indent=2))
     state = json.loads(state_path.read_text()) if state_path.exists() else {"steps": 0, "wall_s": 0.0}
+    if cfg.algo == "ars-linear":
+        return _train_linear_ars(cfg, workdir, state, progress, init)
+    _require_sb3(cfg.algo)
+    import torch
+    from stable_baselines3.common.vec_env import VecNormalize
+
+    torch.set_num_threads(cfg.threads)
     venv = _make_vec(cfg)
     ckpt = workdir / "model.zip"
     if ckpt.exists():
@@ -270,6 +284,64 @@ def train_behaviour(cfg: CollectTrainConfig, workdir: str | os.PathLike, progres
     return state
 
 
+def _train_linear_ars(cfg: CollectTrainConfig, workdir: Path, state: dict, progress: bool,
+                      init: np.ndarray | None) -> dict:
+    """`train_behaviour` for ``algo="ars-linear"``: numpy ARS, checkpointed after every ``chunk`` env steps."""
+    cr = CommandRange(cfg.command_low, cfg.command_high, cfg.command_mean_hold)
+    envs = [SpeedCommandEnv(cfg.task, cr, cfg.ctrl_weight, cfg.velocity_ema, cfg.command_schedule, cfg.reward,
+                            cfg.cost_weight) for _ in range(2 * cfg.ars_n_delta)]
+    search = LinearARS(envs, cfg.ars_n_delta, cfg.ars_n_top, cfg.ars_delta_std, cfg.learning_rate, cfg.seed)
+    ckpt = workdir / "ars.npz"
+    if ckpt.exists():
+        with np.load(ckpt) as z:
+            theta = z["theta"]
+        search.load_state({"theta": theta, **json.loads((workdir / "ars.json").read_text())})
+    elif init is not None:
+        search.theta = init
+    bar = progress_bar(progress, total=cfg.steps, initial=state["steps"], desc=f"train {cfg.task} (ars-linear)",
+                       unit="step")
+    snaps = workdir / "snapshots"
+    snaps.mkdir(exist_ok=True)
+    while state["steps"] < cfg.steps:
+        target = min(cfg.steps, state["steps"] + cfg.chunk)
+        t0 = time.perf_counter()
+        recent = []
+        while search.env_steps < target:
+            recent.append(search.update())
+        state["wall_s"] += time.perf_counter() - t0
+        bar.update(search.env_steps - state["steps"])
+        state["steps"] = search.env_steps
+        state["recent_episode_reward"] = float(np.mean(recent))
+        ck = search.state()
+        tmp = workdir / ".ckpt-tmp"
+        tmp.mkdir(exist_ok=True)
+        np.savez(tmp / "ars.npz", theta=ck.pop("theta"))
+        (tmp / "ars.json").write_text(json.dumps(ck))
+        (tmp / "state.json").write_text(json.dumps(state, indent=2))
+        for name in ("ars.npz", "ars.json", "state.json"):  # the weights and the count they belong to
+            os.replace(tmp / name, workdir / name)
+        shutil.rmtree(tmp, ignore_errors=True)
+        search.actor(cfg.task).save(snaps / f"actor-{state['steps']:08d}.npz")
+        with open(workdir / "log.txt", "a") as f:
+            f.write(json.dumps(state) + "\n")
+        bar.set_postfix(rew=state["recent_episode_reward"])
+    bar.close()
+    search.actor(cfg.task).save(workdir / "actor.npz")
+    for e in envs:
+        e.close()
+    return state
+
+
+def _linear_weights(path: str, task: str, shape: tuple[int, int]) -> np.ndarray:
+    """The (act, obs + 1) weights of a linear actor file with no normalisation (one ``ars-linear`` exports)."""
+    actor = SpeedActor.load(path)
+    plain = (isinstance(actor, SpeedActor) and len(actor.weights) == 1 and not actor.weights[0][1].any()
+             and not actor.obs_mean.any() and (actor.obs_std == 1).all() and actor.task == task)
+    if not plain or actor.weights[0][0].T.shape != shape:
+        raise ConfigError(f"init_actor {path}: not a linear {task} actor exported by algo=ars-linear")
+    return actor.weights[0][0].T.astype(np.float64)
+
+
 def _train_command(cfg: dict, steps: int, workdir: Path) -> str:
     """The `safemil collect train` line that reproduces a run's config (non-default keys only)."""
     defaults = to_dict(default_train_config(cfg["task"]))
@@ -300,6 +372,10 @@ def _save_checkpoint(model, venv, workdir: Path, algo: str) -> None:
     for f in tmp.iterdir():
         os.replace(f, workdir / f.name)
     shutil.rmtree(tmp, ignore_errors=True)
+
+
+_ALGO_LABELS = {"ppo": "PPO (stable-baselines3)", "sac": "SAC (stable-baselines3)", "ars": "ARS (sb3-contrib)",
+                "ars-linear": "ARS, linear on raw observations (safemil.collect.ars)"}
 
 
 def _load_trained(wd: Path, snapshot: int | None) -> tuple[SpeedActor, dict]:
@@ -349,7 +425,7 @@ def install_policy(task: str, workdir: str | os.PathLike | list, dest: str | os.
         cfg = json.loads((wd / "config.json").read_text())
         parts.append(actor)
         infos.append({
-            "algorithm": cfg["algo"].upper() + (" (sb3-contrib)" if cfg["algo"] == "ars" else " (stable-baselines3)"),
+            "algorithm": _ALGO_LABELS[cfg["algo"]],
             "steps": state["steps"], "wall_time_s": round(state["wall_s"], 1), "threads": cfg["threads"],
             "config": cfg, "command_map": {"offset": actor.command_offset, "scale": actor.command_scale},
             "train_command": _train_command(cfg, state["steps"], wd), "workdir": str(wd),
