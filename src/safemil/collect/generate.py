@@ -96,7 +96,7 @@ TASK_DEFAULTS: dict[str, dict] = {
     "HopperVelocity": {"center_low": 0.2, "center_high": 1.5},
     # HalfCheetah's action noise slows its gait, so it is kept low: speed comes from the command.
     "HalfCheetahVelocity": {"noise_high": 0.1, "center_low": 0.5, "center_high": 1.7},
-    # Swimmer's gentle gait (commands < 0.8) only stays under the threshold with little noise.
+    # Swimmer's smooth gaits (commands < 0.95) stay under the threshold only with little noise.
     "SwimmerVelocity": {"center_low": 0.0, "center_high": 1.6, "spread": 0.1, "noise_high": 0.08},
     # Ant's snapshot-switched SAC falls more often under strong noise; slow commands stand nearly still.
     "AntVelocity": {"center_low": 0.2, "center_high": 1.6, "noise_high": 0.1},
