@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ from safemil.bench import (
     LocalExecutor,
     RunSpec,
     collect,
+    collect_sources,
     cvar_ratios,
     markdown,
     parse_seeds,
@@ -24,7 +26,8 @@ from safemil.bench import (
     summarize,
     write_csv,
 )
-from safemil.bench.report import ReportError, estimate
+from safemil.bench.plots import plot_all
+from safemil.bench.report import ReportError, estimate, read_runs_csv
 from safemil.bench.worker import RunLock, run_one
 from safemil.errors import ConfigError, SafemilError
 from safemil.runner import make_run_config, train
@@ -327,6 +330,31 @@ def test_report_cli_writes_csv_markdown_plots(local_grid, tmp_path):
     bad = subprocess.run([sys.executable, "-m", "safemil", "bench", "--tasks", TASK, "--algos", "bc-u",
                           "--out", str(tmp_path / "x"), "--executor", "slurm"], capture_output=True, text=True, env=env)
     assert bad.returncode == 2 and "unknown executor 'slurm'" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_report_combines_a_rerun_task_with_an_earlier_runs_csv(tmp_path):
+    """A task re-run in its own grid replaces that task's rows of an earlier report; the others stay."""
+    old, new = tmp_path / "old", tmp_path / "new"
+    for s in range(2):
+        _fake_run(old, "HopperVelocity", "bc-u", s, 0.5 + 0.1 * s, 0.2, 0.4, wall=5.0)
+        _fake_run(old, "SwimmerVelocity", "bc-u", s, 0.1, 0.0, 0.0, wall=5.0)
+        _fake_run(new, "SwimmerVelocity", "bc-u", s, 0.3, 2.0, 3.0, wall=7.0)
+    write_csv(collect(old), tmp_path / "runs.csv")
+    assert read_runs_csv(tmp_path / "runs.csv") == [
+        replace(r, run_dir=str(tmp_path / "runs.csv")) for r in collect(old)]  # every number survives the CSV
+    records, origin = collect_sources([tmp_path / "runs.csv", new])
+    assert [(r.task, r.normalized_return) for r in records] == [
+        ("HopperVelocity", 0.5), ("HopperVelocity", 0.6), ("SwimmerVelocity", 0.3), ("SwimmerVelocity", 0.3)]
+    assert origin == {"HopperVelocity": str(tmp_path / "runs.csv"), "SwimmerVelocity": str(new)}
+    md = markdown(summarize(records), records=records, origin=origin)
+    assert f"| SwimmerVelocity | `{new}` |" in md
+    assert "| SwimmerVelocity | **" not in md  # the re-run's bc-u is unsafe: not best
+    assert "runs from" not in markdown(summarize(collect(old)), records=collect(old))  # one source: no origin table
+    png = plot_all(summarize(records), records, tmp_path / "plots")  # csv rows have no curves: still plotted
+    assert all(p.stat().st_size > 5000 for p in png)
+    (tmp_path / "bad.csv").write_text("task,algo\nHopperVelocity,bc-u\n")
+    with pytest.raises(ReportError, match="not a runs.csv"):
+        collect_sources([tmp_path / "bad.csv"])
 
 
 def test_report_refuses_empty_or_malformed(tmp_path):

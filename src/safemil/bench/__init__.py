@@ -1,8 +1,9 @@
 """Benchmarks: run a task x algorithm x seed grid (local processes or Ray) and report it.
 
 `run_grid` runs a `GridSpec` on an executor (`LocalExecutor`, `RayExecutor`),
-one run directory per cell, resumably; `collect`/`summarize`/`markdown` and
-`safemil.bench.plots` turn the directory into tables and figures.
+one run directory per cell, resumably; `collect` (or `collect_sources`, which also
+reads earlier reports' runs.csv)/`summarize`/`markdown` and `safemil.bench.plots`
+turn the directories into tables and figures.
 """
 
 from safemil.bench.executors import LocalExecutor, RayExecutor, make_executor
@@ -12,6 +13,7 @@ from safemil.bench.report import (
     Row,
     RunRecord,
     collect,
+    collect_sources,
     cvar_ratios,
     markdown,
     summarize,
@@ -32,6 +34,7 @@ __all__ = [
     "RunRecord",
     "RunSpec",
     "collect",
+    "collect_sources",
     "cvar_ratios",
     "make_executor",
     "markdown",

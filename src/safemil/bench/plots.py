@@ -100,7 +100,8 @@ def loss_curves(records: list[RunRecord]) -> dict[tuple[str, str], dict[str, tup
     out: dict[tuple[str, str], dict[str, tuple[np.ndarray, np.ndarray]]] = {}
     groups: dict[tuple[str, str], list[list[dict]]] = {}
     for r in records:
-        groups.setdefault((r.task, r.algo), []).append(RunDir(r.run_dir, create=False).read_metrics())
+        if Path(r.run_dir).is_dir():  # runs read from an earlier report's runs.csv have no curves
+            groups.setdefault((r.task, r.algo), []).append(RunDir(r.run_dir, create=False).read_metrics())
     for key, runs in groups.items():
         curves: dict[str, dict[int, list[float]]] = {}
         for rows in runs:
@@ -116,7 +117,7 @@ def loss_curves(records: list[RunRecord]) -> dict[tuple[str, str], dict[str, tup
 def plot_curves(records: list[RunRecord], path: Path) -> Path:
     plt = pyplot()
     curves = loss_curves(records)
-    tasks = list(dict.fromkeys(r.task for r in records))
+    tasks = list(dict.fromkeys(r.task for r in records if Path(r.run_dir).is_dir())) or [records[0].task]
     algos = list(dict.fromkeys(r.algo for r in records))
     colors = _colors(algos)
     fig, axes = plt.subplots(len(tasks), 2, figsize=(11, 2.8 * len(tasks)), squeeze=False)

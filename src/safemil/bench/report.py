@@ -114,6 +114,55 @@ def collect(root: str | Path) -> list[RunRecord]:
     return sorted(records, key=lambda r: (r.task, algo_rank(r.algo), r.seed))
 
 
+def read_runs_csv(path: str | Path) -> list[RunRecord]:
+    """The runs of a ``runs.csv`` that `write_csv` wrote (an earlier report): their numbers, no curves."""
+    path = Path(path)
+    try:
+        with open(path, newline="") as f:
+            rows = list(csv.DictReader(f))
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise ReportError(f"{path}: not a readable runs.csv ({e})") from None
+    if not rows or set(CSV_COLUMNS) - set(rows[0]):
+        raise ReportError(f"{path}: not a runs.csv written by `safemil report --csv` "
+                          f"(needs the columns {', '.join(CSV_COLUMNS)})")
+
+    def opt(v: str, kind):
+        return None if v == "" else kind(v)
+
+    try:
+        return [RunRecord(
+            task=r["task"], algo=r["algo"], seed=int(r["seed"]), oracle=r["oracle"] == "yes",
+            normalized_return=float(r["normalized_return"]), normalized_cost=float(r["normalized_cost"]),
+            cvar20_cost=float(r["cvar20_cost"]), mean_return=float(r["mean_return"]),
+            mean_cost=float(r["mean_cost"]), episodes=int(r["episodes"]), train_steps=opt(r["train_steps"], int),
+            wall_s=opt(r["wall_s"], float), run_dir=str(path), cpu_s=opt(r["cpu_s"], float),
+            dataset_sha256=r["dataset_sha256"]) for r in rows]
+    except (ValueError, TypeError) as e:
+        raise ReportError(f"{path}: a malformed row ({e})") from None
+
+
+def collect_sources(sources: list[str | Path]) -> tuple[list[RunRecord], dict[str, str]]:
+    """Runs from benchmark directories and earlier reports' ``runs.csv``, and where each task's come
+    from: the last source that has the task, so a grid re-run of one task replaces that task whole."""
+    by_task: dict[str, list[RunRecord]] = {}
+    origin: dict[str, str] = {}
+    for src in sources:
+        recs = read_runs_csv(src) if Path(src).suffix == ".csv" else collect(src)
+        for task in dict.fromkeys(r.task for r in recs):
+            by_task[task] = [r for r in recs if r.task == task]
+            origin[task] = str(src)
+    records = sorted((r for rs in by_task.values() for r in rs), key=lambda r: (r.task, algo_rank(r.algo), r.seed))
+    return records, {t: origin[t] for t in dict.fromkeys(r.task for r in records)}
+
+
+def source_lines(origin: dict[str, str] | None) -> list[str]:
+    """Where each task's runs come from, when they come from more than one source."""
+    if not origin or len(set(origin.values())) < 2:
+        return []
+    return ["", "| task | runs from |", "|---|---|"] + [f"| {t} | `{src}` |" for t, src in origin.items()] + [
+        "", "A runs.csv holds an earlier report's per-run numbers; its runs' training curves are not plotted."]
+
+
 def _check_one_dataset_per_task(records: list[RunRecord], root: Path) -> None:
     """Runs of one task made from different dataset versions are not comparable: refuse to table them."""
     for task in dict.fromkeys(r.task for r in records):
@@ -276,7 +325,8 @@ def dataset_lines(records: list[RunRecord]) -> list[str]:
     return lines
 
 
-def markdown(rows: list[Row], method: str = "safemil", records: list[RunRecord] | None = None) -> str:
+def markdown(rows: list[Row], method: str = "safemil", records: list[RunRecord] | None = None,
+             origin: dict[str, str] | None = None) -> str:
     """The table (bold: best safe method of its task; *oracle*: reads hidden labels) plus the CVaR ratio."""
     lines = [
         "| task | algorithm | seeds | normalized return | normalized cost | CVaR@20% cost | wall s/run |",
@@ -302,6 +352,7 @@ def markdown(rows: list[Row], method: str = "safemil", records: list[RunRecord] 
                   + ", ".join(f"{t} {v:.2f}" for t, v in ratios.items())
                   + f"; median {float(np.median(list(ratios.values()))):.2f}."]
     lines += dataset_lines(records or [])
+    lines += source_lines(origin)
     times = time_by_algo(records or [])
     if times:
         lines += ["", "| algorithm | runs | run-seconds | share | CPU seconds |", "|---|---:|---:|---:|---:|"]

@@ -82,7 +82,9 @@ def bench(
 
 
 def report(
-    root: Path = typer.Argument(..., help="A benchmark directory written by `safemil bench`."),
+    roots: list[Path] = typer.Argument(
+        ..., help="Benchmark directories written by `safemil bench`, or runs.csv files of earlier reports; "
+                  "a task's runs come from the last one that has the task."),
     csv: Path | None = typer.Option(None, "--csv", help="Write one row per run to this CSV file."),
     markdown: Path | None = typer.Option(None, "--markdown", help="Write the table to this Markdown file."),
     plots: Path | None = typer.Option(None, "--plots", help="Write bars.png, scatter.png, curves.png here."),
@@ -90,7 +92,7 @@ def report(
 ) -> None:
     """Per task and algorithm: mean and 95% bootstrap CI over seeds; best safe method in bold."""
     from safemil.algos import get_algo
-    from safemil.bench import collect, cvar_ratios, summarize, write_csv
+    from safemil.bench import collect_sources, cvar_ratios, summarize, write_csv
     from safemil.bench import markdown as to_markdown
     from safemil.bench.report import cvar_label
 
@@ -100,9 +102,9 @@ def report(
             check_output_file(path, what)
     if plots is not None:
         check_output_dir(plots, "--plots")
-    records = collect(root)
+    records, origin = collect_sources(roots)
     rows = summarize(records)
-    t = Table(title=f"{root}: {len(records)} runs")
+    t = Table(title=f"{', '.join(map(str, roots))}: {len(records)} runs")
     for col in ("task", "algorithm", "seeds", "norm. return", "norm. cost", "CVaR@20% cost", "wall s/run"):
         t.add_column(col)
     for r in rows:
@@ -124,7 +126,7 @@ def report(
         console.print(f"wrote {write_csv(records, csv)}")
     if markdown:
         markdown.parent.mkdir(parents=True, exist_ok=True)
-        markdown.write_text(to_markdown(rows, method, records))
+        markdown.write_text(to_markdown(rows, method, records, origin))
         console.print(f"wrote {markdown}")
     if plots:
         from safemil.bench.plots import plot_all
