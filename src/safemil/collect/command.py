@@ -31,8 +31,12 @@ class CommandRange:
 
 def augment(obs: np.ndarray, ratio: np.ndarray | float) -> np.ndarray:
     """Append the commanded-speed ratio as the last observation column."""
-    obs = np.asarray(obs, dtype=np.float32)
-    if obs.ndim == 1:
-        return np.append(obs, np.float32(ratio)).astype(np.float32)
+    obs = np.asarray(obs)
+    if obs.ndim == 1:  # one env step: the hot path of the trainers, so no temporaries
+        out = np.empty(obs.shape[0] + 1, dtype=np.float32)
+        out[:-1] = obs
+        out[-1] = ratio
+        return out
+    obs = obs.astype(np.float32, copy=False)
     r = np.broadcast_to(np.asarray(ratio, dtype=np.float32), (obs.shape[0],))
     return np.concatenate([obs, r[:, None]], axis=1)
