@@ -407,6 +407,10 @@ def test_linear_ars_resumes_bit_identically_and_exports_its_policy(tmp_path):
     theta = np.load(tmp_path / "a" / "ars.npz")["theta"]
     np.testing.assert_array_equal(theta, np.load(tmp_path / "b" / "ars.npz")["theta"])
     assert np.abs(theta).max() > 0  # two updates moved the weights
+    # a stop between the checkpoint and state.json: the checkpoint is the truth, no update is redone
+    (tmp_path / "b" / "state.json").write_text(json.dumps({"steps": 4000, "wall_s": 1.0}))
+    assert train_behaviour(_linear_ars_config(steps=8000), tmp_path / "b", progress=False)["steps"] == 8000
+    np.testing.assert_array_equal(theta, np.load(tmp_path / "b" / "ars.npz")["theta"])
     assert sorted(p.name for p in (tmp_path / "b" / "snapshots").iterdir()) == [
         "actor-00004000.npz", "actor-00008000.npz"]
     actor = SpeedActor.load(tmp_path / "a" / "actor.npz")

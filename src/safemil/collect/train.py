@@ -56,7 +56,7 @@ class CollectTrainConfig:
     ctrl_weight: float = 0.05
     velocity_ema: float = 1.0  # 1 = track the instantaneous speed; smaller = a moving average
     command_schedule: tuple[float, ...] = ()  # fixed per-episode command sequence (ARS); () = random
-    reward: str = "tracking"  # "tracking" the command, the task's own reward ("task"), or "penalized"
+    reward: str = "tracking"  # "tracking" the command, the task's own reward ("task"), "penalized" or "hinge"
     cost_weight: float = 0.0  # "penalized": task reward - cost_weight x (1 per step over the threshold);
     # "hinge": task reward - cost_weight x max(0, v - command x threshold) / threshold
     init_actor: str = ""  # ars-linear: start from this linear actor file (e.g. a fast gait) instead of zeros
@@ -293,11 +293,11 @@ def _train_linear_ars(cfg: CollectTrainConfig, workdir: Path, state: dict, progr
     envs = [SpeedCommandEnv(cfg.task, cr, cfg.ctrl_weight, cfg.velocity_ema, cfg.command_schedule, cfg.reward,
                             cfg.cost_weight) for _ in range(2 * cfg.ars_n_delta)]
     search = LinearARS(envs, cfg.ars_n_delta, cfg.ars_n_top, cfg.ars_delta_std, cfg.learning_rate, cfg.seed)
-    ckpt = workdir / "ars.npz"
-    if ckpt.exists():
-        with np.load(ckpt) as z:
-            theta = z["theta"]
-        search.load_state({"theta": theta, **json.loads((workdir / "ars.json").read_text())})
+    ckpt, state_path = workdir / "ars.npz", workdir / "state.json"
+    if ckpt.exists():  # weights and search state in one file: one atomic replace saves both
+        with np.load(ckpt, allow_pickle=False) as z:
+            search.load_state({"theta": z["theta"], **json.loads(str(z["search"]))})
+        state["steps"] = search.env_steps  # state.json is written after the checkpoint and may lag it
     elif init is not None:
         search.theta = init
     bar = progress_bar(progress, total=cfg.steps, initial=state["steps"], desc=f"train {cfg.task} (ars-linear)",
@@ -315,14 +315,10 @@ def _train_linear_ars(cfg: CollectTrainConfig, workdir: Path, state: dict, progr
         state["steps"] = search.env_steps
         state["recent_episode_reward"] = float(np.mean(recent))
         ck = search.state()
-        tmp = workdir / ".ckpt-tmp"
-        tmp.mkdir(exist_ok=True)
-        np.savez(tmp / "ars.npz", theta=ck.pop("theta"))
-        (tmp / "ars.json").write_text(json.dumps(ck))
-        (tmp / "state.json").write_text(json.dumps(state, indent=2))
-        for name in ("ars.npz", "ars.json", "state.json"):  # the weights and the count they belong to
-            os.replace(tmp / name, workdir / name)
-        shutil.rmtree(tmp, ignore_errors=True)
+        tmp = workdir / ".ars.tmp.npz"
+        np.savez(tmp, theta=ck.pop("theta"), search=np.array(json.dumps(ck)))
+        os.replace(tmp, ckpt)
+        _atomic_write(state_path, json.dumps(state, indent=2))
         search.actor(cfg.task).save(snaps / f"actor-{state['steps']:08d}.npz")
         with open(workdir / "log.txt", "a") as f:
             f.write(json.dumps(state) + "\n")
