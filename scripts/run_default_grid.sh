@@ -9,7 +9,9 @@
 # (finished runs are skipped, interrupted ones resume); it refuses, before running anything, if a
 # run in OUT was made from another version of its dataset file (delete it or choose another OUT).
 # Environment: PYTHON (default .venv/bin/python), WORKERS (default 2), GRID (default `default`;
-# `smoke` for a one-minute check of this script), REPORT_DIR (default docs/results).
+# `smoke` for a one-minute check of this script), REPORT_DIR (default docs/results), MERGE (default
+# 1: the report keeps REPORT_DIR/runs.csv's rows of the tasks OUT does not hold, so re-running one
+# task, `--tasks T`, replaces that task's rows of the published table; 0: report OUT alone).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-runs/bench-default}
@@ -44,6 +46,10 @@ if (( status > 1 )); then  # 1: the grid ran but some cells failed (listed above
   echo "the grid did not run (see the error above): $REPORT_DIR left as it was" >&2
   exit "$status"
 fi
-"$PY" -m safemil report "$OUT" --csv "$REPORT_DIR/runs.csv" --markdown "$REPORT_DIR/table.md" \
+SOURCES=()
+if [[ "${MERGE:-1}" == 1 && -f "$REPORT_DIR/runs.csv" ]]; then
+  SOURCES+=("$REPORT_DIR/runs.csv")
+fi
+"$PY" -m safemil report "${SOURCES[@]}" "$OUT" --csv "$REPORT_DIR/runs.csv" --markdown "$REPORT_DIR/table.md" \
   --plots "$REPORT_DIR"
 exit "$status"
