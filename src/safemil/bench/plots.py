@@ -117,7 +117,7 @@ def loss_curves(records: list[RunRecord]) -> dict[tuple[str, str], dict[str, tup
 def plot_curves(records: list[RunRecord], path: Path) -> Path:
     plt = pyplot()
     curves = loss_curves(records)
-    tasks = list(dict.fromkeys(r.task for r in records if Path(r.run_dir).is_dir())) or [records[0].task]
+    tasks = list(dict.fromkeys(task for task, _ in curves)) or [records[0].task]  # runs with curves only
     algos = list(dict.fromkeys(r.algo for r in records))
     colors = _colors(algos)
     fig, axes = plt.subplots(len(tasks), 2, figsize=(11, 2.8 * len(tasks)), squeeze=False)

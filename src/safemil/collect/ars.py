@@ -67,27 +67,25 @@ class LinearARS:
         r = self.returns(perturbed, seed=int(np.random.SeedSequence([self.seed, self.updates]).generate_state(1)[0]))
         plus, minus = r[:self.n_delta], r[self.n_delta:]
         top = np.argsort(-np.maximum(plus, minus), kind="stable")[:self.n_top]
-        sigma = np.concatenate([plus[top], minus[top]]).std() + 1e-8
-        self.theta = self.theta + self.step_size / (self.n_top * sigma) * np.einsum(
+        kept = np.concatenate([plus[top], minus[top]])
+        self.theta = self.theta + self.step_size / (self.n_top * (kept.std() + 1e-8)) * np.einsum(
             "k,kao->ao", plus[top] - minus[top], deltas[top])
         self.updates += 1
-        return float(np.concatenate([plus[top], minus[top]]).mean())
+        return float(kept.mean())
 
     def state(self) -> dict:
-        """What a checkpoint holds (arrays and JSON-able scalars)."""
-        return {"theta": self.theta.copy(), "rng": self.rng.bit_generator.state,
-                "updates": self.updates, "env_steps": self.env_steps}
+        """What a checkpoint holds beside the weights (JSON-able)."""
+        return {"rng": self.rng.bit_generator.state, "updates": self.updates, "env_steps": self.env_steps}
 
-    def load_state(self, state: dict) -> None:
-        self.theta = np.asarray(state["theta"], dtype=np.float64)
+    def load_state(self, theta: np.ndarray, state: dict) -> None:
+        self.theta = np.asarray(theta, dtype=np.float64)
         self.rng.bit_generator.state = state["rng"]
         self.updates, self.env_steps = int(state["updates"]), int(state["env_steps"])
 
     def actor(self, task: str) -> SpeedActor:
         """The current weights as a plain `SpeedActor` (no normalisation, clipped output)."""
-        env = self.envs[0]
         dim = self.theta.shape[1]
-        space = env.env.action_space
+        space = self.envs[0].action_space
         return SpeedActor([(self.theta.T.copy(), np.zeros(self.theta.shape[0]))], "relu", "clip",
                           np.zeros(dim, np.float32), np.ones(dim, np.float32), 1e9,
                           space.low.astype(np.float32), space.high.astype(np.float32), task)

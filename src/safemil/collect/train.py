@@ -145,16 +145,20 @@ def _require_sb3(algo: str = "ppo"):
         ) from None
 
 
+def _speed_env(cfg: CollectTrainConfig) -> SpeedCommandEnv:
+    """One training env with the run's commands and reward."""
+    cr = CommandRange(cfg.command_low, cfg.command_high, cfg.command_mean_hold)
+    return SpeedCommandEnv(cfg.task, cr, cfg.ctrl_weight, cfg.velocity_ema, cfg.command_schedule, cfg.reward,
+                           cfg.cost_weight)
+
+
 def _make_vec(cfg: CollectTrainConfig):
     from stable_baselines3.common.monitor import Monitor
     from stable_baselines3.common.vec_env import DummyVecEnv
 
-    cr = CommandRange(cfg.command_low, cfg.command_high, cfg.command_mean_hold)
-
     def factory(i: int):
         def f():
-            env = Monitor(SpeedCommandEnv(cfg.task, cr, cfg.ctrl_weight, cfg.velocity_ema, cfg.command_schedule,
-                                          cfg.reward, cfg.cost_weight))
+            env = Monitor(_speed_env(cfg))
             env.reset(seed=cfg.seed * 1000 + i)
             return env
         return f
@@ -289,14 +293,12 @@ def train_behaviour(cfg: CollectTrainConfig, workdir: str | os.PathLike, progres
 def _train_linear_ars(cfg: CollectTrainConfig, workdir: Path, state: dict, progress: bool,
                       init: np.ndarray | None) -> dict:
     """`train_behaviour` for ``algo="ars-linear"``: numpy ARS, checkpointed after every ``chunk`` env steps."""
-    cr = CommandRange(cfg.command_low, cfg.command_high, cfg.command_mean_hold)
-    envs = [SpeedCommandEnv(cfg.task, cr, cfg.ctrl_weight, cfg.velocity_ema, cfg.command_schedule, cfg.reward,
-                            cfg.cost_weight) for _ in range(2 * cfg.ars_n_delta)]
+    envs = [_speed_env(cfg) for _ in range(2 * cfg.ars_n_delta)]
     search = LinearARS(envs, cfg.ars_n_delta, cfg.ars_n_top, cfg.ars_delta_std, cfg.learning_rate, cfg.seed)
     ckpt, state_path = workdir / "ars.npz", workdir / "state.json"
     if ckpt.exists():  # weights and search state in one file: one atomic replace saves both
         with np.load(ckpt, allow_pickle=False) as z:
-            search.load_state({"theta": z["theta"], **json.loads(str(z["search"]))})
+            search.load_state(z["theta"], json.loads(str(z["search"])))
         state["steps"] = search.env_steps  # state.json is written after the checkpoint and may lag it
     elif init is not None:
         search.theta = init
@@ -314,9 +316,8 @@ def _train_linear_ars(cfg: CollectTrainConfig, workdir: Path, state: dict, progr
         bar.update(search.env_steps - state["steps"])
         state["steps"] = search.env_steps
         state["recent_episode_reward"] = float(np.mean(recent))
-        ck = search.state()
         tmp = workdir / ".ars.tmp.npz"
-        np.savez(tmp, theta=ck.pop("theta"), search=np.array(json.dumps(ck)))
+        np.savez(tmp, theta=search.theta, search=np.array(json.dumps(search.state())))
         os.replace(tmp, ckpt)
         _atomic_write(state_path, json.dumps(state, indent=2))
         search.actor(cfg.task).save(snaps / f"actor-{state['steps']:08d}.npz")
