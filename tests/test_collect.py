@@ -212,6 +212,48 @@ def test_switched_actor_routes_by_command_and_roundtrips(tmp_path):
     np.testing.assert_array_equal(back.act(obs, ratio), out)
 
 
+def _linear_actor(task: str, seed: int, offset: float) -> SpeedActor:
+    """A linear, clipped actor like ``ars-linear`` exports, seeing a constant command ``offset``."""
+    spec = get_task(task)
+    w = np.random.default_rng(seed).normal(0, 1.0, (spec.obs_dim + 1, spec.act_dim))
+    one = np.ones(spec.act_dim, np.float32)
+    return SpeedActor([(w, np.zeros(spec.act_dim))], "relu", "clip", np.zeros(spec.obs_dim + 1),
+                      np.ones(spec.obs_dim + 1), 1e9, -one, one, spec.name, offset, 0.0)
+
+
+def test_blended_actor_interpolates_linear_gaits_weights(tmp_path):
+    from safemil.collect.actor import BlendedActor, PolicyFileError
+
+    parts = [_linear_actor("SwimmerVelocity", k, off) for k, off in enumerate([0.4, 0.8, 1.2])]
+    bl = BlendedActor([0.4, 0.8, 1.5], parts)
+    obs = np.random.default_rng(0).normal(size=(6, 8)).astype(np.float32)
+    ratio = np.array([0.0, 0.4, 0.6, 0.8, 1.15, 2.0], np.float32)
+    out = bl.act(obs, ratio)
+    # the ends and the anchors are the parts themselves
+    for i, part in [(0, 0), (1, 0), (3, 1), (5, 2)]:
+        np.testing.assert_allclose(out[i], parts[part].act(obs[i:i + 1], ratio[i])[0], rtol=1e-5, atol=1e-6)
+
+    def weights(a):  # the effective (obs, act) weights and bias of a linear part
+        w = a.weights[0][0]
+        return w[:-1], w[-1] * a.command_offset
+
+    for i, (k, t) in [(2, (0, 0.5)), (4, (1, 0.5))]:
+        (w0, b0), (w1, b1) = weights(parts[k]), weights(parts[k + 1])
+        want = np.clip(obs[i] @ ((1 - t) * w0 + t * w1) + (1 - t) * b0 + t * b1, -1, 1)
+        np.testing.assert_allclose(out[i], want, rtol=1e-5, atol=1e-5)
+    assert not np.allclose(out[2], out[1]) and not np.allclose(out[2], out[3])
+    bl.save(tmp_path / "bl.npz")
+    back = SpeedActor.load(tmp_path / "bl.npz")
+    assert isinstance(back, BlendedActor)
+    np.testing.assert_array_equal(back.act(obs, ratio), out)
+    with pytest.raises(PolicyFileError, match="strictly increase"):
+        BlendedActor([0.8, 0.8, 1.5], parts)
+    with pytest.raises(PolicyFileError, match="one anchor per part"):
+        BlendedActor([0.8, 1.5], parts)
+    with pytest.raises(PolicyFileError, match="squash"):
+        BlendedActor([0.4, 0.8], [parts[0], random_actor("SwimmerVelocity")])
+
+
 def test_task_reward_mode_pays_the_task_reward():
     from safemil.collect.speed_env import SpeedCommandEnv
 
@@ -295,6 +337,29 @@ def test_install_switches_between_snapshots_of_one_run(tmp_path):
     np.testing.assert_allclose(sw.act(obs, 1.2), random_actor("SwimmerVelocity", 3).act(obs, 1.2), rtol=1e-6)
     with pytest.raises(ConfigError, match="no snapshot at 150"):
         install_policy("SwimmerVelocity", [wd], tmp_path / "d2", snapshots=[150])
+
+
+def test_install_blends_snapshots_at_anchors(tmp_path):
+    from safemil.collect.actor import BlendedActor
+    from safemil.collect.train import install_policy
+
+    wd = tmp_path / "run"
+    _fake_workdir(wd, "SwimmerVelocity", {100: 1, 200: 2})
+    rec = install_policy("SwimmerVelocity", [wd, wd], tmp_path / "dest", anchors=[0.5, 1.0], snapshots=[100, None],
+                         episodes=1)
+    assert rec["blend_anchors"] == [0.5, 1.0] and rec["switch_bounds"] == []
+    bl = SpeedActor.load(tmp_path / "dest" / "SwimmerVelocity.npz")
+    assert isinstance(bl, BlendedActor)
+    obs = np.random.default_rng(0).normal(size=(2, 8)).astype(np.float32)
+    np.testing.assert_allclose(bl.act(obs, 0.3), random_actor("SwimmerVelocity", 1).act(obs, 0.3), rtol=1e-5)
+    assert "A blended actor" in (tmp_path / "dest" / "SwimmerVelocity.md").read_text()
+    with pytest.raises(ConfigError, match="not both"):
+        install_policy("SwimmerVelocity", [wd, wd], tmp_path / "d2", anchors=[0.5, 1.0], bounds=[0.7])
+    with pytest.raises(ConfigError, match="one anchor each"):
+        install_policy("SwimmerVelocity", [wd, wd], tmp_path / "d2", anchors=[0.5])
+    with pytest.raises(ConfigError, match="strictly increase"):
+        install_policy("SwimmerVelocity", [wd, wd], tmp_path / "d2", anchors=[1.0, 0.5])
+    assert not (tmp_path / "d2").exists()
 
 
 def test_a_cached_default_dataset_from_another_config_is_named(tmp_path, monkeypatch, capsys):

@@ -52,12 +52,14 @@ def install(
     task: str = typer.Option(..., "--task", help="Task name."),
     workdirs: list[Path] = typer.Option(..., "--workdir", help="Training workdir (repeat for a switched actor)."),
     bounds: list[float] = typer.Option([], "--bound", help="Command bound between consecutive workdirs."),
+    anchors: list[float] = typer.Option(
+        [], "--anchor", help="Command at which each workdir's actor acts; blends between them (instead of --bound)."),
     command_maps: list[str] = typer.Option([], "--command-map", help="OFFSET,SCALE per workdir ('-' = none)."),
     snapshots: list[str] = typer.Option(
         [], "--snapshot", help="Training step of the actor snapshot per workdir ('-' = the final actor)."),
     dest: Path | None = typer.Option(None, "--dest", help="Install here instead of the shipped-policy folder."),
 ) -> None:
-    """Install trained actor(s) with a record; several workdirs make a command-switched actor.
+    """Install trained actor(s) with a record; several workdirs make a command-switched or blended actor.
 
     A workdir may be repeated with different ``--snapshot`` steps: snapshots taken along
     one training run are policies of increasing skill, and so of increasing speed.
@@ -71,7 +73,7 @@ def install(
     if dest is not None:
         check_output_dir(dest, "--dest")
     rec = install_policy(get_task(task).name, list(workdirs), dest, command=cmd, command_map=maps, bounds=bounds,
-                         snapshots=snaps)
+                         snapshots=snaps, anchors=anchors)
     print(json.dumps(rec["tracking"], indent=1))
 
 

@@ -80,8 +80,8 @@ class SpeedActor:
         return path
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> SpeedActor | SwitchedActor:
-        """Read a weight file: one network, or a switched set (``part<k>_`` keys)."""
+    def load(cls, path: str | os.PathLike) -> SpeedActor | SwitchedActor | BlendedActor:
+        """Read a weight file: one network, or a switched or blended set (``part<k>_`` keys)."""
         path = Path(path)
         if not path.exists():
             raise PolicyFileError(f"behaviour policy file not found: {path}")
@@ -92,10 +92,34 @@ class SpeedActor:
             raise PolicyFileError(f"{path}: not a behaviour-policy weight file ({e})") from None
         if "switch_bounds" in arrays:
             bounds = [float(b) for b in arrays["switch_bounds"]]
-            parts = [_actor_from_arrays({k[len(f"part{i}_"):]: v for k, v in arrays.items()
-                                         if k.startswith(f"part{i}_")}, path) for i in range(len(bounds) + 1)]
-            return SwitchedActor(bounds, parts)
+            return SwitchedActor(bounds, _parts_from_arrays(arrays, len(bounds) + 1, path))
+        if "blend_anchors" in arrays:
+            anchors = [float(b) for b in arrays["blend_anchors"]]
+            return BlendedActor(anchors, _parts_from_arrays(arrays, len(anchors), path))
         return _actor_from_arrays(arrays, path)
+
+
+def _parts_from_arrays(arrays: dict[str, np.ndarray], n: int, path: Path) -> list[SpeedActor]:
+    return [_actor_from_arrays({k[len(f"part{i}_"):]: v for k, v in arrays.items() if k.startswith(f"part{i}_")},
+                               path) for i in range(n)]
+
+
+def _save_parts(path: str | os.PathLike, key: str, values: np.ndarray, actors: list[SpeedActor]) -> Path:
+    path = Path(path)
+    arrays: dict[str, np.ndarray] = {key: values}
+    for k, a in enumerate(actors):
+        arrays.update({f"part{k}_{name}": v for name, v in _actor_arrays(a).items()})
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}.npz")
+    np.savez(tmp, **arrays)
+    os.replace(tmp, path)
+    return path
+
+
+def _check_parts(actors: list[SpeedActor], kind: str) -> None:
+    first = actors[0]
+    for a in actors[1:]:
+        if (a.task, a.in_dim, a.act_dim) != (first.task, first.in_dim, first.act_dim):
+            raise PolicyFileError(f"all parts of a {kind} actor must belong to the same task")
 
 
 def _actor_arrays(a: SpeedActor) -> dict[str, np.ndarray]:
@@ -139,7 +163,7 @@ def shipped_policy_path(task: str) -> Path:
     return Path(str(resources.files("safemil.collect").joinpath("policies", f"{name}.npz")))
 
 
-def load_behaviour_policy(task: str, path: str | os.PathLike | None = None) -> SpeedActor | SwitchedActor:
+def load_behaviour_policy(task: str, path: str | os.PathLike | None = None) -> SpeedActor | SwitchedActor | BlendedActor:
     """The shipped behaviour policy of ``task`` (or the file at ``path``)."""
     spec = get_task(task)
     if spec.kind != "velocity":
@@ -176,9 +200,7 @@ class SwitchedActor:
         first = actors[0]
         self.task, self.low, self.high = first.task, first.low, first.high
         self.in_dim, self.act_dim = first.in_dim, first.act_dim
-        for a in actors[1:]:
-            if (a.task, a.in_dim, a.act_dim) != (self.task, self.in_dim, self.act_dim):
-                raise PolicyFileError("all parts of a switched actor must belong to the same task")
+        _check_parts(actors, "switched")
 
     def act(self, obs: np.ndarray, ratio: np.ndarray | float, deterministic: bool = True) -> np.ndarray:
         obs = np.asarray(obs, dtype=np.float32)
@@ -191,11 +213,51 @@ class SwitchedActor:
         return out
 
     def save(self, path: str | os.PathLike, meta: dict | None = None) -> Path:
-        path = Path(path)
-        arrays: dict[str, np.ndarray] = {"switch_bounds": self.bounds}
-        for k, a in enumerate(self.actors):
-            arrays.update({f"part{k}_{name}": v for name, v in _actor_arrays(a).items()})
-        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}.npz")
-        np.savez(tmp, **arrays)
-        os.replace(tmp, path)
-        return path
+        return _save_parts(path, "switch_bounds", self.bounds, self.actors)
+
+
+class BlendedActor:
+    """One continuous family of gaits: actors anchored at increasing commands, outputs interpolated between.
+
+    A command between ``anchors[k]`` and ``anchors[k+1]`` gets
+    ``squash((1 - t) u_k + t u_{k+1})`` with ``t`` its linear position between the two
+    anchors and ``u_k`` part ``k``'s pre-squash output; commands outside the anchors get
+    the nearest end part. For linear parts (``ars-linear``) this is the linear policy with
+    interpolated weights. Why: a switched ladder of separately trained gaits is a mixture
+    of discrete behaviours whose command a clone cannot see; interpolating makes speed vary
+    with the command continuously (see the task's policy record).
+    """
+
+    def __init__(self, anchors: list[float], actors: list[SpeedActor]):
+        if len(actors) != len(anchors) or len(actors) < 2:
+            raise PolicyFileError("a blended actor needs two or more parts and one anchor per part")
+        if np.any(np.diff(anchors) <= 0):
+            raise PolicyFileError(f"blend anchors must strictly increase, got {anchors}")
+        first = actors[0]
+        _check_parts(actors, "blended")
+        for a in actors[1:]:
+            if a.squash != first.squash or not (np.array_equal(a.low, first.low) and np.array_equal(a.high, first.high)):
+                raise PolicyFileError("all parts of a blended actor must share their output squash and action bounds")
+        self.anchors = np.asarray(anchors, dtype=np.float64)
+        self.actors = actors
+        self.task, self.low, self.high = first.task, first.low, first.high
+        self.in_dim, self.act_dim = first.in_dim, first.act_dim
+
+    def act(self, obs: np.ndarray, ratio: np.ndarray | float, deterministic: bool = True) -> np.ndarray:
+        obs = np.asarray(obs, dtype=np.float32)
+        ratio = np.broadcast_to(np.asarray(ratio, dtype=np.float32), (len(obs),))
+        r = np.clip(ratio.astype(np.float64), self.anchors[0], self.anchors[-1])
+        left = np.clip(np.searchsorted(self.anchors, r, side="right") - 1, 0, len(self.anchors) - 2)
+        t = ((r - self.anchors[left]) / (self.anchors[left + 1] - self.anchors[left])).astype(np.float32)
+        u = np.zeros((len(obs), self.act_dim), dtype=np.float32)
+        for k in np.unique(np.concatenate([left, left + 1])):
+            w = np.where(left == k, 1.0 - t, 0.0) + np.where(left + 1 == k, t, 0.0)
+            rows = w > 0
+            if rows.any():
+                a = self.actors[k]
+                cmd = a.command_offset + a.command_scale * ratio[rows]
+                u[rows] += w[rows, None] * a.raw(augment(obs[rows], cmd))
+        return self.actors[0].squash_out(u).astype(np.float32)
+
+    def save(self, path: str | os.PathLike, meta: dict | None = None) -> Path:
+        return _save_parts(path, "blend_anchors", self.anchors, self.actors)

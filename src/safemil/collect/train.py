@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from safemil.collect.actor import SpeedActor, SwitchedActor, shipped_policy_path
+from safemil.collect.actor import BlendedActor, SpeedActor, SwitchedActor, shipped_policy_path
 from safemil.collect.ars import LinearARS
 from safemil.collect.command import CommandRange
 from safemil.collect.speed_env import REWARDS, SpeedCommandEnv
@@ -395,7 +395,8 @@ def _load_trained(wd: Path, snapshot: int | None) -> tuple[SpeedActor, dict]:
 def install_policy(task: str, workdir: str | os.PathLike | list, dest: str | os.PathLike | None = None,
                    command: str = "", episodes: int = 2,
                    command_map: tuple[float, float] | list | None = None,
-                   bounds: list[float] | None = None, snapshots: list[int | None] | None = None) -> dict:
+                   bounds: list[float] | None = None, snapshots: list[int | None] | None = None,
+                   anchors: list[float] | None = None) -> dict:
     """Copy a trained actor to ``dest`` (default: the shipped-policy folder) with its record.
 
     The record (``<task>.json`` and ``<task>.md``) holds the algorithm, steps,
@@ -403,12 +404,21 @@ def install_policy(task: str, workdir: str | os.PathLike | list, dest: str | os.
     ``command_map=(offset, scale)`` makes the network see ``offset + scale * command``
     (a calibration chosen from a measured tracking table; recorded). Several
     workdirs with ``bounds`` build a `SwitchedActor`: part ``k`` serves the
-    commands between ``bounds[k-1]`` and ``bounds[k]`` (one command map per part).
+    commands between ``bounds[k-1]`` and ``bounds[k]`` (one command map per part);
+    with ``anchors`` instead (one per workdir) a `BlendedActor`: part ``k`` at
+    command ``anchors[k]``, outputs interpolated between.
     """
     spec = get_task(task)
     workdirs = [Path(w) for w in (workdir if isinstance(workdir, list) else [workdir])]
-    bounds = list(bounds or [])
-    if len(workdirs) != len(bounds) + 1:
+    bounds, anchors = list(bounds or []), list(anchors or [])
+    if bounds and anchors:
+        raise ConfigError("give switch bounds or blend anchors, not both")
+    if anchors and (len(anchors) != len(workdirs) or len(workdirs) < 2):
+        raise ConfigError(f"a blended actor needs two or more workdirs and one anchor each; "
+                          f"got {len(workdirs)} workdirs, {len(anchors)} anchors")
+    if anchors and np.any(np.diff(anchors) <= 0):
+        raise ConfigError(f"blend anchors must strictly increase, got {anchors}")
+    if not anchors and len(workdirs) != len(bounds) + 1:
         raise ConfigError(f"{len(workdirs)} workdirs need {len(workdirs) - 1} switch bounds, got {len(bounds)}")
     maps = command_map if isinstance(command_map, list) else [command_map] * len(workdirs)
     if len(maps) != len(workdirs):
@@ -429,7 +439,10 @@ def install_policy(task: str, workdir: str | os.PathLike | list, dest: str | os.
             "config": cfg, "command_map": {"offset": actor.command_offset, "scale": actor.command_scale},
             "train_command": _train_command(cfg, state["steps"], wd), "workdir": str(wd),
         })
-    final = parts[0] if len(parts) == 1 else SwitchedActor(bounds, parts)
+    if anchors:
+        final = BlendedActor(anchors, parts)
+    else:
+        final = parts[0] if len(parts) == 1 else SwitchedActor(bounds, parts)
     dest = Path(dest) if dest is not None else shipped_policy_path(spec.name).parent
     dest.mkdir(parents=True, exist_ok=True)
     rows = tracking_table(final, spec.name, episodes=episodes)
@@ -443,6 +456,7 @@ def install_policy(task: str, workdir: str | os.PathLike | list, dest: str | os.
         "command": command,
         "cost_threshold": spec.cost_threshold,
         "switch_bounds": bounds,
+        "blend_anchors": anchors,
         "parts": infos,
         "tracking": rows,
     }
@@ -451,9 +465,12 @@ def install_policy(task: str, workdir: str | os.PathLike | list, dest: str | os.
     md = [f"# Behaviour policy: {spec.name}", ""]
     if bounds:
         md += [f"A switched actor: part k serves commands between bounds {bounds} (x threshold).", ""]
+    if anchors:
+        md += [f"A blended actor: part k acts at command anchors {anchors} (x threshold); between two anchors "
+               "the parts' outputs are interpolated linearly, so speed varies with the command continuously.", ""]
     for k, i in enumerate(infos):
         c = i["config"]
-        label = f"part {k}: " if bounds else ""
+        label = f"part {k}: " if len(infos) > 1 else ""
         md += [
             f"- {label}{i['algorithm']}, {i['steps']} env steps, {i['wall_time_s'] / 60:.1f} min wall time "
             f"on {i['threads']} CPU thread(s); MLP {tuple(c['net'])}, gamma {c['gamma']}, "
@@ -463,7 +480,7 @@ def install_policy(task: str, workdir: str | os.PathLike | list, dest: str | os.
             f"  - trained with: `{i['train_command']}`",
         ]
     md += [
-        f"- cost threshold {spec.cost_threshold} m/s; commands 0.3-1.6 x threshold",
+        f"- cost threshold {spec.cost_threshold} m/s",
         f"- made with: `{command}`",
         "",
         f"Commanded vs achieved speed ({episodes} episodes per command, constant command, "
