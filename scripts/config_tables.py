@@ -76,7 +76,8 @@ def table_for(name: str) -> str:
         return algo_table(name)
     rows = ["| preset | what | every algorithm | per algorithm |", "|---|---|---|---|"]
     for p in PRESETS.values():
-        per = "".join([_per_algo(p.algos), *(f"; on {kind} tasks {_per_algo(a)}" for kind, a in p.kinds.items())])
+        per = "".join([_per_algo(p.algos), *(f"; on {kind} tasks {_per_algo(a)}" for kind, a in p.kinds.items()),
+                       *(f"; on {task}, then {_per_algo(a)}" for task, a in p.tasks.items())])
         rows.append(f"| `{p.name}` | {p.description} | {_codes(p.run)} | {per} |")
     return "\n".join(rows) + "\n"
 

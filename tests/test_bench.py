@@ -76,7 +76,7 @@ def local_grid(tiny, tmp_path_factory):
     assert run_one(finished).status == "done"
     killed = runs[f"{TASK}/safemil/seed1"]
     cfg = make_run_config(killed.algo, killed.task, killed.dataset, killed.seed,
-                          [*killed.overrides, "train.progress=false"])
+                          [*killed.overrides, "train.progress=false"], preset=killed.preset)
     assert train(cfg, killed.out_dir, stop_at=30) is None  # as if killed at step 30 (checkpoint at 20)
     mtime = (Path(finished.out_dir) / "eval.json").stat().st_mtime_ns
     res = run_grid(_grid(tiny), root, LocalExecutor(workers=2), progress=False)

@@ -68,7 +68,8 @@ def test_grid_refuses_runs_made_from_a_replaced_dataset(tiny, tmp_path):
     runs = grid.runs(root)
     assert {o.status for o in run_grid(dataclasses.replace(grid, seeds=[0]), root, InProcess(),
                                        progress=False).outcomes} == {"done"}
-    cfg = make_run_config("bc-u", TASK, str(data), 1, [*runs[1].overrides, "train.progress=false"])
+    cfg = make_run_config("bc-u", TASK, str(data), 1, [*runs[1].overrides, "train.progress=false"],
+                          preset=runs[1].preset)
     assert train(cfg, runs[1].out_dir, stop_at=30) is None  # seed 1 interrupted after its checkpoint
 
     # the hash is recorded with the run, in eval.json and in the CSV
@@ -213,3 +214,26 @@ def test_nav_grid_gives_every_learned_cost_and_actor_the_same_lidar_encoder():
             costs[algo] = getattr(cfg, net).lidar_encoder
     assert set(actors.values()) == {(32, 8)} and set(actors) == set(PAPER_ALGOS)
     assert set(costs.values()) == {(32, 8)} and len(costs) == 4
+
+
+def test_swimmer_cells_clone_a_mixture_and_evaluate_sampled_actions_other_tasks_do_not():
+    """The default preset's one per-task entry: on SwimmerVelocity every default-grid method's actor is a
+    mixture evaluated with sampled actions (a noise-free clone falls into its slowest gait); elsewhere
+    the deterministic actor's noise-free action. `safemil train` and the grid read the same entry."""
+    from safemil.algos import get_algo
+    from safemil.bench.grid import PAPER_ALGOS
+    from safemil.config import apply_overrides
+    from safemil.presets import get_preset
+    from safemil.runner import EvalSettings, split_overrides
+
+    def resolved(algo, task):
+        run_ov, algo_ov = split_overrides(get_preset("default").overrides(algo, "velocity", task))
+        ev = apply_overrides(EvalSettings(), [o.removeprefix("eval.") for o in run_ov if o.startswith("eval.")])
+        return apply_overrides(get_algo(algo).config_cls(), algo_ov).bc.actor.kind, ev.deterministic
+
+    for algo in PAPER_ALGOS:
+        assert resolved(algo, "SwimmerVelocity") == ("mixture", False), algo
+        assert resolved(algo, "HopperVelocity")[1] is True, algo
+    assert resolved("bc-safe", "HopperVelocity") == ("deterministic", True)
+    assert get_preset("default").overrides("bcq-lag", "velocity", "SwimmerVelocity") == \
+        get_preset("default").overrides("bcq-lag", "velocity", "HopperVelocity")

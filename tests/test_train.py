@@ -86,8 +86,8 @@ def test_kill_minus_nine_then_resume_via_cli(tiny, tmp_path):
     with pytest.raises(SystemExit) as e:
         main(["train", "--resume", str(out), "--json"])
     assert e.value.code == 0
-    ref = train(make_run_config("safemil", TASK, str(tiny), seed=1,
-                                overrides=[*TINY_SAFEMIL, "policy_steps=600"]), tmp_path / "ref")
+    ref = train(make_run_config("safemil", TASK, str(tiny), seed=1,  # the preset `safemil train` applies
+                                overrides=[*TINY_SAFEMIL, "policy_steps=600"], preset="default"), tmp_path / "ref")
     got = json.loads((out / "eval.json").read_text())
     assert got["normalized_cost"] == ref["normalized_cost"]
     assert got["normalized_return"] == ref["normalized_return"]

@@ -113,7 +113,7 @@ def make_run_config(algo: str, task: str, dataset: str | None = None, seed: int 
     task_name = task_spec.name
     chosen = get_preset(preset)
     path = find_dataset(dataset if dataset is not None else task_name)
-    run_ov, algo_ov = split_overrides([*chosen.overrides(spec.name, task_spec.kind), *(overrides or [])])
+    run_ov, algo_ov = split_overrides([*chosen.overrides(spec.name, task_spec.kind, task_name), *(overrides or [])])
     algo_cfg = apply_overrides(spec.config_cls(), algo_ov)
     cfg = RunConfig(algo=spec.name, task=task_name, dataset=str(Path(path).resolve()),
                     dataset_sha256=dataset_sha256(path), seed=seed, preset=chosen.name,

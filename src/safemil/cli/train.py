@@ -95,16 +95,17 @@ def algos(
     name: str | None = typer.Argument(None, metavar="ALGO", help="Print this algorithm's config (YAML)."),
     preset: str = typer.Option("default", "--preset", help="With ALGO: the preset applied (none: the class defaults)."),
     task: str = typer.Option("HopperVelocity", "--task",
-                             help="With ALGO: a task of the kind the config is for (presets differ on navigation tasks)."),
+                             help="With ALGO: the task the config is for (presets differ on navigation tasks and on some tasks)."),
 ) -> None:
     """List the registered algorithms, or print the config `safemil train ALGO --task T --preset P` runs."""
     if name is not None:
-        spec, chosen, kind = get_algo(name), get_preset(preset), get_task(task).kind
-        run_ov, algo_ov = split_overrides(chosen.overrides(spec.name, kind))
+        spec, chosen, task_spec = get_algo(name), get_preset(preset), get_task(task)
+        kind = task_spec.kind
+        run_ov, algo_ov = split_overrides(chosen.overrides(spec.name, kind, task_spec.name))
         cfg = apply_overrides(spec.config_cls(), algo_ov)
         settings = dict(o.split("=", 1) for o in run_ov)  # a later value of a key wins, as in a run
         shown = " ".join(f"{k}={v}" for k, v in settings.items())
-        print(f"# {spec.name}, preset {chosen.name}, {kind} tasks" + (f"; run settings: {shown}" if shown else ""))
+        print(f"# {spec.name}, preset {chosen.name}, on {task_spec.name} ({kind})" + (f"; run settings: {shown}" if shown else ""))
         print(yaml.safe_dump(plain_lists(to_dict(cfg)), sort_keys=False), end="")
         return
 
