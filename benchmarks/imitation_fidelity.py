@@ -5,7 +5,8 @@ online and compared with the mean normalized return of exactly those trajectorie
 seed). A faithful clone earns about what its data earned (fidelity ~1) at about its data's cost;
 a clone that earns much less is safe because it is crippled, and every method built on the same
 learner inherits that. One row per task x actor kind (``bc.actor.kind``), averaged over seeds,
-each run with the preset ``default`` plus ``steps`` and ``bc.actor.kind``.
+each run with the preset ``default`` plus ``steps``, ``bc.actor.kind`` and a noise-free evaluation
+(``eval.deterministic=true``, also on Swimmer, whose preset entry samples).
 
 ``--sampled`` also evaluates each policy with sampled actions (the "sampled" column): what the
 actor does when its noise is kept (its return and mean episode cost), against its noise-free action (the mixture's heaviest
@@ -82,7 +83,7 @@ def measure(tasks: list[str], actors: list[str], seeds: list[int], steps: int, r
                     metrics = json.loads((out / "eval.json").read_text())
                 else:
                     metrics = safemil.train("bc-safe", task, seed=seed, out=out,
-                                            overrides=[f"steps={steps}", f"bc.actor.kind={actor}",
+                                            overrides=[f"steps={steps}", f"bc.actor.kind={actor}", "eval.deterministic=true",
                                                        "train.progress=false", *overrides]).metrics
                 rets.append(metrics["normalized_return"])
                 costs.append(metrics["mean_cost"])
