@@ -225,7 +225,8 @@ class BlendedActor:
     the nearest end part. For linear parts (``ars-linear``) this is the linear policy with
     interpolated weights. Why: a switched ladder of separately trained gaits is a mixture
     of discrete behaviours whose command a clone cannot see; interpolating makes speed vary
-    with the command continuously (see the task's policy record).
+    with the command continuously. (No shipped policy uses it: on Swimmer it did not make
+    the data easier to clone.)
     """
 
     def __init__(self, anchors: list[float], actors: list[SpeedActor]):
