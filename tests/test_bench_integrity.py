@@ -219,7 +219,7 @@ def test_nav_grid_gives_every_learned_cost_and_actor_the_same_lidar_encoder():
 def test_swimmer_cells_clone_a_mixture_and_evaluate_sampled_actions_other_tasks_do_not():
     """The default preset's one per-task entry: on SwimmerVelocity every default-grid method's actor is a
     mixture evaluated with sampled actions (a noise-free clone falls into its slowest gait); elsewhere
-    the deterministic actor's noise-free action. `safemil train` and the grid read the same entry."""
+    the deterministic actor's noise-free action (the runner passes the task: tests/test_train.py)."""
     from safemil.algos import get_algo
     from safemil.bench.grid import PAPER_ALGOS
     from safemil.config import apply_overrides
