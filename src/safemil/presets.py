@@ -30,7 +30,7 @@ class Preset:
 
     def overrides(self, algo: str, kind: str = "velocity", task: str | None = None) -> list[str]:
         per_algo = self.kinds.get(kind, {}).get(algo, self.algos.get(algo, ()))
-        per_task = self.tasks.get(task, {}).get(algo, ()) if task is not None else ()
+        per_task = self.tasks.get(task, {}).get(algo, ())
         return [*self.run, *per_algo, *per_task]
 
 
