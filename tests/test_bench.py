@@ -456,6 +456,13 @@ def test_every_cell_of_the_named_grids_resolves_to_a_valid_run_config(tmp_path):
     cfg = make_run_config(cell.algo, cell.task, dataset=data, overrides=list(cell.overrides), preset=cell.preset)
     c = algo_config(cfg)
     assert cfg.data.mode == "safe-only" and not c.layer_costs and c.layer.shield.horizon == 3
+    # BC-Safe, alone and under PROCO, clones with the default grid's BC learner, not a proco-only one
+    default_bc = algo_config(make_run_config("bc-safe", "HopperVelocity", dataset=data, preset="default"))
+    for cell in named_grid("proco").narrow(algos=["bc-safe", "bc-safe+proco"], tasks=["HopperVelocity"]).runs("unused"):
+        c = algo_config(make_run_config(cell.algo, cell.task, dataset=data, overrides=list(cell.overrides),
+                                        preset=cell.preset))
+        learner = (c.steps, c.bc.actor, c.bc.lr, c.bc.batch_size)  # PROCO adds its feasibility weights
+        assert learner == (default_bc.steps, default_bc.bc.actor, default_bc.bc.lr, default_bc.bc.batch_size), cell.algo
 
 
 def test_safemil_train_without_overrides_runs_what_the_grids_report(tmp_path):

@@ -58,7 +58,7 @@ def test_proco_nav_preset_resolves_for_nav_tasks_as_the_grid_runs_it(task, tmp_p
             assert c.layer_costs and c.layer.shield.horizon == 0 and c.base.steps == 6000
         if r.algo == "bc-safe+proco":
             assert c.steps == 3000 and c.layer.shield.horizon == 0 and c.layer.feasibility_steps == 1600
-        if r.algo.startswith("bc-safe"):  # the nav grid's BC actor, not the velocity proco table's mixture
+        if r.algo.startswith("bc-safe"):  # the nav grid's BC actor: lidar encoder at lr 1e-3
             assert c.bc.actor.kind == "deterministic" and c.bc.lr == 1e-3
             assert tuple(c.bc.actor.lidar_encoder) == (32, 8)
 

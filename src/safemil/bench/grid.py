@@ -152,13 +152,13 @@ def _smoke() -> GridSpec:
 
 
 # The PROCO grid (docs/results.md, docs/proco.md): each offline safe RL base alone and with PROCO on
-# exclusively-safe data, 10 seeds. About 100 minutes on 2 cores: 200 runs of 11,762 run-seconds in all
-# (BCQ-Lag 70-125 s each, BC 10-30 s).
+# exclusively-safe data, 5 seeds. About 90 minutes on 2 cores: 100 runs of 10,300 CPU seconds in all
+# (BCQ-Lag about 160 s each, BC 30-50 s).
 PROCO_ALGOS = ("bc-safe", "bc-safe+proco", "bcq-lag", "bcq-lag+proco")
 
 
 def _proco() -> GridSpec:
-    return GridSpec(list(VELOCITY_TASKS), list(PROCO_ALGOS), list(range(10)), name="proco", preset="proco")
+    return GridSpec(list(VELOCITY_TASKS), list(PROCO_ALGOS), list(DEFAULT_SEEDS), name="proco", preset="proco")
 
 
 # The PROCO grid on the navigation tasks (docs/proco.md): the same four algorithms on each nav task's
