@@ -216,24 +216,27 @@ def test_nav_grid_gives_every_learned_cost_and_actor_the_same_lidar_encoder():
     assert set(costs.values()) == {(32, 8)} and len(costs) == 4
 
 
-def test_swimmer_cells_clone_a_mixture_and_evaluate_sampled_actions_other_tasks_do_not():
+def test_swimmer_cells_clone_a_mixture_and_evaluate_sampled_actions_other_tasks_do_not(tmp_path):
     """The default preset's one per-task entry: on SwimmerVelocity every default-grid method's actor is a
     mixture evaluated with sampled actions (a noise-free clone falls into its slowest gait); elsewhere
-    the deterministic actor's noise-free action (the runner passes the task: tests/test_train.py)."""
-    from safemil.algos import get_algo
+    the deterministic actor's noise-free action. Resolved as a run resolves it (`make_run_config`); a
+    config only hashes its dataset, so one small file stands in for both tasks'."""
     from safemil.bench.grid import PAPER_ALGOS
-    from safemil.config import apply_overrides
     from safemil.presets import get_preset
-    from safemil.runner import EvalSettings, split_overrides
+    from safemil.runner import algo_config
+
+    data = str(write_dsrl(synthetic_dataset(n_traj=4), tmp_path / "stand-in.hdf5"))
 
     def resolved(algo, task):
-        run_ov, algo_ov = split_overrides(get_preset("default").overrides(algo, "velocity", task))
-        ev = apply_overrides(EvalSettings(), [o.removeprefix("eval.") for o in run_ov if o.startswith("eval.")])
-        return apply_overrides(get_algo(algo).config_cls(), algo_ov).bc.actor.kind, ev.deterministic
+        cfg = make_run_config(algo, task, data, preset="default")
+        return algo_config(cfg).bc.actor.kind, cfg.eval.deterministic
 
     for algo in PAPER_ALGOS:
         assert resolved(algo, "SwimmerVelocity") == ("mixture", False), algo
         assert resolved(algo, "HopperVelocity")[1] is True, algo
     assert resolved("bc-safe", "HopperVelocity") == ("deterministic", True)
-    assert get_preset("default").overrides("bcq-lag", "velocity", "SwimmerVelocity") == \
-        get_preset("default").overrides("bcq-lag", "velocity", "HopperVelocity")
+    swimmer, hopper = (make_run_config("bcq-lag", t, data, preset="default") for t in ("SwimmerVelocity", "HopperVelocity"))
+    assert (swimmer.config, swimmer.eval) == (hopper.config, hopper.eval)
+    default = get_preset("default")
+    assert default.overrides("bcq-lag", "velocity", "SwimmerVelocity") == default.overrides("bcq-lag", "velocity",
+                                                                                            "HopperVelocity")

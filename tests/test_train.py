@@ -247,7 +247,6 @@ def test_sampled_eval_is_reproduced_by_safemil_eval(tiny, tmp_path):
     assert again["episode_returns"] == m["episode_returns"] and again["episode_costs"] == m["episode_costs"]
 
 
-
 def test_the_runner_applies_the_presets_per_task_entry(tiny):
     """`safemil train` resolves a run through `make_run_config`, which must pass the task to the preset:
     on SwimmerVelocity the default preset clones a mixture and samples its actions; with no preset it does not."""
