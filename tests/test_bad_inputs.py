@@ -206,6 +206,13 @@ CASES: list[tuple[str, list[str]]] = [
     ("generate-policy-not-npz", ["data", "generate", "--task", T, "--policy", "garbage.npz", "--out", "g.hdf5"]),
     ("generate-policy-missing", ["data", "generate", "--task", T, "--policy", "none.npz", "--out", "g.hdf5"]),
     ("install-missing-workdir", ["collect", "install", "--task", T, "--workdir", "missing", "--dest", "dest"]),
+    ("throttle-not-a-pair", ["collect", "throttle", "--task", T, "--part", "0", "--throttle", "0.5", "--dest", "d"]),
+    ("throttle-scale-over-one", ["collect", "throttle", "--task", T, "--part", "0", "--throttle", "0.5,1.5",
+                                 "--dest", "d"]),
+    ("throttle-no-such-part", ["collect", "throttle", "--task", T, "--part", "99", "--throttle", "0.5,0.5",
+                               "--dest", "d"]),
+    ("throttle-source-missing", ["collect", "throttle", "--task", T, "--part", "0", "--throttle", "0.5,0.5",
+                                 "--source", "none.npz", "--dest", "d"]),
     ("data-report-no-dataset", ["data", "report", T, "--doc", "d.md", "--img-dir", "img"]),
     # cost files
     ("check-missing-cost-file", ["cost", "check", "missing.json"]),

@@ -362,6 +362,58 @@ def test_install_blends_snapshots_at_anchors(tmp_path):
     assert not (tmp_path / "d2").exists()
 
 
+def test_throttled_actor_scales_one_gait_toward_the_box_centre(tmp_path):
+    from safemil.collect.actor import ThrottledActor
+
+    gait = random_actor("SwimmerVelocity", 4)
+    th = ThrottledActor([0.2, 1.0], [0.25, 1.0], gait)
+    obs = np.random.default_rng(0).normal(size=(4, 8)).astype(np.float32)
+    ratio = np.array([0.0, 0.6, 1.0, 1.5], np.float32)
+    np.testing.assert_allclose(th.scale(ratio), [0.25, 0.625, 1.0, 1.0])  # ends held outside the anchors
+    np.testing.assert_allclose(th.act(obs, ratio), th.scale(ratio)[:, None] * gait.act(obs, ratio), rtol=1e-6)
+    th.save(tmp_path / "th.npz")
+    back = SpeedActor.load(tmp_path / "th.npz")
+    assert isinstance(back, ThrottledActor)
+    np.testing.assert_array_equal(back.act(obs, ratio), th.act(obs, ratio))
+    # an asymmetric box scales toward its centre, not toward zero
+    gait.low, gait.high = np.full(2, 0.0, np.float32), np.full(2, 2.0, np.float32)
+    half = ThrottledActor([1.0], [0.5], gait).act(obs, 1.0)
+    np.testing.assert_allclose(half, 1.0 + 0.5 * (gait.act(obs, 1.0) - 1.0), rtol=1e-6)
+    with pytest.raises(PolicyFileError, match="scales must lie in"):
+        ThrottledActor([0.2, 1.0], [0.0, 1.0], gait)
+    with pytest.raises(PolicyFileError, match="strictly increase"):
+        ThrottledActor([1.0, 0.2], [0.5, 1.0], gait)
+    with pytest.raises(PolicyFileError, match="one scale per"):
+        ThrottledActor([0.2, 1.0], [0.5], gait)
+
+
+def test_throttle_installs_one_part_of_an_installed_policy_with_its_provenance(tmp_path):
+    from safemil.collect.actor import ThrottledActor
+    from safemil.collect.train import install_policy, throttle_policy
+
+    wd = tmp_path / "run"
+    _fake_workdir(wd, "SwimmerVelocity", {100: 1, 200: 2})
+    install_policy("SwimmerVelocity", [wd, wd], tmp_path / "ladder", bounds=[0.9], snapshots=[100, None],
+                   episodes=1, command="safemil collect install ladder")
+    src = tmp_path / "ladder" / "SwimmerVelocity.npz"
+    rec = throttle_policy("SwimmerVelocity", 1, [0.3, 1.0], [0.4, 1.0], src, tmp_path / "thr", episodes=1,
+                          command_map=(1.6, 0.0))
+    assert rec["throttle_anchors"] == [0.3, 1.0] and rec["throttle_scales"] == [0.4, 1.0]
+    assert [p["steps"] for p in rec["parts"]] == [200] and rec["parts"][0]["command_map"]["offset"] == 1.6
+    assert "safemil collect install ladder" in (tmp_path / "thr" / "SwimmerVelocity.md").read_text()
+    th = SpeedActor.load(tmp_path / "thr" / "SwimmerVelocity.npz")
+    assert isinstance(th, ThrottledActor)
+    obs = np.random.default_rng(0).normal(size=(2, 8)).astype(np.float32)
+    gait = random_actor("SwimmerVelocity", 2)  # the workdir's final actor, fed a constant command 1.6
+    np.testing.assert_allclose(th.act(obs, 0.3), 0.4 * gait.act(obs, 1.6), rtol=1e-5)
+    with pytest.raises(ConfigError, match="has parts 0-1"):
+        throttle_policy("SwimmerVelocity", 2, [1.0], [1.0], src, tmp_path / "d2")
+    (tmp_path / "ladder" / "SwimmerVelocity.json").unlink()
+    with pytest.raises(ConfigError, match="no record"):
+        throttle_policy("SwimmerVelocity", 0, [1.0], [1.0], src, tmp_path / "d2")
+    assert not (tmp_path / "d2").exists()
+
+
 def test_a_cached_default_dataset_from_another_config_is_named(tmp_path, monkeypatch, capsys):
     from safemil.collect.actor import shipped_policy_path
     from safemil.collect.generate import default_config, find_dataset, stale_default_dataset

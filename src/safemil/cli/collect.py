@@ -77,6 +77,28 @@ def install(
     print(json.dumps(rec["tracking"], indent=1))
 
 
+@app.command("throttle")
+def throttle(
+    task: str = typer.Option(..., "--task", help="Task name."),
+    part: int = typer.Option(..., "--part", help="Which part of the source policy is the gait (0 if it has one)."),
+    points: list[str] = typer.Option(
+        ..., "--throttle", help="COMMAND,SCALE: the action scale at a command (repeat; commands increasing)."),
+    source: Path | None = typer.Option(None, "--source", help="Installed policy .npz (default: the shipped one)."),
+    command_map: str | None = typer.Option(None, "--command-map", help="OFFSET,SCALE the gait's network sees."),
+    dest: Path | None = typer.Option(None, "--dest", help="Install here instead of the shipped-policy folder."),
+) -> None:
+    """Install one gait of an installed policy with a command-set throttle (actions scaled toward the box centre)."""
+    from safemil.collect.train import throttle_policy
+    from safemil.tasks import get_task
+
+    pairs = [_parse_pair(p, "--throttle", "COMMAND,SCALE") for p in points]
+    if dest is not None:
+        check_output_dir(dest, "--dest")
+    rec = throttle_policy(get_task(task).name, part, [c for c, _ in pairs], [s for _, s in pairs], source, dest,
+                          command=_command_line("throttle"), command_map=_parse_map(command_map))
+    print(json.dumps(rec["tracking"], indent=1))
+
+
 def _command_line(sub: str) -> str:
     """The command as typed, for the installed policy's record (called from Python, only its name)."""
     rest = sys.argv[sys.argv.index(sub) + 1:] if sub in sys.argv else []
@@ -95,8 +117,12 @@ def _parse_snapshot(text: str) -> int | None:
 def _parse_map(text: str | None) -> tuple[float, float] | None:
     if text is None or text == "-":
         return None
+    return _parse_pair(text, "--command-map", "OFFSET,SCALE")
+
+
+def _parse_pair(text: str, option: str, form: str) -> tuple[float, float]:
     try:
-        off, scale = (float(x) for x in text.split(","))
+        a, b = (float(x) for x in text.split(","))
     except ValueError:
-        raise ConfigError(f"--command-map must be OFFSET,SCALE, got {text!r}") from None
-    return off, scale
+        raise ConfigError(f"{option} must be {form}, got {text!r}") from None
+    return a, b

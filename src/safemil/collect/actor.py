@@ -80,8 +80,8 @@ class SpeedActor:
         return path
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> SpeedActor | SwitchedActor | BlendedActor:
-        """Read a weight file: one network, or a switched or blended set (``part<k>_`` keys)."""
+    def load(cls, path: str | os.PathLike) -> SpeedActor | SwitchedActor | BlendedActor | ThrottledActor:
+        """Read a weight file: one network, a switched or blended set (``part<k>_`` keys), or a throttled one."""
         path = Path(path)
         if not path.exists():
             raise PolicyFileError(f"behaviour policy file not found: {path}")
@@ -96,6 +96,11 @@ class SpeedActor:
         if "blend_anchors" in arrays:
             anchors = [float(b) for b in arrays["blend_anchors"]]
             return BlendedActor(anchors, _parts_from_arrays(arrays, len(anchors), path))
+        if "throttle_anchors" in arrays:
+            if "throttle_scales" not in arrays:
+                raise PolicyFileError(f"{path}: a throttled actor needs throttle_scales beside throttle_anchors")
+            return ThrottledActor([float(c) for c in arrays["throttle_anchors"]],
+                                  [float(s) for s in arrays["throttle_scales"]], _parts_from_arrays(arrays, 1, path)[0])
         return _actor_from_arrays(arrays, path)
 
 
@@ -104,9 +109,9 @@ def _parts_from_arrays(arrays: dict[str, np.ndarray], n: int, path: Path) -> lis
                                path) for i in range(n)]
 
 
-def _save_parts(path: str | os.PathLike, key: str, values: np.ndarray, actors: list[SpeedActor]) -> Path:
+def _save_parts(path: str | os.PathLike, header: dict[str, np.ndarray], actors: list[SpeedActor]) -> Path:
     path = Path(path)
-    arrays: dict[str, np.ndarray] = {key: values}
+    arrays: dict[str, np.ndarray] = dict(header)
     for k, a in enumerate(actors):
         arrays.update({f"part{k}_{name}": v for name, v in _actor_arrays(a).items()})
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}.npz")
@@ -163,7 +168,8 @@ def shipped_policy_path(task: str) -> Path:
     return Path(str(resources.files("safemil.collect").joinpath("policies", f"{name}.npz")))
 
 
-def load_behaviour_policy(task: str, path: str | os.PathLike | None = None) -> SpeedActor | SwitchedActor | BlendedActor:
+def load_behaviour_policy(task: str, path: str | os.PathLike | None = None
+                          ) -> SpeedActor | SwitchedActor | BlendedActor | ThrottledActor:
     """The shipped behaviour policy of ``task`` (or the file at ``path``)."""
     spec = get_task(task)
     if spec.kind != "velocity":
@@ -213,7 +219,7 @@ class SwitchedActor:
         return out
 
     def save(self, path: str | os.PathLike, meta: dict | None = None) -> Path:
-        return _save_parts(path, "switch_bounds", self.bounds, self.actors)
+        return _save_parts(path, {"switch_bounds": self.bounds}, self.actors)
 
 
 class BlendedActor:
@@ -261,4 +267,42 @@ class BlendedActor:
         return self.actors[0].squash_out(u).astype(np.float32)
 
     def save(self, path: str | os.PathLike, meta: dict | None = None) -> Path:
-        return _save_parts(path, "blend_anchors", self.anchors, self.actors)
+        return _save_parts(path, {"blend_anchors": self.anchors}, self.actors)
+
+
+class ThrottledActor:
+    """One gait whose actions are scaled toward the action box's centre by a factor set by the command.
+
+    A command ``c`` gets ``centre + s(c) (a - centre)``, with ``a`` the gait's action and
+    ``s`` interpolated linearly between ``(anchors[k], scales[k])`` (the end scales outside
+    them), ``0 < s <= 1``. Why: a gait learned on the task reward runs at one speed; weaker
+    torques slow the same gait continuously, from standing to running, so the data's speed
+    spans a continuum without a separately trained gait per speed (Ant's policy record).
+    """
+
+    def __init__(self, anchors: list[float], scales: list[float], actor: SpeedActor):
+        if len(anchors) != len(scales) or not anchors:
+            raise PolicyFileError("a throttled actor needs one scale per command anchor, and at least one")
+        if np.any(np.diff(anchors) <= 0):
+            raise PolicyFileError(f"throttle anchors must strictly increase, got {anchors}")
+        if not all(0.0 < s <= 1.0 for s in scales):
+            raise PolicyFileError(f"throttle scales must lie in (0, 1], got {scales}")
+        self.anchors = np.asarray(anchors, dtype=np.float64)
+        self.scales = np.asarray(scales, dtype=np.float64)
+        self.actors = [actor]
+        self.task, self.low, self.high = actor.task, actor.low, actor.high
+        self.in_dim, self.act_dim = actor.in_dim, actor.act_dim
+
+    def scale(self, ratio: np.ndarray | float) -> np.ndarray:
+        """The action scale at each command ratio."""
+        return np.interp(np.asarray(ratio, dtype=np.float64), self.anchors, self.scales)
+
+    def act(self, obs: np.ndarray, ratio: np.ndarray | float, deterministic: bool = True) -> np.ndarray:
+        obs = np.asarray(obs, dtype=np.float32)
+        ratio = np.broadcast_to(np.asarray(ratio, dtype=np.float32), (len(obs),))
+        centre = 0.5 * (self.low + self.high)
+        s = self.scale(ratio).astype(np.float32)[:, None]
+        return (centre + s * (self.actors[0].act(obs, ratio) - centre)).astype(np.float32)
+
+    def save(self, path: str | os.PathLike, meta: dict | None = None) -> Path:
+        return _save_parts(path, {"throttle_anchors": self.anchors, "throttle_scales": self.scales}, self.actors)

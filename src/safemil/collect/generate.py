@@ -98,7 +98,7 @@ TASK_DEFAULTS: dict[str, dict] = {
     "HalfCheetahVelocity": {"noise_high": 0.1, "center_low": 0.5, "center_high": 1.7},
     # Swimmer's smooth gaits (commands < 0.95) stay under the threshold only with little noise.
     "SwimmerVelocity": {"center_low": 0.0, "center_high": 1.6, "spread": 0.1, "noise_high": 0.08},
-    # Ant's snapshot-switched SAC falls more often under strong noise; slow commands stand nearly still.
+    # Ant's throttled gait: commands from standing (< 0.3) to its full speed (>= 0.95); little noise.
     "AntVelocity": {"center_low": 0.2, "center_high": 1.6, "noise_high": 0.1},
 }
 

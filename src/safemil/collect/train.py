@@ -17,7 +17,14 @@ from pathlib import Path
 
 import numpy as np
 
-from safemil.collect.actor import BlendedActor, SpeedActor, SwitchedActor, shipped_policy_path
+from safemil.collect.actor import (
+    BlendedActor,
+    SpeedActor,
+    SwitchedActor,
+    ThrottledActor,
+    load_behaviour_policy,
+    shipped_policy_path,
+)
 from safemil.collect.ars import LinearARS
 from safemil.collect.command import CommandRange
 from safemil.collect.speed_env import REWARDS, SpeedCommandEnv
@@ -109,7 +116,7 @@ TASK_TRAIN_DEFAULTS: dict[str, dict] = {
     "Walker2dVelocity": {"steps": 1_200_000},
     # Ant: PPO (1.2M steps) and SAC (150k steps) on the tracking reward barely moved, whatever
     # the command; ARS (0.8M) did not walk. SAC on Ant's own reward learns to run; the shipped
-    # actor switches between snapshots of that run (slower, earlier ones for lower commands).
+    # actor is that run's 350k-step gait throttled by the command (`safemil collect throttle`).
     "AntVelocity": {"algo": "sac", "steps": 450_000, "net": (128, 128), "n_envs": 1, "reward": "task",
                     "chunk": 25_000},
 }
@@ -443,6 +450,58 @@ def install_policy(task: str, workdir: str | os.PathLike | list, dest: str | os.
         final = BlendedActor(anchors, parts)
     else:
         final = parts[0] if len(parts) == 1 else SwitchedActor(bounds, parts)
+    header = []
+    if bounds:
+        header = [f"A switched actor: part k serves commands between bounds {bounds} (x threshold)."]
+    if anchors:
+        header = [f"A blended actor: part k acts at command anchors {anchors} (x threshold); between two anchors "
+                  "the parts' outputs are interpolated linearly, so speed varies with the command continuously."]
+    return _write_policy(spec.name, final, infos, dest, command, episodes, header,
+                         {"switch_bounds": bounds, "blend_anchors": anchors})
+
+
+def throttle_policy(task: str, part: int, anchors: list[float], scales: list[float],
+                    source: str | os.PathLike | None = None, dest: str | os.PathLike | None = None,
+                    command: str = "", episodes: int = 2,
+                    command_map: tuple[float, float] | None = None) -> dict:
+    """Install part ``part`` of an installed policy as a `ThrottledActor`, its provenance carried over.
+
+    ``source`` (default: the task's shipped policy) must have its record (``<task>.json``)
+    beside it: the part's training run is read from there. ``command_map=(offset, scale)``
+    fixes what the gait's own network sees (e.g. ``(1.6, 0)``: always the command it ran
+    fastest at), so the throttle alone sets the speed.
+    """
+    spec = get_task(task)
+    src = Path(source) if source is not None else shipped_policy_path(spec.name)
+    base = load_behaviour_policy(spec.name, src)
+    bases = getattr(base, "actors", [base])
+    if not 0 <= part < len(bases):
+        raise ConfigError(f"--part {part}: {src.name} has parts 0-{len(bases) - 1}")
+    rec_path = src.with_suffix(".json")
+    if not rec_path.exists():
+        raise ConfigError(f"{src}: no record {rec_path.name} beside it to carry the part's training run over")
+    src_record = json.loads(rec_path.read_text())
+    src_parts = src_record.get("parts") or [src_record]
+    if len(src_parts) != len(bases):
+        raise ConfigError(f"{rec_path}: records {len(src_parts)} parts, the weight file holds {len(bases)}")
+    gait = bases[part]
+    if command_map is not None:
+        gait.command_offset, gait.command_scale = map(float, command_map)
+    final = ThrottledActor(list(anchors), list(scales), gait)
+    info = {**src_parts[part], "command_map": {"offset": gait.command_offset, "scale": gait.command_scale}}
+    header = [f"A throttled actor: part {part} of the policy recorded in `{src_record.get('command', '')}`, its "
+              f"actions scaled toward the action box's centre by s(command), interpolated between "
+              f"(command, s) = {list(zip(anchors, scales, strict=True))}: weaker torques slow the same gait "
+              "continuously."]
+    return _write_policy(spec.name, final, [info], dest, command, episodes, header,
+                         {"throttle_anchors": list(anchors), "throttle_scales": list(scales)})
+
+
+def _write_policy(task: str, final: SpeedActor | SwitchedActor | BlendedActor | ThrottledActor, infos: list[dict],
+                  dest: str | os.PathLike | None, command: str, episodes: int, header: list[str],
+                  layout: dict) -> dict:
+    """Measure ``final``'s tracking table and write its weight file and record (JSON and markdown)."""
+    spec = get_task(task)
     dest = Path(dest) if dest is not None else shipped_policy_path(spec.name).parent
     dest.mkdir(parents=True, exist_ok=True)
     rows = tracking_table(final, spec.name, episodes=episodes)
@@ -455,19 +514,15 @@ def install_policy(task: str, workdir: str | os.PathLike | list, dest: str | os.
                                  for w in {i["workdir"] for i in infos}), 1),
         "command": command,
         "cost_threshold": spec.cost_threshold,
-        "switch_bounds": bounds,
-        "blend_anchors": anchors,
+        **layout,
         "parts": infos,
         "tracking": rows,
     }
     final.save(dest / f"{spec.name}.npz")
     _atomic_write(dest / f"{spec.name}.json", json.dumps(record, indent=2))
     md = [f"# Behaviour policy: {spec.name}", ""]
-    if bounds:
-        md += [f"A switched actor: part k serves commands between bounds {bounds} (x threshold).", ""]
-    if anchors:
-        md += [f"A blended actor: part k acts at command anchors {anchors} (x threshold); between two anchors "
-               "the parts' outputs are interpolated linearly, so speed varies with the command continuously.", ""]
+    if header:
+        md += [*header, ""]
     for k, i in enumerate(infos):
         c = i["config"]
         label = f"part {k}: " if len(infos) > 1 else ""
