@@ -408,7 +408,12 @@ def test_throttle_installs_one_part_of_an_installed_policy_with_its_provenance(t
     np.testing.assert_allclose(th.act(obs, 0.3), 0.4 * gait.act(obs, 1.6), rtol=1e-5)
     with pytest.raises(ConfigError, match="has parts 0-1"):
         throttle_policy("SwimmerVelocity", 2, [1.0], [1.0], src, tmp_path / "d2")
-    (tmp_path / "ladder" / "SwimmerVelocity.json").unlink()
+    rec_path = tmp_path / "ladder" / "SwimmerVelocity.json"
+    record = json.loads(rec_path.read_text())
+    rec_path.write_text(json.dumps({**record, "parts": record["parts"][:1]}))
+    with pytest.raises(ConfigError, match="do not match the 2 part"):
+        throttle_policy("SwimmerVelocity", 0, [1.0], [1.0], src, tmp_path / "d2")
+    rec_path.unlink()
     with pytest.raises(ConfigError, match="no record"):
         throttle_policy("SwimmerVelocity", 0, [1.0], [1.0], src, tmp_path / "d2")
     assert not (tmp_path / "d2").exists()

@@ -481,9 +481,9 @@ def throttle_policy(task: str, part: int, anchors: list[float], scales: list[flo
     if not rec_path.exists():
         raise ConfigError(f"{src}: no record {rec_path.name} beside it to carry the part's training run over")
     src_record = json.loads(rec_path.read_text())
-    src_parts = src_record.get("parts") or [src_record]
-    if len(src_parts) != len(bases):
-        raise ConfigError(f"{rec_path}: records {len(src_parts)} parts, the weight file holds {len(bases)}")
+    src_parts = src_record.get("parts")
+    if not isinstance(src_parts, list) or len(src_parts) != len(bases):
+        raise ConfigError(f"{rec_path}: its 'parts' do not match the {len(bases)} part(s) of the weight file")
     gait = bases[part]
     if command_map is not None:
         gait.command_offset, gait.command_scale = map(float, command_map)
