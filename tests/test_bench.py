@@ -350,6 +350,9 @@ def test_report_combines_a_rerun_task_with_an_earlier_runs_csv(tmp_path):
     assert f"| SwimmerVelocity | `{new}` |" in md
     assert "| SwimmerVelocity | **" not in md  # the re-run's bc-u is unsafe: not best
     assert "runs from" not in markdown(summarize(collect(old)), records=collect(old))  # one source: no origin table
+    assert "A runs.csv holds" in md
+    dirs_only = {"HopperVelocity": str(old), "SwimmerVelocity": str(new)}  # two run directories: no csv caveat
+    assert "A runs.csv holds" not in markdown(summarize(records), records=records, origin=dirs_only)
     png = plot_all(summarize(records), records, tmp_path / "plots")  # csv rows have no curves: still plotted
     assert all(p.stat().st_size > 5000 for p in png)
     (tmp_path / "bad.csv").write_text("task,algo\nHopperVelocity,bc-u\n")

@@ -159,8 +159,10 @@ def source_lines(origin: dict[str, str] | None) -> list[str]:
     """Where each task's runs come from, when they come from more than one source."""
     if not origin or len(set(origin.values())) < 2:
         return []
-    return ["", "| task | runs from |", "|---|---|"] + [f"| {t} | `{src}` |" for t, src in origin.items()] + [
-        "", "A runs.csv holds an earlier report's per-run numbers; its runs' training curves are not plotted."]
+    lines = ["", "| task | runs from |", "|---|---|"] + [f"| {t} | `{src}` |" for t, src in origin.items()]
+    if any(Path(src).suffix == ".csv" for src in origin.values()):
+        lines += ["", "A runs.csv holds an earlier report's per-run numbers; its runs' training curves are not plotted."]
+    return lines
 
 
 def _check_one_dataset_per_task(records: list[RunRecord], root: Path) -> None:
