@@ -410,6 +410,11 @@ def test_throttle_installs_one_part_of_an_installed_policy_with_its_provenance(t
         throttle_policy("SwimmerVelocity", 2, [1.0], [1.0], src, tmp_path / "d2")
     rec_path = tmp_path / "ladder" / "SwimmerVelocity.json"
     record = json.loads(rec_path.read_text())
+    # records written before parts named their workdir (HalfCheetah's, Hopper's, ...): the train command tells the run
+    old_parts = [{k: v for k, v in part.items() if k != "workdir"} for part in record["parts"]]
+    rec_path.write_text(json.dumps({**record, "parts": old_parts}))
+    rec = throttle_policy("SwimmerVelocity", 0, [0.3, 1.0], [0.4, 1.0], src, tmp_path / "thr-old", episodes=1)
+    assert rec["steps"] == 100 and "workdir" not in rec["parts"][0]
     rec_path.write_text(json.dumps({**record, "parts": record["parts"][:1]}))
     with pytest.raises(ConfigError, match="do not match the 2 part"):
         throttle_policy("SwimmerVelocity", 0, [1.0], [1.0], src, tmp_path / "d2")

@@ -497,6 +497,11 @@ def throttle_policy(task: str, part: int, anchors: list[float], scales: list[flo
                          {"throttle_anchors": list(anchors), "throttle_scales": list(scales)})
 
 
+def _run_of(info: dict) -> str:
+    """The training run a part came from: its workdir, or its train command in records written before parts named one."""
+    return str(info.get("workdir") or info.get("train_command", ""))
+
+
 def _write_policy(task: str, final: SpeedActor | SwitchedActor | BlendedActor | ThrottledActor, infos: list[dict],
                   dest: str | os.PathLike | None, command: str, episodes: int, header: list[str],
                   layout: dict) -> dict:
@@ -505,13 +510,13 @@ def _write_policy(task: str, final: SpeedActor | SwitchedActor | BlendedActor | 
     dest = Path(dest) if dest is not None else shipped_policy_path(spec.name).parent
     dest.mkdir(parents=True, exist_ok=True)
     rows = tracking_table(final, spec.name, episodes=episodes)
+    # snapshots of one run are one training cost: count each run's longest part once
+    runs = {_run_of(i) for i in infos}
     record = {
         "task": spec.name,
         "algorithm": " + ".join(i["algorithm"] for i in infos),
-        # snapshots of one run are one training cost: count each workdir's longest part once
-        "steps": sum(max(i["steps"] for i in infos if i["workdir"] == w) for w in {i["workdir"] for i in infos}),
-        "wall_time_s": round(sum(max(i["wall_time_s"] for i in infos if i["workdir"] == w)
-                                 for w in {i["workdir"] for i in infos}), 1),
+        "steps": sum(max(i["steps"] for i in infos if _run_of(i) == r) for r in runs),
+        "wall_time_s": round(sum(max(i["wall_time_s"] for i in infos if _run_of(i) == r) for r in runs), 1),
         "command": command,
         "cost_threshold": spec.cost_threshold,
         **layout,
