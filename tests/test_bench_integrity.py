@@ -216,11 +216,12 @@ def test_nav_grid_gives_every_learned_cost_and_actor_the_same_lidar_encoder():
     assert set(costs.values()) == {(32, 8)} and len(costs) == 4
 
 
-def test_swimmer_cells_clone_a_mixture_and_evaluate_sampled_actions_other_tasks_do_not(tmp_path):
-    """The default preset's one per-task entry: on SwimmerVelocity every default-grid method's actor is a
-    mixture evaluated with sampled actions (a noise-free clone falls into its slowest gait); elsewhere
-    the deterministic actor's noise-free action. Resolved as a run resolves it (`make_run_config`); a
-    config only hashes its dataset, so one small file stands in for both tasks'."""
+def test_swimmer_and_halfcheetah_cells_clone_a_mixture_other_tasks_do_not(tmp_path):
+    """The default preset's per-task entries: on SwimmerVelocity every default-grid method's actor is a
+    mixture evaluated with sampled actions (a noise-free clone falls into its slowest gait); on
+    HalfCheetahVelocity a mixture evaluated noise-free; elsewhere the deterministic actor's noise-free
+    action. Resolved as a run resolves it (`make_run_config`); a config only hashes its dataset, so one
+    small file stands in for every task's."""
     from safemil.bench.grid import PAPER_ALGOS
     from safemil.presets import get_preset
     from safemil.runner import algo_config
@@ -233,6 +234,7 @@ def test_swimmer_cells_clone_a_mixture_and_evaluate_sampled_actions_other_tasks_
 
     for algo in PAPER_ALGOS:
         assert resolved(algo, "SwimmerVelocity") == ("mixture", False), algo
+        assert resolved(algo, "HalfCheetahVelocity") == ("mixture", True), algo
         assert resolved(algo, "HopperVelocity")[1] is True, algo
     assert resolved("bc-safe", "HopperVelocity") == ("deterministic", True)
     swimmer, hopper = (make_run_config("bcq-lag", t, data, preset="default") for t in ("SwimmerVelocity", "HopperVelocity"))

@@ -86,8 +86,8 @@ _PROCO_RUN = ("data.mode=safe-only", f"eval.episodes={PROCO_EVAL_EPISODES}", "ev
 _LAYER = ("layer.model_steps=800", "layer.ensemble.members=5", "layer.ensemble.hidden=[128,128,128]",
           "layer.feasibility_steps=800", "layer.feasibility.hidden=[128,128]", "layer.rollout.n_starts=2000",
           "layer.knowledge.margin=0.1")
-# BC-Safe, with and without PROCO, is the default grid's BC learner (the deterministic actor at lr
-# 1e-4, 4000 steps), the one that reproduces the data it clones. On the safe-only data (5 seeds,
+# BC-Safe, with and without PROCO, is the default grid's BC learner without its per-task entries (the
+# deterministic actor at lr 1e-4, 4000 steps, on every task). On the safe-only data (5 seeds,
 # normalized return of the clone / of its data) it beat the mixture at lr 3e-4 and 3000 steps that
 # the proco grid ran before: Walker2d 0.431 vs 0.312 (data 0.578), Hopper 0.660 vs 0.619 (0.578).
 _PROCO = {
