@@ -242,3 +242,9 @@ def test_swimmer_and_halfcheetah_cells_clone_a_mixture_other_tasks_do_not(tmp_pa
     default = get_preset("default")
     assert default.overrides("bcq-lag", "velocity", "SwimmerVelocity") == default.overrides("bcq-lag", "velocity",
                                                                                             "HopperVelocity")
+    # the proco grid's BC learners follow the default grid's on HalfCheetah (its bcq-lag has no BC actor)
+    for preset in ("default", "proco"):
+        for algo in ("bc-safe", "bc-safe+proco"):
+            cfg = make_run_config(algo, "HalfCheetahVelocity", data, preset=preset)
+            assert algo_config(cfg).bc.actor.kind == "mixture", (preset, algo)
+    assert algo_config(make_run_config("bc-safe", "HopperVelocity", data, preset="proco")).bc.actor.kind == "deterministic"
