@@ -152,7 +152,7 @@ def _smoke() -> GridSpec:
 
 
 # The PROCO grid (docs/results.md, docs/proco.md): each offline safe RL base alone and with PROCO on
-# exclusively-safe data, 5 seeds. About 85 minutes on 2 cores: 100 runs of 9,900 CPU seconds in all
+# exclusively-safe data, 5 seeds. About 95 minutes on 2 cores: 100 runs of 11,500 CPU seconds in all
 # (BCQ-Lag about 160 s each, BC 30-50 s).
 PROCO_ALGOS = ("bc-safe", "bc-safe+proco", "bcq-lag", "bcq-lag+proco")
 
