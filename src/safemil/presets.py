@@ -74,7 +74,7 @@ _SWIMMER = {a: ("bc.actor.kind=mixture", "eval.deterministic=false") for a in _P
 # HalfCheetahVelocity: a mixture actor, evaluated noise-free (its heaviest component's mean). Its data is
 # one gait throttled by a per-episode command, so at one state the safe trajectories' actions differ by
 # their scale; the deterministic actor's average of them lands in slower, costlier cycles. BC-Safe,
-# seeds 0-2, normalized return (cost) against the safe trajectories' 0.524: deterministic 0.462 (0.79),
+# seeds 0-2, normalized return (cost) against the safe trajectories' 0.524: deterministic 0.462 (0.71),
 # the same with 20,000 updates 0.390 (0.32), the mixture 0.553 (0.59), the mixture sampled 0.497 (0.06).
 _HALFCHEETAH = {a: ("bc.actor.kind=mixture",) for a in _PAPER}
 
@@ -87,8 +87,8 @@ _LAYER = ("layer.model_steps=800", "layer.ensemble.members=5", "layer.ensemble.h
           "layer.feasibility_steps=800", "layer.feasibility.hidden=[128,128]", "layer.rollout.n_starts=2000",
           "layer.knowledge.margin=0.1")
 # BC-Safe, with and without PROCO, is the default grid's BC learner (the deterministic actor at lr 1e-4,
-# 4000 steps; on HalfCheetah the mixture, below; on Swimmer too the deterministic actor, noise-free). On the safe-only data (5 seeds,
-# normalized return of the clone / of its data) it beat the mixture at lr 3e-4 and 3000 steps that
+# 4000 steps; on HalfCheetah the mixture, below; on Swimmer the deterministic actor, noise-free too).
+# On the safe-only data (5 seeds, normalized return of the clone / of its data) it beat the mixture at lr 3e-4 and 3000 steps that
 # the proco grid ran before: Walker2d 0.431 vs 0.312 (data 0.578), Hopper 0.660 vs 0.619 (0.578).
 # On HalfCheetahVelocity BC-Safe's actor is the mixture, as in the default grid: on the safe-only data (98
 # zero-cost trajectories, normalized return 0.452) the deterministic clone earned 0.581, 0.147, 0.210,
