@@ -86,13 +86,12 @@ _PROCO_RUN = ("data.mode=safe-only", f"eval.episodes={PROCO_EVAL_EPISODES}", "ev
 _LAYER = ("layer.model_steps=800", "layer.ensemble.members=5", "layer.ensemble.hidden=[128,128,128]",
           "layer.feasibility_steps=800", "layer.feasibility.hidden=[128,128]", "layer.rollout.n_starts=2000",
           "layer.knowledge.margin=0.1")
-# BC-Safe, with and without PROCO, is the default grid's BC learner (the deterministic actor at lr 1e-4,
-# 4000 steps; on HalfCheetah the mixture, below; on Swimmer the deterministic actor, noise-free too).
-# On the safe-only data (5 seeds, normalized return of the clone / of its data) it beat the mixture at lr 3e-4 and 3000 steps that
-# the proco grid ran before: Walker2d 0.431 vs 0.312 (data 0.578), Hopper 0.660 vs 0.619 (0.578).
-# On HalfCheetahVelocity BC-Safe's actor is the mixture, as in the default grid: on the safe-only data (98
-# zero-cost trajectories, normalized return 0.452) the deterministic clone earned 0.581, 0.147, 0.210,
-# 0.217 on seeds 0-3.
+# BC-Safe, with and without PROCO, is the default grid's BC learner: the deterministic actor at lr 1e-4,
+# 4000 steps (on Swimmer too, noise-free). On the safe-only data (5 seeds, normalized return of the clone /
+# of its data) it beat the mixture at lr 3e-4 and 3000 steps that the proco grid ran before: Walker2d
+# 0.431 vs 0.312 (data 0.578), Hopper 0.660 vs 0.619 (0.578). On HalfCheetahVelocity it is the mixture,
+# as in the default grid: on the safe-only data (98 zero-cost trajectories, normalized return 0.452) the
+# deterministic clone earned 0.581, 0.147, 0.210, 0.217 on seeds 0-3.
 _PROCO_HALFCHEETAH = {a: ("bc.actor.kind=mixture",) for a in ("bc-safe", "bc-safe+proco")}
 _PROCO = {
     "bc-safe": ("steps=4000",),
