@@ -313,7 +313,7 @@ class BCQLagLearner:
         with torch.no_grad():
             a_dec = p.decode(s_n, torch.randn(*s_n.shape[:-1], p.latent, generator=self.gen))
         a_pi = p.perturbed(s_n, a_dec)
-        qr_pi = self.qr(s_n, a_pi)[0]
+        qr_pi = self.qr.q1(torch.cat([s_n, a_pi], -1)).squeeze(-1)  # the first critic alone, as in BCQ
         # ...and never let the actor (or the PID) gain from a negative cost value: unclamped, lambda > 0
         # drives the actor to actions whose Q_c is far below zero
         qc_pi = torch.maximum(*self.qc(s_n, a_pi)).clamp_min(0)
