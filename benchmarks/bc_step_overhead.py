@@ -18,11 +18,10 @@ A second line compares against a minimal loop with a plain MSE loss on a determi
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
 import torch
-from step_timing import view
+from step_timing import Stepper, floats, median_ms, view
 
 from safemil.data.dataset import LearnerView
 from safemil.policies import BCConfig, WeightConfig, WeightedBC
@@ -53,22 +52,6 @@ class MinimalLoop:
         self.opt.step()
 
 
-class Ours:
-    def __init__(self, view: LearnerView, config: BCConfig):
-        self.bc = WeightedBC(view, config, seed=0)
-
-    def step(self) -> None:
-        for v in self.bc.step(None).values():  # the runner converts every metric to a float
-            float(v)
-
-
-def cpu_ms_per_step(side, steps: int) -> float:
-    t0 = time.process_time()
-    for _ in range(steps):
-        side.step()
-    return (time.process_time() - t0) / steps * 1e3
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--actor", default="mixture", choices=["mixture", "gaussian", "deterministic"])
@@ -79,16 +62,11 @@ def main() -> None:
     torch.manual_seed(0)
     view_u = view(N_TRAJ, LENGTH, OBS_DIM, ACT_DIM, np.random.default_rng(0))
     config = BCConfig(actor=ActorConfig(kind=args.actor), weights=WeightConfig(kind="none"))
-    sides = {"minimal loop, same model": MinimalLoop(view_u, config),
-             "minimal loop, MSE head": MinimalLoop(view_u, config, mse_head=True),
-             "ours (WeightedBC.step)": Ours(view_u, config)}
-    samples: dict[str, list[float]] = {k: [] for k in sides}
-    for side in sides.values():  # warm-up: allocator, optimiser state
-        cpu_ms_per_step(side, 20)
-    for _ in range(args.rounds):
-        for k, side in sides.items():
-            samples[k].append(cpu_ms_per_step(side, args.steps))
-    med = {k: float(np.median(v)) for k, v in samples.items()}
+    ours = WeightedBC(view_u, config, seed=0)
+    med = median_ms({"minimal loop, same model": Stepper(MinimalLoop(view_u, config).step),
+                     "minimal loop, MSE head": Stepper(MinimalLoop(view_u, config, mse_head=True).step),
+                     "ours (WeightedBC.step)": Stepper(lambda: floats(ours.step(None)))},
+                    args.rounds, args.steps, warmup=20)
     ref = med["minimal loop, same model"]
     print(f"actor={args.actor} batch={config.batch_size} hidden={config.actor.hidden} threads=1")
     for k, v in med.items():

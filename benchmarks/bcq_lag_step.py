@@ -21,10 +21,10 @@ The last line is ``ratio=<ours / minimal loop>``.
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
 import torch
+from step_timing import Stepper, floats, median_ms
 from torch.nn import functional as F
 
 from safemil.algos.bcq_lag import BCQLagConfig, BCQLagLearner, PIDLagrangian
@@ -108,22 +108,6 @@ class MinimalLoop:
                     wt.copy_(self.tau * w + (1 - self.tau) * wt)
 
 
-class Ours:
-    def __init__(self, config: BCQLagConfig):
-        self.learner = learner(config)
-
-    def step(self) -> None:
-        for v in self.learner.step().values():  # the runner converts every metric to a float
-            float(v)
-
-
-def cpu_ms_per_step(side, steps: int) -> float:
-    t0 = time.process_time()
-    for _ in range(steps):
-        side.step()
-    return (time.process_time() - t0) / steps * 1e3
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--steps", type=int, default=50, help="updates per timing round")
@@ -132,14 +116,9 @@ def main() -> None:
     torch.set_num_threads(1)
     torch.manual_seed(0)
     config = BCQLagConfig()
-    sides = {"ours (BCQLagLearner.step)": Ours(config), "minimal loop": MinimalLoop(config)}
-    for side in sides.values():
-        cpu_ms_per_step(side, 5)  # warm-up
-    samples: dict[str, list[float]] = {k: [] for k in sides}
-    for _ in range(args.rounds):
-        for k, side in sides.items():
-            samples[k].append(cpu_ms_per_step(side, args.steps))
-    ms = {k: float(np.median(v)) for k, v in samples.items()}
+    ours = learner(config)
+    ms = median_ms({"ours (BCQLagLearner.step)": Stepper(lambda: floats(ours.step())),
+                    "minimal loop": Stepper(MinimalLoop(config).step)}, args.rounds, args.steps, warmup=5)
     for k, v in ms.items():
         print(f"{k:28s} {v:7.2f} CPU ms/update")
     print(f"ratio={ms['ours (BCQLagLearner.step)'] / ms['minimal loop']:.3f}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import numpy as np
 
@@ -34,28 +35,44 @@ def build(name: str, data: LearnerData, overrides: list[str] | None = None):
     return spec.factory(apply_overrides(spec.config_cls(), overrides or []), data, 0)
 
 
-class Timer:
-    """Times ``n`` consecutive ``train_step`` calls of one algorithm from step ``first`` on, continuing
-    where it left off; every returned metric is converted to a float, as the runner does."""
+class Stepper:
+    """Times ``n`` consecutive calls of a zero-argument ``step``, one CPU-ms-per-call sample per ``run``."""
 
-    def __init__(self, algo, first: int):
-        self.algo, self.next = algo, first
+    def __init__(self, step: Callable[[], object]):
+        self.step = step
         self.samples: list[float] = []
 
     def run(self, n: int) -> None:
         t0 = time.process_time()
-        for s in range(self.next, self.next + n):
-            for v in self.algo.train_step(s).values():
-                float(v)
-        self.next += n
+        for _ in range(n):
+            self.step()
         self.samples.append((time.process_time() - t0) / n * 1e3)
 
 
-def median_ms(timers: dict[str, Timer], rounds: int, steps: int) -> dict[str, float]:
-    """CPU ms per step of each timer: 3 warm-up steps, then the median of ``rounds`` interleaved rounds
+def floats(metrics: dict) -> None:
+    """Convert every returned metric to a float, as the runner does (it waits for the value)."""
+    for v in metrics.values():
+        float(v)
+
+
+class Timer(Stepper):
+    """Times an algorithm's consecutive ``train_step`` calls from step ``first`` on, continuing where it
+    left off; every returned metric is converted to a float, as the runner does."""
+
+    def __init__(self, algo, first: int):
+        super().__init__(self._train_step)
+        self.algo, self.next = algo, first
+
+    def _train_step(self) -> None:
+        floats(self.algo.train_step(self.next))
+        self.next += 1
+
+
+def median_ms(timers: dict[str, Stepper], rounds: int, steps: int, warmup: int = 3) -> dict[str, float]:
+    """CPU ms per step of each timer: ``warmup`` steps, then the median of ``rounds`` interleaved rounds
     (one thread, CPU time of this process: load from other jobs hits every timer alike)."""
     for t in timers.values():
-        t.run(3)
+        t.run(warmup)
         t.samples.clear()
     for _ in range(rounds):
         for t in timers.values():
