@@ -15,6 +15,8 @@ Last line: ``ratio=<ARS env steps/s / bare-loop env steps/s>`` (1.0 = no overhea
 
 from __future__ import annotations
 
+import safemil  # noqa: F401  # isort: skip  (first: it pins numpy's and torch's kernels, safemil.cpu_kernels)
+
 import argparse
 import time
 

@@ -15,6 +15,8 @@ pays per update on top of plain behaviour cloning.
 
 from __future__ import annotations
 
+import safemil  # noqa: F401  # isort: skip  (first: it pins numpy's and torch's kernels, safemil.cpu_kernels)
+
 import argparse
 
 import torch

@@ -17,6 +17,8 @@ A second line compares against a minimal loop with a plain MSE loss on a determi
 
 from __future__ import annotations
 
+import safemil  # noqa: F401  # isort: skip  (first: it pins numpy's and torch's kernels, safemil.cpu_kernels)
+
 import argparse
 
 import numpy as np

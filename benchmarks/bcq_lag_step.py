@@ -20,6 +20,8 @@ The last line is ``ratio=<ours / minimal loop>``.
 
 from __future__ import annotations
 
+import safemil  # noqa: F401  # isort: skip  (first: it pins numpy's and torch's kernels, safemil.cpu_kernels)
+
 import argparse
 
 import numpy as np

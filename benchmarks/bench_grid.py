@@ -19,6 +19,8 @@ workers do not buy more CPU and the ratio drops below 1 (the start-up cost).
 
 from __future__ import annotations
 
+import safemil  # noqa: F401  # isort: skip  (first: it pins numpy's and torch's kernels, safemil.cpu_kernels)
+
 import argparse
 import os
 import sys

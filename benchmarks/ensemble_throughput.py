@@ -16,6 +16,8 @@ Both timings are medians of repeated blocks measured in this run.
 
 from __future__ import annotations
 
+import safemil  # noqa: F401  # isort: skip  (first: it pins numpy's and torch's kernels, safemil.cpu_kernels)
+
 import argparse
 import statistics
 import time

@@ -14,6 +14,8 @@ Every row uses the run's evaluation episodes (same env seeds as ``safemil eval``
 
 from __future__ import annotations
 
+import safemil  # noqa: F401  # isort: skip  (first: it pins numpy's and torch's kernels, safemil.cpu_kernels)
+
 import argparse
 import sys
 from pathlib import Path

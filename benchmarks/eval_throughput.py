@@ -12,6 +12,8 @@ busy machine. Prints steps/s and their ratio per task; the last line is the lowe
 
 from __future__ import annotations
 
+import safemil  # noqa: F401  # isort: skip  (first: it pins numpy's and torch's kernels, safemil.cpu_kernels)
+
 import argparse
 import time
 

@@ -10,6 +10,8 @@ last line is ``ratio=<worst task>``; the goal is >= 0.5 on every task.
 
 from __future__ import annotations
 
+import safemil  # noqa: F401  # isort: skip  (first: it pins numpy's and torch's kernels, safemil.cpu_kernels)
+
 import argparse
 import time
 import warnings

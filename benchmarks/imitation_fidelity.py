@@ -20,6 +20,8 @@ The last line is ``ratio=<lowest fidelity over tasks>`` for the first actor kind
 
 from __future__ import annotations
 
+import safemil  # isort: skip  (first: it pins numpy's and torch's kernels, safemil.cpu_kernels)
+
 import argparse
 import json
 import tempfile
@@ -28,7 +30,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-import safemil
 from safemil.data import SplitConfig, make_split
 from safemil.eval.metrics import normalized_return
 from safemil.tasks import DEFAULT_COST_LIMIT

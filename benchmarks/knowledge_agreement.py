@@ -28,6 +28,8 @@ Last line: ``ratio=<lowest agreement over the tasks>``.
 
 from __future__ import annotations
 
+import safemil  # noqa: F401  # isort: skip  (first: it pins numpy's and torch's kernels, safemil.cpu_kernels)
+
 import argparse
 import math
 

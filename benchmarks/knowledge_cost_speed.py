@@ -15,6 +15,8 @@ Last line: ``ratio=<worst compiled time / hand-written time>`` (1.0 = as fast as
 
 from __future__ import annotations
 
+import safemil  # noqa: F401  # isort: skip  (first: it pins numpy's and torch's kernels, safemil.cpu_kernels)
+
 import argparse
 import time
 

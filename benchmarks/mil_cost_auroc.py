@@ -17,6 +17,8 @@ Two references are printed beside the learned cost's AUROC, both evaluator-side:
 
 from __future__ import annotations
 
+import safemil  # noqa: F401  # isort: skip  (first: it pins numpy's and torch's kernels, safemil.cpu_kernels)
+
 import argparse
 import json
 import sys

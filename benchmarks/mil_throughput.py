@@ -13,6 +13,8 @@ Last line: ``ratio=<MIL pairs/s divided by reference pairs/s>`` (goal >= 0.8).
 
 from __future__ import annotations
 
+import safemil  # noqa: F401  # isort: skip  (first: it pins numpy's and torch's kernels, safemil.cpu_kernels)
+
 import argparse
 import statistics
 import time

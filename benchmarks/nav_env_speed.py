@@ -13,6 +13,8 @@ busy shared machine the wall time also counts waiting for a CPU).
 
 from __future__ import annotations
 
+import safemil  # noqa: F401  # isort: skip  (first: it pins numpy's and torch's kernels, safemil.cpu_kernels)
+
 import argparse
 import time
 

@@ -17,6 +17,8 @@ The last line is ``ratio=<SafeDICE policy step / BC step>`` with the default con
 
 from __future__ import annotations
 
+import safemil  # noqa: F401  # isort: skip  (first: it pins numpy's and torch's kernels, safemil.cpu_kernels)
+
 import argparse
 import math
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import safemil  # noqa: F401  # isort: skip  (first: it pins numpy's and torch's kernels, safemil.cpu_kernels)
+
 import time
 from collections.abc import Callable
 

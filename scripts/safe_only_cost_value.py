@@ -12,6 +12,8 @@ has nothing to act on unless the synthetic samples show that the policy's deviat
 
 from __future__ import annotations
 
+import safemil  # noqa: F401  # isort: skip  (first: it pins numpy's and torch's kernels, safemil.cpu_kernels)
+
 import argparse
 
 import numpy as np

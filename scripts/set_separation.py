@@ -18,6 +18,8 @@ AUROCs are orientation-free here (max(a, 1 - a)): a feature may separate either 
 
 from __future__ import annotations
 
+import safemil  # noqa: F401  # isort: skip  (first: it pins numpy's and torch's kernels, safemil.cpu_kernels)
+
 import argparse
 import sys
 

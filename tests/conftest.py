@@ -9,6 +9,8 @@ that silently used a cached default dataset would pass here and fail on a fresh 
 
 from __future__ import annotations
 
+import safemil  # noqa: F401  # isort: skip  (first: it pins numpy's and torch's kernels before they load, safemil.cpu_kernels)
+
 import os
 import shutil
 import tempfile

@@ -18,6 +18,7 @@ from safemil.collect.fingerprints import (
     recorded_environment,
     recorded_fingerprints,
 )
+from safemil.cpu_kernels import AVX2_PINS
 from safemil.data import write_dsrl
 from tests.conftest import synthetic_dataset
 
@@ -64,6 +65,12 @@ def test_another_file_is_named_with_what_differs(tmp_path, monkeypatch):
     # with the recorded versions the remaining suspect is the CPU; with others, the versions are named
     monkeypatch.setattr("safemil.collect.fingerprints.current_environment", recorded_environment)
     assert "CPU" in check_fingerprint("SwimmerVelocity", path).message()
+    # ...and whether this process runs the AVX2 kernels the files were made with
+    for k, v in AVX2_PINS.items():
+        monkeypatch.setenv(k, v)
+    assert "pinned here too" in check_fingerprint("SwimmerVelocity", path).message()
+    monkeypatch.setenv("OPENBLAS_CORETYPE", "SkylakeX")
+    assert "SAFEMIL_NATIVE_KERNELS" in check_fingerprint("SwimmerVelocity", path).message()
     other = {**recorded_environment(), "mujoco": "0.0.1"}
     monkeypatch.setattr("safemil.collect.fingerprints.current_environment", lambda: other)
     assert "mujoco" in check_fingerprint("SwimmerVelocity", path).message()

@@ -16,6 +16,17 @@ The Python API (each function is the matching `safemil` command):
 
 __version__ = "0.1.0"
 
+import warnings  # noqa: E402
+
+from safemil.cpu_kernels import loaded_too_early, pin_kernels  # noqa: E402
+
+# Before anything imports numpy or torch: the same seed gives the same numbers on any x86-64 CPU.
+_too_early = loaded_too_early(pin_kernels())
+if _too_early:
+    warnings.warn(f"{' and '.join(_too_early)} was imported before safemil, so its AVX2 kernels could not be pinned: "
+                  "on an AVX-512 CPU, datasets and runs may differ from the recorded ones (import safemil first, "
+                  "or see docs/reproducibility.md)", stacklevel=2)
+
 from safemil.api import Run, algorithms, evaluate, load_dataset, resume, tasks, train  # noqa: E402
 
 __all__ = ["__version__", "Run", "algorithms", "evaluate", "load_dataset", "resume", "tasks", "train"]

@@ -17,6 +17,7 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Protocol
 
+from safemil.cpu_kernels import OPT_OUT, pinned_variables
 from safemil.errors import ConfigError, SafemilError
 
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
@@ -152,7 +153,8 @@ class RayExecutor:
         if self.address is None:
             paths = [p for p in sys.path if p and os.path.isdir(p)]
             env["PYTHONPATH"] = os.pathsep.join(paths)
-            for k in ("SAFEMIL_DATA_DIR", "DSRL_DATASET_DIR", "MUJOCO_GL"):
+            # this machine's kernel pins (`safemil.cpu_kernels`), set before a worker loads numpy or torch
+            for k in ("SAFEMIL_DATA_DIR", "DSRL_DATASET_DIR", "MUJOCO_GL", OPT_OUT, *pinned_variables()):
                 if k in os.environ:
                     env[k] = os.environ[k]
             ray.init(address="local", num_cpus=self.workers, include_dashboard=False,

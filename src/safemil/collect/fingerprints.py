@@ -22,6 +22,7 @@ from importlib import metadata, resources
 from pathlib import Path
 
 from safemil.collect.generate import GenerateConfig, default_config
+from safemil.cpu_kernels import avx2_pinned
 from safemil.data import read_dsrl
 from safemil.data.fingerprint import dataset_sha256
 from safemil.files import atomic_write_text
@@ -101,11 +102,14 @@ class FingerprintCheck:
             return f"fingerprint: no recorded sha256 for {self.task}'s default dataset (sha256 {self.sha256[:12]})"
         rec, cur = recorded_environment(), current_environment()
         differs = [f"{k} {cur.get(k)} here, {rec.get(k)} recorded" for k in cur if rec.get(k) != cur.get(k)]
+        below = (f"the CPU: the recorded files were made on {rec.get('cpu', 'an unrecorded CPU')} with the AVX2 "
+                 "kernels, and this process runs its CPU's own (SAFEMIL_NATIVE_KERNELS, or a CPU that is not x86-64 "
+                 "with AVX2; see docs/reproducibility.md)") if not avx2_pinned() else (
+            "the CPU, with the AVX2 kernels pinned here too: an arithmetic path the pins do not cover; the "
+            f"recorded files were made on {rec.get('cpu', 'an unrecorded CPU')}")
         why = ("versions differ: " + "; ".join(differs) + "; `make install` installs the recorded ones, "
                "pinned in requirements.lock") if differs else (
-            "the data packages are at the recorded versions, so something below them differs, most "
-            "likely the CPU: MuJoCo's and numpy's BLAS kernels round differently on other instruction "
-            f"sets; the recorded files were made on {rec.get('cpu', 'an unrecorded CPU')}")
+            f"the data packages are at the recorded versions, so something below them differs, most likely {below}")
         return (f"warning: {self.path} has sha256 {self.sha256[:12]}, not the recorded {self.recorded.sha256[:12]} "
                 f"of the {self.task} default dataset. It is a valid dataset, but not the file the published "
                 f"tables were made from, so numbers trained on it will not match them ({why}).")
