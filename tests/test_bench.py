@@ -218,13 +218,15 @@ def test_grid_spec_overrides_and_seeds(tmp_path):
 
 # -- report maths -----------------------------------------------------------------------------
 
-def _fake_run(root: Path, task: str, algo: str, seed: int, ret: float, cost: float, cvar: float, wall=None):
+def _fake_run(root: Path, task: str, algo: str, seed: int, ret: float, cost: float, cvar: float, wall=None,
+              immobile: int | None = None):
     d = root / task / algo / f"seed{seed}"
     d.mkdir(parents=True)
+    extra = {} if immobile is None else {"immobile_episodes": immobile}
     (d / "eval.json").write_text(json.dumps({
         "task": task, "algo": algo, "seed": seed, "normalized_return": ret, "normalized_cost": cost,
         "cvar20_cost": cvar, "mean_return": 100 * ret, "mean_cost": 25 * cost, "episodes": 10,
-        "cost_limit": 25.0, "train_steps": 5}))
+        "cost_limit": 25.0, "train_steps": 5, **extra}))
     if wall is not None:
         (d / "bench.json").write_text(json.dumps({"wall_s": wall, "sessions": 1}))
 
@@ -489,3 +491,25 @@ def test_safemil_train_without_overrides_runs_what_the_grids_report(tmp_path):
             cell = resolved(make_run_config(r.algo, r.task, data, r.seed, list(r.overrides), preset=r.preset))
             preset = "proco" if (grid, r.algo) == ("proco", "bc-safe") else "default"
             assert resolved(make_run_config(r.algo, r.task, data, r.seed, preset=preset)) == cell, (grid, r.algo)
+
+
+def test_report_names_the_runs_that_barely_moved(tmp_path):
+    """A low cost from standing still is flagged under the table; runs evaluated before it was counted say nothing."""
+    _fake_run(tmp_path / "a", "Walker2dVelocity", "safemil", 0, 0.64, 0.0, 0.0, immobile=0)
+    _fake_run(tmp_path / "a", "Walker2dVelocity", "safemil", 3, 0.36, 0.0, 0.0, immobile=7)
+    _fake_run(tmp_path / "a", "Walker2dVelocity", "bc-u", 0, 0.8, 9.0, 12.0, immobile=0)
+    records = collect(tmp_path / "a")
+    md = markdown(summarize(records), records=records)
+    assert "Walker2dVelocity safemil seed 3 7/10" in md and "seed 0 0/" not in md and "barely moved" in md
+    write_csv(records, tmp_path / "runs.csv")
+    assert [r.immobile_episodes for r in read_runs_csv(tmp_path / "runs.csv")] == [0, 0, 7]
+    _fake_run(tmp_path / "b", "HopperVelocity", "bc-u", 0, 0.5, 0.0, 0.0, immobile=0)
+    clean = collect(tmp_path / "b")
+    assert "No evaluation episode barely moved" in markdown(summarize(clean), records=clean)
+    _fake_run(tmp_path / "c", "HopperVelocity", "bc-u", 0, 0.5, 0.0, 0.0)  # evaluated before the count existed
+    old = collect(tmp_path / "c")
+    assert old[0].immobile_episodes is None and "moved" not in markdown(summarize(old), records=old)
+    write_csv(old, tmp_path / "old.csv")  # a runs.csv written before the column existed still reads
+    lines = (tmp_path / "old.csv").read_text().splitlines()
+    (tmp_path / "old.csv").write_text("\n".join(row.rsplit(",", 1)[0] for row in lines) + "\n")
+    assert read_runs_csv(tmp_path / "old.csv")[0].immobile_episodes is None

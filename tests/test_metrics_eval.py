@@ -2,10 +2,12 @@ import numpy as np
 import pytest
 
 from safemil.eval import (
+    IMMOBILE_SPEED_SHARE,
     RandomPolicy,
     bootstrap_ci,
     cvar,
     evaluate,
+    immobile_episodes,
     normalized_cost,
     normalized_return,
     rollout,
@@ -105,3 +107,57 @@ def test_evaluate_keys():
         assert k in m
     assert m["normalized_cost"] == pytest.approx(m["mean_cost"] / 25.0)
     assert m["cvar20_cost"] == pytest.approx(max(m["episode_costs"]) / 25.0)
+
+
+def test_immobile_episodes_by_hand():
+    thr = get_task("SwimmerVelocity").cost_threshold
+    speeds = np.array([0.0, -0.5, 0.99 * IMMOBILE_SPEED_SHARE * thr, IMMOBILE_SPEED_SHARE * thr, 0.5])
+    assert immobile_episodes(speeds, thr).tolist() == [True, True, True, False, False]
+
+
+class _Still:
+    """Zero torques: the swimmer lies still."""
+
+    def act(self, obs, deterministic=True):
+        return np.zeros((len(obs), 2), dtype=np.float32)
+
+
+class _Recorded:
+    """Replays the first actions of a logged episode in every env (a swimmer that swims)."""
+
+    def __init__(self, actions: np.ndarray):
+        self.actions, self.t = actions, 0
+
+    def act(self, obs, deterministic=True):
+        a = np.repeat(self.actions[self.t % len(self.actions)][None], len(obs), axis=0)
+        self.t += 1
+        return a
+
+
+def test_evaluate_counts_episodes_that_barely_moved():
+    thr = get_task("SwimmerVelocity").cost_threshold
+    m = evaluate(_Still(), "SwimmerVelocity", episodes=4, num_envs=2, progress=False)
+    assert m["immobile_episodes"] == 4  # it only drifts on its reset velocity (under 0.13x the threshold)
+    assert max(abs(v) for v in m["episode_mean_speeds"]) < 0.13 * thr
+    # a stroke: both joints driven in quadrature at a swimmer's pace moves it forward, past the mark
+    t = np.arange(1000)
+    stroke = np.stack([np.sin(2 * np.pi * t / 40), np.sin(2 * np.pi * t / 40 - np.pi / 2)], 1).astype(np.float32)
+    m = evaluate(_Recorded(stroke), "SwimmerVelocity", episodes=1, num_envs=1, progress=False)
+    assert m["immobile_episodes"] == 0, m["episode_mean_speeds"]
+    assert m["episode_mean_speeds"][0] > IMMOBILE_SPEED_SHARE * thr
+
+
+def test_navigation_tasks_do_not_count_immobile_episodes():
+    spec = get_task("PointCircle2")
+    env = spec.make_env()
+    m = evaluate(RandomPolicy(env.action_space.low, env.action_space.high), spec.name, episodes=1, num_envs=1,
+                 progress=False)
+    assert "immobile_episodes" not in m and "episode_mean_speeds" not in m
+
+
+def test_the_cli_warns_when_episodes_barely_moved():
+    from safemil.cli.evaluate import immobile_warning
+
+    m = {"algo": "safemil", "task": "Walker2dVelocity", "episodes": 20}
+    assert immobile_warning({**m, "immobile_episodes": 0}) is None and immobile_warning(m) is None
+    assert "barely moved in 15 of 20 episodes on Walker2dVelocity" in immobile_warning({**m, "immobile_episodes": 15})

@@ -19,11 +19,13 @@ import numpy as np
 from safemil.bench.worker import read_times
 from safemil.collect.fingerprints import recorded_fingerprints
 from safemil.errors import ConfigError, SafemilError
-from safemil.eval import bootstrap_ci
+from safemil.eval import IMMOBILE_SPEED_SHARE, bootstrap_ci
 
 METRICS = ("normalized_return", "normalized_cost", "cvar20_cost")
 CSV_COLUMNS = ("task", "algo", "seed", "oracle", "normalized_return", "normalized_cost", "cvar20_cost",
-               "mean_return", "mean_cost", "episodes", "train_steps", "wall_s", "cpu_s", "dataset_sha256")
+               "mean_return", "mean_cost", "episodes", "train_steps", "wall_s", "cpu_s", "dataset_sha256",
+               "immobile_episodes")
+OPTIONAL_CSV_COLUMNS = ("immobile_episodes",)  # absent from runs.csv files written before it was measured
 SAFE_COST = 1.0
 
 
@@ -48,6 +50,9 @@ class RunRecord:
     run_dir: str
     cpu_s: float | None = None
     dataset_sha256: str = ""  # "" for runs made before dataset hashes were recorded
+    # evaluation episodes that barely moved (`safemil.eval.immobile_episodes`); None: a navigation task, or a
+    # run evaluated before it was counted
+    immobile_episodes: int | None = None
 
 
 @dataclass(frozen=True)
@@ -122,7 +127,7 @@ def read_runs_csv(path: str | Path) -> list[RunRecord]:
             rows = list(csv.DictReader(f))
     except (OSError, UnicodeDecodeError, csv.Error) as e:
         raise ReportError(f"{path}: not a readable runs.csv ({e})") from None
-    if not rows or set(CSV_COLUMNS) - set(rows[0]):
+    if not rows or set(CSV_COLUMNS) - set(OPTIONAL_CSV_COLUMNS) - set(rows[0]):
         raise ReportError(f"{path}: not a runs.csv written by `safemil report --csv` "
                           f"(needs the columns {', '.join(CSV_COLUMNS)})")
 
@@ -136,7 +141,8 @@ def read_runs_csv(path: str | Path) -> list[RunRecord]:
             cvar20_cost=float(r["cvar20_cost"]), mean_return=float(r["mean_return"]),
             mean_cost=float(r["mean_cost"]), episodes=int(r["episodes"]), train_steps=opt(r["train_steps"], int),
             wall_s=opt(r["wall_s"], float), run_dir=str(path), cpu_s=opt(r["cpu_s"], float),
-            dataset_sha256=r["dataset_sha256"]) for r in rows]
+            dataset_sha256=r["dataset_sha256"], immobile_episodes=opt(r.get("immobile_episodes", ""), int))
+            for r in rows]
     except (ValueError, TypeError) as e:
         raise ReportError(f"{path}: a malformed row ({e})") from None
 
@@ -198,7 +204,8 @@ def _record(path: Path) -> RunRecord:
             mean_cost=float(m["mean_cost"]), episodes=int(m["episodes"]),
             train_steps=int(m["train_steps"]) if "train_steps" in m else None,
             wall_s=wall, run_dir=str(path.parent), cpu_s=cpu,
-            dataset_sha256=str(m.get("dataset_sha256", "")))
+            dataset_sha256=str(m.get("dataset_sha256", "")),
+            immobile_episodes=int(m["immobile_episodes"]) if m.get("immobile_episodes") is not None else None)
     except (ValueError, KeyError, TypeError) as e:
         raise ReportError(f"{path}: not a valid eval.json ({type(e).__name__}: {e})") from None
 
@@ -312,6 +319,20 @@ def time_by_algo(records: list[RunRecord]) -> list[tuple[str, int, float, float,
     return out
 
 
+def immobile_lines(records: list[RunRecord]) -> list[str]:
+    """Which runs barely moved in some evaluation episodes: their low cost is not evidence of safety."""
+    counted = [r for r in records if r.immobile_episodes is not None]
+    if not counted:
+        return []
+    still = sorted((r for r in counted if r.immobile_episodes), key=lambda r: (r.task, algo_rank(r.algo), r.seed))
+    what = f"mean speed under {IMMOBILE_SPEED_SHARE:g}x the cost threshold"
+    if not still:
+        return ["", f"No evaluation episode barely moved ({what}) in the {len(counted)} runs that count them."]
+    return ["", f"Runs that barely moved in some evaluation episodes ({what}; a low cost from not moving is not "
+                "safety): " + "; ".join(f"{r.task} {r.algo} seed {r.seed} {r.immobile_episodes}/{r.episodes}"
+                                       for r in still) + "."]
+
+
 def dataset_lines(records: list[RunRecord]) -> list[str]:
     """Which file each task's runs trained on, and whether it is the recorded default dataset
     (the one `safemil data generate` reproduces under requirements.lock)."""
@@ -353,6 +374,7 @@ def markdown(rows: list[Row], method: str = "safemil", records: list[RunRecord] 
         lines += ["", f"CVaR@20% cost of {cvar_label(rows, method)}, per task: "
                   + ", ".join(f"{t} {v:.2f}" for t, v in ratios.items())
                   + f"; median {float(np.median(list(ratios.values()))):.2f}."]
+    lines += immobile_lines(records or [])
     lines += dataset_lines(records or [])
     lines += source_lines(origin)
     times = time_by_algo(records or [])

@@ -179,4 +179,6 @@ def _status_line(o: RunOutcome) -> str:
     if "normalized_return" in m:
         nums = (f"  return {m['normalized_return']:.3f}  cost {m['normalized_cost']:.2f}"
                 f"  cvar20 {m.get('cvar20_cost', float('nan')):.2f}")
+        if m.get("immobile_episodes"):
+            nums += f"  barely moved in {m['immobile_episodes']}/{m['episodes']} episodes"
     return f"[{o.status:7s}] {o.run.label}  {o.wall_s:.0f}s{nums}"

@@ -11,7 +11,7 @@ from rich.table import Table
 from safemil import api
 from safemil.console import console
 from safemil.errors import SafemilError
-from safemil.eval import RandomPolicy
+from safemil.eval import IMMOBILE_SPEED_SHARE, RandomPolicy
 from safemil.eval import evaluate as run_evaluation
 from safemil.files import atomic_write_text, check_output_file
 from safemil.tasks import DEFAULT_COST_LIMIT, get_task
@@ -77,6 +77,15 @@ def _reference(task: str, policy: str, episodes: int, seed: int, cost_limit: flo
     return m
 
 
+def immobile_warning(m: dict) -> str | None:
+    """A warning when some evaluation episodes barely moved: a cost kept low by not moving is not a result."""
+    n = m.get("immobile_episodes") or 0
+    if not n:
+        return None
+    return (f"{m.get('algo', 'the policy')} barely moved in {n} of {m['episodes']} episodes on {m['task']} (mean "
+            f"speed under {IMMOBILE_SPEED_SHARE:g}x the cost threshold): a low cost from not moving is not safety")
+
+
 def print_metrics(rows: list[dict], title: str = "evaluation") -> None:
     t = Table(title=title)
     for col in ("task", "algo", "episodes", "norm. return", "norm. cost", "CVaR@20% cost", "mean return", "mean cost"):
@@ -91,3 +100,6 @@ def print_metrics(rows: list[dict], title: str = "evaluation") -> None:
             f"{m['mean_return']:.1f}", f"{m['mean_cost']:.1f}",
         )
     console.print(t)
+    for m in rows:
+        if warning := immobile_warning(m):
+            console.print(f"[bold red]warning:[/bold red] {warning}")

@@ -2,8 +2,10 @@
 
 from safemil.eval.evaluator import EpisodeResults, evaluate, rollout
 from safemil.eval.metrics import (
+    IMMOBILE_SPEED_SHARE,
     bootstrap_ci,
     cvar,
+    immobile_episodes,
     normalized_cost,
     normalized_return,
     summarize_episodes,
@@ -14,8 +16,10 @@ __all__ = [
     "EpisodeResults",
     "evaluate",
     "rollout",
+    "IMMOBILE_SPEED_SHARE",
     "bootstrap_ci",
     "cvar",
+    "immobile_episodes",
     "normalized_cost",
     "normalized_return",
     "summarize_episodes",

@@ -21,7 +21,7 @@ from safemil.console import progress_bar
 from safemil.data.dataset import Dataset
 from safemil.errors import ConfigError
 from safemil.eval.lockstep import Lockstep
-from safemil.eval.metrics import summarize_episodes
+from safemil.eval.metrics import immobile_episodes, summarize_episodes
 from safemil.eval.policies import Policy
 from safemil.tasks import DEFAULT_COST_LIMIT, get_task
 
@@ -32,6 +32,7 @@ class EpisodeResults:
     costs: np.ndarray
     lengths: np.ndarray
     seeds: np.ndarray
+    mean_speeds: np.ndarray  # per episode, the mean of the velocity the cost reads (nan on navigation tasks)
     dataset: Dataset | None = None  # the transitions, when rollout(record=True)
 
 
@@ -58,6 +59,7 @@ def rollout(
     returns = np.zeros(episodes)
     costs = np.zeros(episodes)
     lengths = np.zeros(episodes, dtype=np.int64)
+    speed_sums = np.zeros(episodes)
     buffers: list[list[tuple]] = [[] for _ in range(episodes)]
     bar = progress_bar(progress, total=episodes, desc=f"eval {spec.name}", unit="ep", leave=False)
     try:
@@ -69,6 +71,7 @@ def rollout(
             returns[res.episodes] += res.rewards
             costs[res.episodes] += res.costs
             lengths[res.episodes] += 1
+            speed_sums[res.episodes] += res.velocity
             if record:
                 for j, ep in enumerate(res.episodes):
                     buffers[ep].append((obs[j], res.next_obs[j], actions[j], res.rewards[j], res.costs[j],
@@ -78,7 +81,7 @@ def rollout(
         bar.close()
         ls.close()
     dataset = _to_dataset(buffers, spec.name) if record else None
-    return EpisodeResults(returns, costs, lengths, seed + np.arange(episodes), dataset)
+    return EpisodeResults(returns, costs, lengths, seed + np.arange(episodes), speed_sums / lengths, dataset)
 
 
 def _to_dataset(buffers: list[list[tuple]], task: str) -> Dataset:
@@ -107,7 +110,8 @@ def evaluate(
     deterministic: bool = True,
     progress: bool = True,
 ) -> dict:
-    """Roll out and summarise: normalised return/cost, CVaR@{10,20,50}%, 95% bootstrap CIs."""
+    """Roll out and summarise: normalised return/cost, CVaR@{10,20,50}%, 95% bootstrap CIs; on a velocity
+    task also each episode's mean speed and how many episodes barely moved (`immobile_episodes`)."""
     if not cost_limit >= 0:  # a negative (or nan) limit makes every normalised cost meaningless
         raise ConfigError(f"cost_limit must be >= 0, got {cost_limit}")
     res = rollout(policy, task, episodes, seed, num_envs, deterministic, progress)
@@ -115,4 +119,8 @@ def evaluate(
     out["episode_returns"] = res.returns.tolist()
     out["episode_costs"] = res.costs.tolist()
     out["episode_lengths"] = res.lengths.tolist()
+    spec = get_task(task)
+    if spec.kind == "velocity":
+        out["immobile_episodes"] = int(immobile_episodes(res.mean_speeds, spec.cost_threshold).sum())
+        out["episode_mean_speeds"] = res.mean_speeds.tolist()
     return out

@@ -49,6 +49,18 @@ def bootstrap_ci(
 CVAR_LEVELS = (0.1, 0.2, 0.5)
 
 
+# An episode whose mean speed (the velocity its task's cost reads) stays under this share of the
+# cost threshold barely moved: "safe but immobile", a low cost from not moving. A fifth: a swimmer
+# with zero torques drifts at up to 0.125x its threshold on its reset velocity, a standing walker
+# at 0x, and the slowest behaviour in the default datasets runs at about 0.2-0.35x.
+IMMOBILE_SPEED_SHARE = 0.2
+
+
+def immobile_episodes(mean_speeds: np.ndarray, cost_threshold: float) -> np.ndarray:
+    """Which episodes barely moved (or went backwards): mean speed < IMMOBILE_SPEED_SHARE x the threshold."""
+    return np.asarray(mean_speeds, dtype=np.float64) < IMMOBILE_SPEED_SHARE * cost_threshold
+
+
 def summarize_episodes(
     returns: np.ndarray, costs: np.ndarray, lengths: np.ndarray, task: str, cost_limit: float, seed: int = 0
 ) -> dict:
