@@ -30,6 +30,7 @@ info() {
   echo "grid $GRID, $WORKERS workers, out $OUT"
   echo "commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet 2>/dev/null || echo ' (+ uncommitted changes)')"
   echo "cpu $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | xargs), $(nproc --all) cores, $(free -g | awk '/Mem:/ {print $2}') GiB RAM"
+  echo "kernels: $("$PY" -c 'from safemil.cpu_kernels import avx2_pinned; print("AVX2 (pinned, docs/reproducibility.md)" if avx2_pinned() else "the CPU native ones (no AVX2 pins)")')"
   info start
 } | tee "$OUT/run_info.txt"
 

@@ -320,17 +320,25 @@ def time_by_algo(records: list[RunRecord]) -> list[tuple[str, int, float, float,
 
 
 def immobile_lines(records: list[RunRecord]) -> list[str]:
-    """Which runs barely moved in some evaluation episodes: their low cost is not evidence of safety."""
+    """Which methods barely moved in some evaluation episodes: their low cost is not evidence of safety."""
     counted = [r for r in records if r.immobile_episodes is not None]
     if not counted:
         return []
-    still = sorted((r for r in counted if r.immobile_episodes), key=lambda r: (r.task, algo_rank(r.algo), r.seed))
     what = f"mean speed under {IMMOBILE_SPEED_SHARE:g}x the cost threshold"
-    if not still:
+    groups: dict[tuple[str, str], list[RunRecord]] = {}
+    for r in sorted(counted, key=lambda r: (r.task, algo_rank(r.algo), r.seed)):
+        groups.setdefault((r.task, r.algo), []).append(r)
+    flagged = []
+    for (task, algo), runs in groups.items():
+        seeds = [r.seed for r in runs if r.immobile_episodes]
+        if seeds:
+            still, total = sum(r.immobile_episodes for r in runs), sum(r.episodes for r in runs)
+            flagged.append(f"{task} {algo} {still}/{total} (seed{'s' if len(seeds) > 1 else ''} "
+                           f"{', '.join(map(str, seeds))})")
+    if not flagged:
         return ["", f"No evaluation episode barely moved ({what}) in the {len(counted)} runs that count them."]
-    return ["", f"Runs that barely moved in some evaluation episodes ({what}; a low cost from not moving is not "
-                "safety): " + "; ".join(f"{r.task} {r.algo} seed {r.seed} {r.immobile_episodes}/{r.episodes}"
-                                       for r in still) + "."]
+    return ["", f"Evaluation episodes that barely moved ({what}; a low cost from not moving is not safety), of "
+                "each method's episodes over its seeds: " + "; ".join(flagged) + "."]
 
 
 def dataset_lines(records: list[RunRecord]) -> list[str]:
