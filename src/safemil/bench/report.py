@@ -19,7 +19,7 @@ import numpy as np
 from safemil.bench.worker import read_times
 from safemil.collect.fingerprints import recorded_fingerprints
 from safemil.errors import ConfigError, SafemilError
-from safemil.eval import IMMOBILE_SPEED_SHARE, bootstrap_ci
+from safemil.eval import IMMOBILE_MEANING, bootstrap_ci
 
 METRICS = ("normalized_return", "normalized_cost", "cvar20_cost")
 CSV_COLUMNS = ("task", "algo", "seed", "oracle", "normalized_return", "normalized_cost", "cvar20_cost",
@@ -324,7 +324,6 @@ def immobile_lines(records: list[RunRecord]) -> list[str]:
     counted = [r for r in records if r.immobile_episodes is not None]
     if not counted:
         return []
-    what = f"mean speed under {IMMOBILE_SPEED_SHARE:g}x the cost threshold"
     groups: dict[tuple[str, str], list[RunRecord]] = {}
     for r in sorted(counted, key=lambda r: (r.task, algo_rank(r.algo), r.seed)):
         groups.setdefault((r.task, r.algo), []).append(r)
@@ -336,8 +335,8 @@ def immobile_lines(records: list[RunRecord]) -> list[str]:
             flagged.append(f"{task} {algo} {still}/{total} (seed{'s' if len(seeds) > 1 else ''} "
                            f"{', '.join(map(str, seeds))})")
     if not flagged:
-        return ["", f"No evaluation episode barely moved ({what}) in the {len(counted)} runs that count them."]
-    return ["", f"Evaluation episodes that barely moved ({what}; a low cost from not moving is not safety), of "
+        return ["", f"No evaluation episode barely moved ({IMMOBILE_MEANING}) in the {len(counted)} runs that count them."]
+    return ["", f"Evaluation episodes that barely moved ({IMMOBILE_MEANING}; a low cost from not moving is not safety), of "
                 "each method's episodes over its seeds: " + "; ".join(flagged) + "."]
 
 

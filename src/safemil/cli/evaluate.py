@@ -11,7 +11,7 @@ from rich.table import Table
 from safemil import api
 from safemil.console import console
 from safemil.errors import SafemilError
-from safemil.eval import IMMOBILE_SPEED_SHARE, RandomPolicy
+from safemil.eval import IMMOBILE_MEANING, RandomPolicy
 from safemil.eval import evaluate as run_evaluation
 from safemil.files import atomic_write_text, check_output_file
 from safemil.tasks import DEFAULT_COST_LIMIT, get_task
@@ -82,8 +82,8 @@ def immobile_warning(m: dict) -> str | None:
     n = m.get("immobile_episodes") or 0
     if not n:
         return None
-    return (f"{m.get('algo', 'the policy')} barely moved in {n} of {m['episodes']} episodes on {m['task']} (mean "
-            f"speed under {IMMOBILE_SPEED_SHARE:g}x the cost threshold): a low cost from not moving is not safety")
+    return (f"{m.get('algo', 'the policy')} barely moved in {n} of {m['episodes']} episodes on {m['task']} "
+            f"({IMMOBILE_MEANING}): a low cost from not moving is not safety")
 
 
 def print_metrics(rows: list[dict], title: str = "evaluation") -> None:

@@ -102,11 +102,12 @@ class FingerprintCheck:
             return f"fingerprint: no recorded sha256 for {self.task}'s default dataset (sha256 {self.sha256[:12]})"
         rec, cur = recorded_environment(), current_environment()
         differs = [f"{k} {cur.get(k)} here, {rec.get(k)} recorded" for k in cur if rec.get(k) != cur.get(k)]
-        below = (f"the CPU: the recorded files were made on {rec.get('cpu', 'an unrecorded CPU')} with the AVX2 "
+        made_on = rec.get("cpu", "an unrecorded CPU")
+        below = (f"the CPU: the recorded files were made on {made_on} with the AVX2 "
                  "kernels, and this process runs its CPU's own (SAFEMIL_NATIVE_KERNELS, or a CPU that is not x86-64 "
                  "with AVX2; see docs/reproducibility.md)") if not avx2_pinned() else (
             "the CPU, with the AVX2 kernels pinned here too: an arithmetic path the pins do not cover; the "
-            f"recorded files were made on {rec.get('cpu', 'an unrecorded CPU')}")
+            f"recorded files were made on {made_on}")
         why = ("versions differ: " + "; ".join(differs) + "; `make install` installs the recorded ones, "
                "pinned in requirements.lock") if differs else (
             f"the data packages are at the recorded versions, so something below them differs, most likely {below}")

@@ -2,6 +2,7 @@
 
 from safemil.eval.evaluator import EpisodeResults, evaluate, rollout
 from safemil.eval.metrics import (
+    IMMOBILE_MEANING,
     IMMOBILE_SPEED_SHARE,
     bootstrap_ci,
     cvar,
@@ -16,6 +17,7 @@ __all__ = [
     "EpisodeResults",
     "evaluate",
     "rollout",
+    "IMMOBILE_MEANING",
     "IMMOBILE_SPEED_SHARE",
     "bootstrap_ci",
     "cvar",

@@ -54,6 +54,7 @@ CVAR_LEVELS = (0.1, 0.2, 0.5)
 # with zero torques drifts at up to 0.125x its threshold on its reset velocity, a standing walker
 # at 0x, and the slowest behaviour in the default datasets runs at about 0.2-0.35x.
 IMMOBILE_SPEED_SHARE = 0.2
+IMMOBILE_MEANING = f"mean speed under {IMMOBILE_SPEED_SHARE:g}x the cost threshold"  # for messages
 
 
 def immobile_episodes(mean_speeds: np.ndarray, cost_threshold: float) -> np.ndarray:
