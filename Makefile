@@ -17,12 +17,12 @@ $(STAMP): pyproject.toml $(LOCK)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q -c $(LOCK) --upgrade pip
 	$(BIN)/python -m pip install -q -c $(LOCK) "torch==2.13.0"
-	$(BIN)/python -m pip install -q -c $(LOCK) -e ".[dev]"
+	$(BIN)/python -m pip install -q -c $(LOCK) -e ".[dev,collect]"
 	@touch $(STAMP)
 
 # The optional cluster backend (`safemil bench --executor ray`): about 240 MB, so not in `install`.
 install-ray: install
-	$(BIN)/python -m pip install -q -c $(LOCK) -e ".[dev,ray]"
+	$(BIN)/python -m pip install -q -c $(LOCK) -e ".[dev,collect,ray]"
 
 quickstart: install
 	$(BIN)/safemil quickstart

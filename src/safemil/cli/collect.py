@@ -14,7 +14,8 @@ from safemil.config import apply_overrides
 from safemil.errors import ConfigError
 from safemil.files import check_output_dir
 
-app = typer.Typer(help="Train the speed-conditioned behaviour policies (ppo, sac, ars need the 'collect' extra).",
+app = typer.Typer(help="Train the behaviour policies that generate the datasets (needs the 'collect' extra, "
+                       "except algo=ars-linear).",
                   no_args_is_help=True)
 
 
@@ -29,12 +30,22 @@ def train(
     overrides: list[str] = typer.Option([], "--set", help="Config override key=value (repeatable)."),
     command_map: str | None = typer.Option(
         None, "--command-map", help="OFFSET,SCALE: the network sees OFFSET + SCALE x command (calibration)."),
+    every: int = typer.Option(1, "--every", min=1, help="Navigation: install every N-th snapshot (from the last)."),
 ) -> None:
-    """Train (or resume) one task's policy; export its actor to a plain weight file."""
+    """Train (or resume) one task's policy; export its actor to a plain weight file.
+
+    Navigation tasks train a PPO-Lagrangian agent under DSRL's scheduled cost limit and save
+    snapshots along the run; --install packs them into the task's agent file."""
     from safemil.collect.train import default_train_config, install_policy, train_behaviour
     from safemil.tasks import get_task
 
-    name = get_task(task).name
+    spec = get_task(task)
+    name = spec.name
+    if spec.kind == "navigation":
+        if command_map is not None:
+            raise ConfigError(f"--command-map: {name}'s agents take no speed command")
+        _train_navigation(name, steps, seed, workdir, install, dest, overrides, every)
+        return
     cfg = apply_overrides(default_train_config(name, steps=steps, seed=seed), overrides)
     wd = workdir or Path(platformdirs.user_cache_dir("safemil")) / "collect" / f"{name}-{cfg.algo}-s{seed}"
     check_output_dir(wd, "--workdir")
@@ -45,6 +56,28 @@ def train(
     if install or dest is not None:
         rec = install_policy(name, wd, dest, command=_command_line("train"), command_map=_parse_map(command_map))
         print(json.dumps(rec["tracking"], indent=1))
+
+
+def _train_navigation(name: str, steps: int | None, seed: int, workdir: Path | None, install: bool,
+                      dest: Path | None, overrides: list[str], every: int) -> None:
+    from safemil.collect.lagrangian import (
+        default_lagrangian_config,
+        install_agents,
+        train_lagrangian,
+    )
+
+    cfg = apply_overrides(default_lagrangian_config(name, steps=steps, seed=seed), overrides)
+    cfg.validate()
+    wd = workdir or Path(platformdirs.user_cache_dir("safemil")) / "collect" / f"{name}-ppo-lagrangian-s{seed}"
+    check_output_dir(wd, "--workdir")
+    if dest is not None:
+        check_output_dir(dest, "--dest")
+    state = train_lagrangian(cfg, wd)
+    print(f"trained {name}: {state['steps']} steps, {state['wall_s']:.0f} s, multiplier {state['multiplier']:.3f}; "
+          f"snapshots: {wd / 'snapshots'}")
+    if install or dest is not None:
+        rec = install_agents(name, wd, dest, every=every, command=_command_line("train"))
+        print(f"installed {len(rec['snapshots'])} snapshots")
 
 
 @app.command("install")

@@ -95,7 +95,7 @@ def generate(
     policy: Path | None = typer.Option(None, "--policy", help="Behaviour-policy .npz (default: the shipped one)."),
     overrides: list[str] = typer.Option([], "--set", help="Generation config override key=value (repeatable)."),
 ) -> None:
-    """Roll out the task's behaviour (velocity: its policy; navigation: a scripted controller) and write a DSRL-layout dataset.
+    """Roll out the task's behaviour (velocity: its policy; navigation: learned agents or a scripted controller) and write a DSRL-layout dataset.
 
     The task's default dataset (no --episodes/--seed/--set/--policy) is checked against its
     recorded sha256: the published tables were made from that exact file."""
@@ -110,8 +110,8 @@ def generate(
     spec = get_task(task)
     name = spec.name
     if policy is not None and spec.kind != "velocity":
-        raise ConfigError(f"--policy: {name}'s behaviour is a scripted controller (no policy file); "
-                          "its risk, speed and noise ranges are --set keys")
+        raise ConfigError(f"--policy: {name}'s behaviour is set by --set keys (controller, agents_file; "
+                          "the scripted controllers' risk, speed and noise ranges)")
     base = default_config(name, episodes=episodes, seed=seed, num_envs=num_envs)
     cfg = apply_overrides(base, overrides)
     if spec.kind == "navigation" and cfg.controller != base.controller:  # the ranges are the asked law's

@@ -25,6 +25,17 @@ class PolicyFileError(SafemilError):
     """A behaviour-policy weight file is missing or malformed."""
 
 
+def read_arrays(path: Path, error: type[SafemilError], what: str) -> dict[str, np.ndarray]:
+    """Every array of an npz file (no pickles), or ``error`` with one line saying why not."""
+    if not path.exists():
+        raise error(f"{what} not found: {path}")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except (OSError, KeyError, ValueError) as e:
+        raise error(f"{path}: not a {what} ({e})") from None
+
+
 class SpeedActor:
     """Deterministic speed-conditioned actor: ``act(obs, ratio)`` -> actions in the env box."""
 
@@ -83,13 +94,7 @@ class SpeedActor:
     def load(cls, path: str | os.PathLike) -> SpeedActor | SwitchedActor | BlendedActor | ThrottledActor:
         """Read a weight file: one network, a switched or blended set (``part<k>_`` keys), or a throttled one."""
         path = Path(path)
-        if not path.exists():
-            raise PolicyFileError(f"behaviour policy file not found: {path}")
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                arrays = {k: z[k] for k in z.files}
-        except (OSError, KeyError, ValueError) as e:
-            raise PolicyFileError(f"{path}: not a behaviour-policy weight file ({e})") from None
+        arrays = read_arrays(path, PolicyFileError, "behaviour-policy weight file")
         if "switch_bounds" in arrays:
             bounds = [float(b) for b in arrays["switch_bounds"]]
             return SwitchedActor(bounds, _parts_from_arrays(arrays, len(bounds) + 1, path))
@@ -174,8 +179,8 @@ def load_behaviour_policy(task: str, path: str | os.PathLike | None = None
     spec = get_task(task)
     if spec.kind != "velocity":
         raise PolicyFileError(
-            f"{spec.name} is a {spec.kind} task: its behaviour is a scripted controller "
-            "(safemil.collect.nav_controller), not a policy file")
+            f"{spec.name} is a {spec.kind} task: its behaviour is learned agents (safemil.collect.nav_agents) "
+            "or a scripted controller, not a speed policy")
     p = Path(path) if path is not None else shipped_policy_path(task)
     if path is None and not p.exists():
         raise PolicyFileError(

@@ -1,7 +1,7 @@
 """Generate a DSRL-layout dataset by rolling out a task's behaviour.
 
 Velocity tasks roll out a speed-conditioned behaviour policy (below); navigation
-tasks a scripted controller with a per-episode risk appetite (`nav_generate`).
+tasks learned Lagrangian agents or a scripted controller (`nav_generate`).
 
 Each episode draws, from its own seeded generator, a centre command (a ratio of
 the cost threshold), a schedule of commands scattered around that centre that
@@ -35,6 +35,7 @@ from safemil.collect.episodes import (
     keep_on_grid,
     validate_rollout_counts,
 )
+from safemil.collect.nav_agents import shipped_agents_path
 from safemil.collect.nav_generate import (
     CONTROLLER_VERSION,
     NavGenerateConfig,
@@ -141,7 +142,8 @@ def generate_dataset(task: str, cfg: GenerateConfig | NavGenerateConfig | None =
     cfg.validate()
     if spec.kind == "navigation":
         if actor is not None:
-            raise ConfigError(f"{spec.name}: the navigation tasks' behaviour is a scripted controller, not a policy file")
+            raise ConfigError(f"{spec.name}: a navigation task's behaviour is chosen by its config "
+                              "(controller, agents_file), not a speed policy")
         if not isinstance(cfg, NavGenerateConfig):
             raise ConfigError(f"{spec.name} is a navigation task: its generation config is NavGenerateConfig")
         episodes = collect_nav_episodes(spec, cfg, progress)
@@ -202,6 +204,8 @@ def _sha256(path: str | os.PathLike) -> str:
 def _record(task: str, cfg: GenerateConfig | NavGenerateConfig, policy_file: str | os.PathLike | None) -> dict:
     if isinstance(cfg, NavGenerateConfig):
         behaviour = {"controller_version": CONTROLLER_VERSION}
+        if cfg.controller == "agents":
+            behaviour["policy_sha256"] = _sha256(cfg.agents_file or shipped_agents_path(task))
     else:
         behaviour = {"policy_sha256": _sha256(policy_file) if policy_file is not None else None}
     return json.loads(json.dumps({"task": task, "config": asdict(cfg), **behaviour}))
@@ -221,9 +225,12 @@ def stale_default_dataset(task: str, path: str | os.PathLike) -> str | None:
         except (OSError, ValueError):
             return f"its generation record {rec_path} is unreadable"
         if spec.kind == "navigation":
-            other_policy = then.get("controller_version") != CONTROLLER_VERSION
+            other_policy = then.get("controller_version") != CONTROLLER_VERSION or (
+                then.get("config", {}).get("controller") == "agents"
+                and then.get("policy_sha256") != _sha256(shipped_agents_path(spec.name)))
             then.get("config", {}).setdefault("controller", "clearance")  # recorded before the field law existed
             then.get("config", {}).setdefault("risk_power", 1.0)  # recorded before risk_power existed: uniform
+            then.get("config", {}).setdefault("agents_file", "")  # recorded before learned agents existed
         elif "policy_sha256" in then:
             other_policy = then["policy_sha256"] != _sha256(shipped_policy_path(spec.name))
         then = then.get("config", {})
@@ -238,7 +245,7 @@ def stale_default_dataset(task: str, path: str | os.PathLike) -> str | None:
     keys = sorted(set(now) | set(then))
     diffs = [f"{k}: {then.get(k)!r} -> {now.get(k)!r}" for k in keys if then.get(k) != now.get(k)]
     if other_policy:
-        diffs.append("a different behaviour policy" if spec.kind == "velocity" else "another controller version")
+        diffs.append("a different behaviour policy" if spec.kind == "velocity" else "another controller version or agents")
     return "; ".join(diffs) or None
 
 

@@ -1,9 +1,12 @@
-"""Navigation-task datasets: the scripted controller with a per-episode risk appetite.
+"""Navigation-task datasets: learned Lagrangian agents, or a scripted controller with a per-episode risk appetite.
 
 DSRL logged Lagrangian agents while their cost limit was scheduled, so its data spans
-cautious to reckless behaviour. Here each episode draws, from its own seeded generator,
-how much clearance the controller keeps around hazards (Circle: the radius it circles
-at), a cruise speed and an action-noise level; the rollouts are then thinned on the
+cautious to reckless behaviour. ``controller=agents`` does the same from the snapshots of such
+a training run (`collect.lagrangian`): each episode rolls out one snapshot, drawn uniformly,
+sampling its actions from the snapshot's Gaussian as the training run did. The scripted laws
+instead draw, per episode, how much clearance the controller keeps around hazards (Circle: the
+radius it circles at), a cruise speed and an action-noise level. Either way, each episode's
+draws come from its own seeded generator and the rollouts are then thinned on the
 (cost, return) grid like the velocity tasks' (`keep_on_grid`).
 """
 
@@ -15,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from safemil.collect.episodes import Episode, collect_episodes, validate_rollout_counts
+from safemil.collect.nav_agents import NavAgents, load_nav_agents
 from safemil.collect.nav_controller import LAWS, nav_controller
 from safemil.errors import ConfigError, TaskError
 from safemil.tasks import TaskSpec
@@ -25,8 +29,14 @@ from safemil.tasks import TaskSpec
 # (`stale_default_dataset`).
 CONTROLLER_VERSION = 2
 
+CONTROLLERS = ("agents", *LAWS)
+# Keys that only the scripted laws read.
+SCRIPTED_KEYS = ("risk_low", "risk_high", "risk_power", "speed_low", "speed_high", "noise_low", "noise_high")
+
 # One episode's plan: (risk value, cruise speed, action noise of shape (limit, 2)).
 Plan = tuple[float, float, np.ndarray]
+# One learned-agent episode's plan: (snapshot index, action noise of shape (limit, act_dim)).
+AgentPlan = tuple[int, np.ndarray]
 
 
 @dataclass
@@ -39,10 +49,12 @@ class NavGenerateConfig:
     return_bins: int = 20  # ... and of episode return
     seed: int = 0
     num_envs: int = 16
-    # Goal1, Button1: the control law (`safemil.collect.nav_controller`): field (the default
-    # datasets': a smooth potential field, which BC clones closer) or clearance (steers along
-    # the free bearing nearest the goal; the earlier default datasets); Circle2: clearance.
+    # agents: snapshots of a PPO-Lagrangian run (`agents_file`, default the task's shipped one); the
+    # risk, speed and noise ranges below do not apply. Scripted laws (`safemil.collect.nav_controller`),
+    # Goal1 and Button1: field (a smooth potential field, which BC clones closer) or clearance (steers
+    # along the free bearing nearest the goal); Circle2: clearance.
     controller: str = "clearance"
+    agents_file: str = ""  # controller=agents: a `NavAgents` file ("" = the task's shipped agents)
     # clearance: the margin (m) kept beyond each object's contact distance; negative cuts through
     # hazard edges, -0.2 or less ignores them. field: the repulsion gain (0 ignores hazards).
     # Circle2: the radius (m) circled at.
@@ -66,8 +78,16 @@ class NavGenerateConfig:
 
     def validate(self) -> None:
         validate_rollout_counts(self)
-        if self.controller not in LAWS:
-            raise ConfigError(f"unknown controller {self.controller!r}; choose one of {', '.join(LAWS)}")
+        if self.controller not in CONTROLLERS:
+            raise ConfigError(f"unknown controller {self.controller!r}; choose one of {', '.join(CONTROLLERS)}")
+        if self.agents_file and self.controller != "agents":
+            raise ConfigError(f"agents_file only applies to controller=agents (controller is {self.controller!r})")
+        if self.controller == "agents":
+            plain = NavGenerateConfig()
+            scripted = [k for k in SCRIPTED_KEYS if getattr(self, k) != getattr(plain, k)]
+            if scripted:
+                raise ConfigError(f"controller=agents rolls out learned snapshots: {', '.join(scripted)} only "
+                                  "apply to the scripted controllers")
         if self.controller == "field" and self.risk_low < 0:
             raise ConfigError(f"controller=field: risk is a repulsion gain, need risk_low >= 0, got {self.risk_low}")
         for what in ("risk", "speed", "noise"):
@@ -139,8 +159,42 @@ def roll_plans(spec: TaskSpec, law: str, plan: Callable[[int, int], Plan], episo
     return collect_episodes(spec, episodes, seed, num_envs, max_steps, begin, act, progress)
 
 
+def agent_episode_plan(cfg: NavGenerateConfig, agents: NavAgents, episode: int, limit: int) -> AgentPlan:
+    """Episode ``episode``'s snapshot (uniform over the run) and its action noise (limit, act_dim),
+    drawn from the snapshot's own Gaussian."""
+    rng = np.random.default_rng([cfg.seed, episode])
+    which = int(rng.integers(len(agents)))
+    return which, agents.std([which])[0] * rng.standard_normal((limit, agents.act_dim))
+
+
+def roll_agents(spec: TaskSpec, agents: NavAgents, plan: Callable[[int, int], AgentPlan], episodes: int, seed: int,
+                num_envs: int, max_steps: int | None = None, progress: bool = True) -> list[Episode]:
+    """``episodes`` episodes of ``agents``, episode i following ``plan(i, limit)`` (snapshot, action noise)
+    on layout ``seed + i``, in episode order."""
+    if agents.task != spec.name or agents.obs_dim != spec.obs_dim or agents.act_dim != spec.act_dim:
+        raise ConfigError(f"the agents ({agents.task}, obs {agents.obs_dim}, act {agents.act_dim}) do not fit "
+                          f"{spec.name} (obs {spec.obs_dim}, act {spec.act_dim})")
+    limit = max_steps or spec.max_episode_steps
+    n = max(1, min(num_envs, episodes))
+    which = np.zeros(n, dtype=np.int64)
+    noise = np.zeros((n, limit, agents.act_dim))
+
+    def begin(slot: int, episode: int) -> None:
+        which[slot], noise[slot] = plan(episode, limit)
+
+    def act(slots: np.ndarray, t: np.ndarray, obs: np.ndarray) -> np.ndarray:
+        acts = agents.mean_action(obs, which[slots]) + noise[slots, t]
+        return np.clip(acts, -1.0, 1.0).astype(np.float32)
+
+    return collect_episodes(spec, episodes, seed, num_envs, max_steps, begin, act, progress)
+
+
 def collect_nav_episodes(spec: TaskSpec, cfg: NavGenerateConfig, progress: bool = True) -> list[Episode]:
-    """``cfg.rollouts`` episodes of the task's controller, in episode order."""
+    """``cfg.rollouts`` episodes of the task's behaviour, in episode order."""
+    if cfg.controller == "agents":
+        agents = load_nav_agents(spec.name, cfg.agents_file or None)
+        return roll_agents(spec, agents, lambda episode, limit: agent_episode_plan(cfg, agents, episode, limit),
+                           cfg.rollouts, cfg.seed, cfg.num_envs, cfg.max_steps, progress)
     return roll_plans(spec, cfg.controller, lambda episode, limit: nav_episode_plan(cfg, episode, limit),
                       cfg.rollouts, cfg.seed, cfg.num_envs, cfg.max_steps, progress)
 
@@ -153,6 +207,7 @@ def nav_default_config(task: str, **overrides) -> NavGenerateConfig:
         raise ConfigError(f"no generation defaults for {task!r}")
     given = {k: v for k, v in overrides.items() if v is not None}
     kw = dict(NAV_TASK_DEFAULTS[task])
+
     kw.update(NAV_LAW_RANGES.get((task, given.get("controller", kw["controller"])), {}))
     kw.update(given)
     return NavGenerateConfig(**kw)
