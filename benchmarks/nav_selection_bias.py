@@ -10,7 +10,7 @@ that ended safe, and reruns exactly their settings on other layouts, with their 
 noise-free (how clones are evaluated).
 
     PYTHONPATH=src python benchmarks/nav_selection_bias.py --task PointGoal1 [--episodes 300]
-        [--seed 0] [--layout-offset 100000] [--controller field]
+        [--seed 0] [--layout-offset 100000] [--controller agents --agents-file F.npz]
 
 Rollouts are not thinned on the (cost, return) grid the datasets are, so the safe share differs
 import safemil  # noqa: F401  # isort: skip  (first: it pins numpy's and torch's kernels, safemil.cpu_kernels)
@@ -68,9 +68,10 @@ def main() -> None:
     p.add_argument("--layout-offset", type=int, default=100_000, help="reruns use layouts seed + offset + i")
     p.add_argument("--num-envs", type=int, default=16)
     p.add_argument("--controller", default=None, help="behaviour (default: the task's default dataset's)")
+    p.add_argument("--agents-file", default=None, help="controller agents: a NavAgents file (default: the shipped one)")
     a = p.parse_args()
     torch.set_num_threads(1)
-    cfg = nav_default_config(a.task, seed=a.seed, controller=a.controller)
+    cfg = nav_default_config(a.task, seed=a.seed, controller=a.controller, agents_file=a.agents_file)
     cfg.validate()
     spec = get_task(a.task)
     t0 = time.perf_counter()

@@ -513,3 +513,24 @@ def test_report_names_the_runs_that_barely_moved(tmp_path):
     lines = (tmp_path / "old.csv").read_text().splitlines()
     (tmp_path / "old.csv").write_text("\n".join(row.rsplit(",", 1)[0] for row in lines) + "\n")
     assert read_runs_csv(tmp_path / "old.csv")[0].immobile_episodes is None
+
+
+def test_a_method_that_mostly_stood_still_is_not_the_best_safe_one_nor_the_cvar_reference(tmp_path):
+    """Hopper's pattern: a baseline safe only by standing still in most episodes loses "best" and the
+    CVaR reference to one that moves; with no counts (navigation, old runs) nothing changes."""
+    for s in range(2):
+        _fake_run(tmp_path / "a", "HopperVelocity", "trex-wbc", s, 0.54, 0.0, 0.0, immobile=10)  # 20/20 still
+        _fake_run(tmp_path / "a", "HopperVelocity", "dwbc-nu", s, 0.50, 0.6, 2.0, immobile=3 * s)  # 3/20
+        _fake_run(tmp_path / "a", "HopperVelocity", "safemil", s, 0.45, 0.4, 1.0, immobile=0)
+    rows = {r.algo: r for r in summarize(collect(tmp_path / "a"))}
+    assert rows["trex-wbc"].safe and not rows["trex-wbc"].moves and rows["trex-wbc"].immobile_share == 1.0
+    assert rows["dwbc-nu"].best and not rows["trex-wbc"].best and rows["dwbc-nu"].immobile_share == 0.15
+    assert cvar_ratios(list(rows.values())) == {"HopperVelocity": 0.5}  # against dwbc-nu's 2.0, not trex's 0.0
+    md = markdown(list(rows.values()))
+    assert "barely moved in at most 50% of their evaluation episodes" in md
+    for s in range(2):  # the same numbers without counts: trex-wbc is best, the reference CVaR is 0
+        _fake_run(tmp_path / "b", "HopperVelocity", "trex-wbc", s, 0.54, 0.0, 0.0)
+        _fake_run(tmp_path / "b", "HopperVelocity", "safemil", s, 0.45, 0.4, 1.0)
+    rows = {r.algo: r for r in summarize(collect(tmp_path / "b"))}
+    assert rows["trex-wbc"].best and rows["trex-wbc"].moves
+    assert "barely moved in at most" not in markdown(list(rows.values()))

@@ -60,6 +60,12 @@ def test_bad_agent_files_are_one_line_errors(tmp_path):
                                                             episodes=2, oversample=1, max_steps=5), progress=False)
 
 
+def test_agents_without_a_file_name_the_command_that_makes_one():
+    with pytest.raises(AgentFileError, match="collect train --task PointCircle2 --install"):
+        generate_dataset("PointCircle2", nav_default_config("PointCircle2", controller="agents", episodes=1,
+                                                            oversample=1, max_steps=3), progress=False)
+
+
 def test_agents_config_rejects_scripted_keys():
     with pytest.raises(ConfigError, match="risk_high only apply to the scripted"):
         nav_default_config("PointGoal1", controller="agents", risk_high=3.0).validate()
@@ -141,14 +147,17 @@ def test_lagrangian_training_resumes_bit_identically_and_installs(sb3, tmp_path,
 
 
 def test_snapshot_acts_as_the_trained_policy(sb3, tmp_path):
-    """The numpy snapshot gives the SB3 policy's deterministic action on the same raw observation."""
+    """The numpy snapshot gives the SB3 policy's deterministic action on the same raw observation
+    (trained with a fixed penalty: lambda_lr 0 keeps the multiplier at lambda_init)."""
     from stable_baselines3 import PPO
     from stable_baselines3.common.vec_env import VecNormalize
 
     from safemil.collect.lagrangian import default_lagrangian_config, train_lagrangian
 
-    cfg = default_lagrangian_config("PointGoal1", **{**TINY, "steps": 200})
+    cfg = default_lagrangian_config("PointGoal1", **{**TINY, "steps": 200, "lambda_lr": 0.0, "lambda_init": 2.0})
     state = train_lagrangian(cfg, tmp_path / "run", progress=False)
+    log = [json.loads(line) for line in (tmp_path / "run" / "log.txt").read_text().splitlines()]
+    assert state["multiplier"] == 2.0 and {e["multiplier"] for e in log} == {2.0}  # a fixed penalty
     ckpt = tmp_path / "run" / state["checkpoint"]
     model = PPO.load(str(ckpt / "model.zip"), device="cpu")
     from safemil.collect.lagrangian import _envs
@@ -172,3 +181,18 @@ def test_trainer_rejects_bad_configs(sb3):
         default_lagrangian_config("PointGoal1", rollout=300).validate()
     with pytest.raises(ConfigError, match="batch_size"):
         default_lagrangian_config("PointGoal1", batch_size=3000).validate()
+
+
+def test_limit_schedule_and_fixed_penalty_settings():
+    from safemil.collect.lagrangian import default_lagrangian_config
+
+    cfg = default_lagrangian_config("PointButton1", steps=1000)
+    assert (cfg.limit_start, cfg.limit_end) == (150.0, 5.0)  # DSRL's Button1 schedule
+    assert [cfg.limit_at(s) for s in (0, 500, 1000, 5000)] == [150.0, 77.5, 5.0, 5.0]
+    early = default_lagrangian_config("PointGoal1", steps=1000, schedule_steps=200)
+    assert [early.limit_at(s) for s in (0, 100, 200, 900)] == [80.0, 42.5, 5.0, 5.0]
+    assert default_lagrangian_config("PointCircle2").limit_at(10**9) == 200.0
+    with pytest.raises(ConfigError, match="lambda_init"):
+        default_lagrangian_config("PointGoal1", lambda_init=-1.0).validate()
+    with pytest.raises(ConfigError, match="schedule_steps"):
+        default_lagrangian_config("PointGoal1", schedule_steps=-5).validate()

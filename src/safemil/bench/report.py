@@ -3,7 +3,8 @@
 Rows are (task, algorithm). Oracle algorithms (the registry says which: they
 read hidden labels) are marked and never compete for "best". The best safe
 method of a task is the non-oracle algorithm with the highest mean normalized
-return among those whose mean normalized cost is <= 1.
+return among those whose mean normalized cost is <= 1 and that moved in most of their
+evaluation episodes (a policy that stands still is not a safe result).
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ CSV_COLUMNS = ("task", "algo", "seed", "oracle", "normalized_return", "normalize
                "immobile_episodes")
 OPTIONAL_CSV_COLUMNS = ("immobile_episodes",)  # absent from runs.csv files written before it was measured
 SAFE_COST = 1.0
+# A row whose evaluation episodes barely moved more often than this cannot be the best safe
+# method or the CVaR reference: its low cost is standing still.
+MAX_IMMOBILE_SHARE = 0.5
 
 
 class ReportError(SafemilError):
@@ -73,10 +77,16 @@ class Row:
     cvar20_cost: Estimate
     wall_s: float | None  # mean over seeds
     best: bool = False
+    immobile_share: float | None = None  # of the evaluation episodes, over the seeds that counted them
 
     @property
     def safe(self) -> bool:
         return self.normalized_cost.mean <= SAFE_COST
+
+    @property
+    def moves(self) -> bool:
+        """Not standing still in most evaluation episodes (unknown counts as moving)."""
+        return self.immobile_share is None or self.immobile_share <= MAX_IMMOBILE_SHARE
 
 
 def is_oracle(algo: str, data_mode: str = "split") -> bool:
@@ -224,12 +234,14 @@ def summarize(records: list[RunRecord], seed: int = 0) -> list[Row]:
     rows = []
     for (task, algo), rs in groups.items():
         walls = [r.wall_s for r in rs if r.wall_s is not None]
+        counted = [r for r in rs if r.immobile_episodes is not None]
+        still = (sum(r.immobile_episodes for r in counted) / sum(r.episodes for r in counted)) if counted else None
         rows.append(Row(task, algo, rs[0].oracle, len(rs),
                         *(estimate([getattr(r, m) for r in rs], seed=seed) for m in METRICS),
-                        wall_s=float(np.mean(walls)) if walls else None))
+                        wall_s=float(np.mean(walls)) if walls else None, immobile_share=still))
     best = {}
     for row in rows:
-        if row.oracle or not row.safe:
+        if row.oracle or not (row.safe and row.moves):
             continue
         cur = best.get(row.task)
         if cur is None or row.normalized_return.mean > cur.normalized_return.mean:
@@ -255,9 +267,9 @@ def cvar_ratios(rows: list[Row], method: str = "safemil") -> dict[str, float]:
     """Per task: ``method``'s CVaR@20% cost over that of its reference.
 
     The reference is ``method``'s own base for a layered method (`cvar_reference`); otherwise the
-    best non-oracle baseline, chosen like "best": highest return among safe non-oracle baselines;
-    if none is safe, the non-oracle baseline with the lowest mean normalized cost. Tasks without
-    ``method`` or without a reference are left out.
+    best non-oracle baseline, chosen like "best": highest return among safe non-oracle baselines that
+    move (`Row.moves`); if none is, the moving non-oracle baseline with the lowest mean normalized
+    cost (any baseline if none moves). Tasks without ``method`` or without a reference are left out.
     """
     against = cvar_reference(rows, method)
     out = {}
@@ -269,9 +281,10 @@ def cvar_ratios(rows: list[Row], method: str = "safemil") -> dict[str, float]:
             base = [r for r in rows if r.task == task and r.algo != method and not r.oracle]
         if not mine or not base:
             continue
-        safe = [r for r in base if r.safe]
+        moving = [r for r in base if r.moves] or base
+        safe = [r for r in moving if r.safe]
         ref = (max(safe, key=lambda r: r.normalized_return.mean) if safe
-               else min(base, key=lambda r: r.normalized_cost.mean))
+               else min(moving, key=lambda r: r.normalized_cost.mean))
         num, denom = mine[0].cvar20_cost.mean, ref.cvar20_cost.mean
         out[task] = num / denom if denom > 0 else (1.0 if num == 0 else math.inf)
     return out
@@ -370,12 +383,14 @@ def markdown(rows: list[Row], method: str = "safemil", records: list[RunRecord] 
             name, cells = f"**{name}**", [f"**{c}**" for c in cells]
         wall = f"{r.wall_s:.0f}" if r.wall_s is not None else ""
         lines.append(f"| {r.task} | {name} | {r.n_seeds} | {' | '.join(cells)} | {wall} |")
+    counted = any(r.immobile_share is not None for r in rows)
+    moving = (f" that barely moved in at most {MAX_IMMOBILE_SHARE:.0%} of their evaluation episodes" if counted else "")
     lines += ["", "Mean over seeds with a 95% percentile-bootstrap CI. Bold: best safe method of the task "
-              "(highest normalized return among non-oracle methods with normalized cost <= 1). "
+              f"(highest normalized return among non-oracle methods with normalized cost <= 1{moving}). "
               "Oracle rows read the hidden cost labels and are not ranked."]
     no_best = [t for t in dict.fromkeys(r.task for r in rows) if not any(x.best for x in rows if x.task == t)]
     if no_best:
-        lines.append(f"No non-oracle method is safe on: {', '.join(no_best)}.")
+        lines.append(f"No non-oracle method is safe{' and moving' if counted else ''} on: {', '.join(no_best)}.")
     ratios = cvar_ratios(rows, method)
     if ratios:
         lines += ["", f"CVaR@20% cost of {cvar_label(rows, method)}, per task: "

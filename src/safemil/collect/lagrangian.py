@@ -12,7 +12,7 @@ and after every rollout takes one projected ascent step on the multiplier,
     lambda <- max(0, lambda + lambda_lr (C_mean - d_k) / max(d_k, 1)),
 
 C_mean the mean episode cost of the rollout's episodes and d_k the limit, linear in training
-progress from ``limit_start`` to ``limit_end``. A rollout is one episode per env (``rollout``
+steps from ``limit_start`` to ``limit_end`` (reached at ``schedule_steps``, by default the run's end). A rollout is one episode per env (``rollout``
 defaults to the episode length), so the multiplier always sees whole episodes. Every
 ``snapshot_every`` rollouts the policy is saved as a numpy snapshot (`nav_agents.NavAgents`) and
 the run is checkpointed. Each env's episode e starts from layout seed hash(seed, env, e), so a
@@ -56,8 +56,10 @@ class LagrangianTrainConfig:
     steps: int = 3_000_000  # env steps in all (rounded up to whole rollouts)
     seed: int = 0
     limit_start: float = 80.0  # the cost limit d at the start of training ...
-    limit_end: float = 5.0  # ... and at the end
-    lambda_lr: float = 0.05  # multiplier step per unit of relative constraint violation
+    limit_end: float = 5.0  # ... and from schedule_steps on
+    schedule_steps: int = 0  # env steps over which the limit moves from start to end (0: the whole run)
+    lambda_lr: float = 0.05  # multiplier step per unit of relative constraint violation (0: a fixed penalty)
+    lambda_init: float = 0.0  # the multiplier at the start
     n_envs: int = 8
     rollout: int = 0  # steps per env per PPO update; 0: the episode length (one whole episode per env)
     batch_size: int = 500
@@ -66,6 +68,7 @@ class LagrangianTrainConfig:
     gamma: float = 0.99
     gae_lambda: float = 0.95
     clip_range: float = 0.2
+    ent_coef: float = 0.0  # entropy bonus (keeps the policy's std from collapsing before the limit tightens)
     net: tuple[int, ...] = (64, 64)  # tanh hidden layers of the policy and of the value net
     snapshot_every: int = 8  # rollouts between saved snapshots (and checkpoints)
     max_steps: int | None = None  # episode length cap (default: the task's; tests use short episodes)
@@ -87,14 +90,16 @@ class LagrangianTrainConfig:
         if self.rollout_steps() % ep:
             raise ConfigError(f"rollout ({self.rollout_steps()}) must be a multiple of the episode length ({ep}), "
                               "so every rollout ends with whole episodes")
+        if self.schedule_steps < 0:
+            raise ConfigError(f"schedule_steps must be >= 0, got {self.schedule_steps}")
         for key in ("steps", "n_envs", "batch_size", "epochs", "snapshot_every", "threads"):
             if getattr(self, key) < 1:
                 raise ConfigError(f"{key} must be >= 1, got {getattr(self, key)}")
         if (self.n_envs * self.rollout_steps()) % self.batch_size:
             raise ConfigError(f"batch_size ({self.batch_size}) must divide n_envs x rollout "
                               f"({self.n_envs * self.rollout_steps()})")
-        if min(self.limit_start, self.limit_end) < 0 or self.lambda_lr < 0:
-            raise ConfigError("cost limits and lambda_lr must be >= 0")
+        if min(self.limit_start, self.limit_end, self.lambda_lr, self.lambda_init, self.ent_coef) < 0:
+            raise ConfigError("cost limits, lambda_lr, lambda_init and ent_coef must be >= 0")
         if not (0 < self.gamma <= 1 and 0 <= self.gae_lambda <= 1 and self.learning_rate > 0 and self.clip_range > 0):
             raise ConfigError("need 0 < gamma <= 1, 0 <= gae_lambda <= 1, learning_rate > 0, clip_range > 0")
         if not self.net:
@@ -102,7 +107,7 @@ class LagrangianTrainConfig:
 
     def limit_at(self, steps: int) -> float:
         """The scheduled cost limit after ``steps`` env steps."""
-        frac = min(1.0, steps / self.steps)
+        frac = min(1.0, steps / (self.schedule_steps or self.steps))
         return self.limit_start + (self.limit_end - self.limit_start) * frac
 
 
@@ -207,15 +212,15 @@ def train_lagrangian(cfg: LagrangianTrainConfig, workdir: str | os.PathLike, pro
                               "the run's length, so it cannot be lengthened; use another --workdir")
     atomic_write_text(cfg_path, json.dumps(to_dict(cfg), indent=2))
     torch.set_num_threads(cfg.threads)
-    multiplier = [0.0]
+    multiplier = [cfg.lambda_init]
     raw, wrappers = _envs(cfg, multiplier)
     state = json.loads(state_path.read_text()) if state_path.exists() else None
     if state is None:
-        state = {"steps": 0, "wall_s": 0.0, "multiplier": 0.0, "episode": 0, "checkpoint": None}
+        state = {"steps": 0, "wall_s": 0.0, "multiplier": cfg.lambda_init, "episode": 0, "checkpoint": None}
         venv = VecNormalize(raw, norm_obs=True, norm_reward=True, gamma=cfg.gamma)
         model = PPO("MlpPolicy", venv, learning_rate=cfg.learning_rate, n_steps=cfg.rollout_steps(),
                     batch_size=cfg.batch_size, n_epochs=cfg.epochs, gamma=cfg.gamma, gae_lambda=cfg.gae_lambda,
-                    clip_range=cfg.clip_range, ent_coef=0.0, seed=cfg.seed, device="cpu", verbose=0,
+                    clip_range=cfg.clip_range, ent_coef=cfg.ent_coef, seed=cfg.seed, device="cpu", verbose=0,
                     policy_kwargs={"net_arch": {"pi": list(cfg.net), "vf": list(cfg.net)}})
     else:
         ckpt = workdir / state["checkpoint"]

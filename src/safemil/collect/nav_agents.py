@@ -126,6 +126,9 @@ def shipped_agents_path(task: str) -> Path:
 
 def load_nav_agents(task: str, path: str | os.PathLike | None = None) -> NavAgents:
     """The shipped agents of ``task`` (or the file at ``path``), checked to be that task's."""
+    if path is None and not shipped_agents_path(task).exists():
+        raise AgentFileError(f"no agents are shipped for {task}: train and install them with `safemil collect train "
+                             f"--task {task} --install`, or pass a file (--set agents_file=PATH)")
     agents = NavAgents.load(path or shipped_agents_path(task))
     if agents.task != task:
         raise AgentFileError(f"{path or shipped_agents_path(task)} holds agents for {agents.task}, not {task}")
