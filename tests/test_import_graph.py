@@ -15,7 +15,7 @@ SRC = Path(__file__).parents[1] / "src"
 # stands for all its modules (``safemil`` itself for its ``__init__`` only). What data flows through: tasks -> data -> env/evaluator -> collect ->
 # cost sources -> policy learners -> algorithms -> runner -> benchmark -> command line.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("safemil.cpu_kernels", "safemil.errors", "safemil.console", "safemil.files", "safemil.plotting",
+    ("safemil.cpu_kernels", "safemil.environment", "safemil.errors", "safemil.console", "safemil.files", "safemil.plotting",
      "safemil.networks", "safemil.optim"),
     ("safemil.config", "safemil.config_keys", "safemil.presets"),
     ("safemil.tasks",),

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
 from safemil.algos import LearnerData, OracleData, get_algo, list_algos
 from safemil.cli import main
@@ -58,6 +59,9 @@ def test_resume_after_simulated_kill_matches_uninterrupted_run(tiny, tmp_path, s
         resumed = resume(out)
         assert _strip(resumed) == _strip(full)
         assert (out / "metrics.jsonl").read_text() == (tmp_path / "full" / "metrics.jsonl").read_text()
+        sessions = [json.loads(line) for line in (out / "environment.jsonl").read_text().splitlines()]
+        assert len(sessions) == 2 and sessions[1]["packages"]["torch"] == str(torch.__version__)
+        assert sessions[0]["kernels"] == sessions[1]["kernels"] and "cores" in sessions[0]["cpu"]
     d = full["diagnostics"]
     for key in ("bt_loss_final", "score_gap_final", "bc_ess_mean", "cost_auroc_step", "cost_auroc_traj"):
         assert key in d

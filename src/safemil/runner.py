@@ -188,6 +188,7 @@ def _execute(rd: RunDir, cfg: RunConfig, stop_at: int | None = None, split: Spli
              on_first_step: Callable[[], None] | None = None) -> dict | None:
     torch.set_num_threads(cfg.train.threads)
     t0 = time.perf_counter()
+    rd.record_environment()
     spec = get_algo(cfg.algo)
     acfg = algo_config(cfg)
     split = split if split is not None else _load_split(cfg, rd.path)

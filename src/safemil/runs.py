@@ -7,6 +7,7 @@ Layout::
     RUN_DIR/tb/              TensorBoard events
     RUN_DIR/checkpoint.pt    latest checkpoint, replaced atomically (temp file + rename)
     RUN_DIR/eval.json        final evaluation metrics
+    RUN_DIR/environment.jsonl  per session that ran it: versions, CPU, math-kernel settings
 
 Writes go through a temp file and ``os.replace`` so a kill -9 at any moment
 leaves either the old file or the new one, never a torn one.
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from safemil.config import load_yaml, save_yaml
+from safemil.environment import environment_record
 from safemil.errors import SafemilError
 from safemil.files import atomic_write_bytes, atomic_write_text, make_dirs, remove_dirs
 
@@ -32,6 +34,7 @@ class RunDir:
     METRICS = "metrics.jsonl"
     CHECKPOINT = "checkpoint.pt"
     EVAL = "eval.json"
+    ENVIRONMENT = "environment.jsonl"
 
     def __init__(self, path: str | os.PathLike, create: bool = True):
         self.path = Path(path)
@@ -53,6 +56,11 @@ class RunDir:
         if not p.exists():
             raise SafemilError(f"{self.path} has no {self.CONFIG}: not a safemil run directory")
         return load_yaml(p)
+
+    def record_environment(self) -> None:
+        """Append what this session runs with (a resumed run may continue on another machine)."""
+        with open(self.path / self.ENVIRONMENT, "a") as f:
+            f.write(json.dumps(environment_record()) + "\n")
 
     # -- metrics ----------------------------------------------------------------
     def log(self, step: int, metrics: dict[str, Any]) -> None:

@@ -13,18 +13,18 @@ versions they were made with (those pinned in ``requirements.lock``).
 from __future__ import annotations
 
 import json
-import os
 import platform
 import sys
 from dataclasses import asdict, dataclass
 from functools import cache
-from importlib import metadata, resources
+from importlib import resources
 from pathlib import Path
 
 from safemil.collect.generate import GenerateConfig, default_config
 from safemil.cpu_kernels import avx2_pinned
 from safemil.data import read_dsrl
 from safemil.data.fingerprint import dataset_sha256
+from safemil.environment import cpu_name, package_versions
 from safemil.files import atomic_write_text
 from safemil.tasks import get_task
 
@@ -59,13 +59,8 @@ def recorded_environment() -> dict[str, str]:
 
 def current_environment() -> dict[str, str]:
     """The same keys as `recorded_environment`, read from this interpreter."""
-    env = {"python": platform.python_version(), "platform": f"{platform.system()} {platform.machine()}"}
-    for name in DATA_PACKAGES:
-        try:
-            env[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            env[name] = "not installed"
-    return env
+    return {"python": platform.python_version(), "platform": f"{platform.system()} {platform.machine()}",
+            **package_versions(DATA_PACKAGES)}
 
 
 def is_default_generation(task: str, cfg: GenerateConfig, policy_is_shipped: bool) -> bool:
@@ -128,19 +123,6 @@ def write_fingerprints(fingerprints: dict[str, Fingerprint], out: str | Path) ->
               "datasets": {t: {k: v for k, v in asdict(f).items() if k != "task"} for t, f in fingerprints.items()}}
     atomic_write_text(Path(out), json.dumps(record, indent=1) + "\n")
     return Path(out)
-
-
-def cpu_name() -> str:
-    """The CPU model and core count, as recorded beside the fingerprints."""
-    model = platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = f"{line.split(':', 1)[1].strip()} ({platform.machine()})"
-                break
-    except OSError:
-        pass
-    return f"{model}, {os.cpu_count()} cores"
 
 
 def check_fingerprint(task: str, path: str | Path) -> FingerprintCheck:
