@@ -13,13 +13,13 @@ noise-free (how clones are evaluated).
         [--seed 0] [--layout-offset 100000] [--controller agents --agents-file F.npz]
 
 Rollouts are not thinned on the (cost, return) grid the datasets are, so the safe share differs
-import safemil  # noqa: F401  # isort: skip  (first: it pins numpy's and torch's kernels, safemil.cpu_kernels)
-
 from the dataset's; the settings drawn are the same. The last line is ``ratio=<rerun mean cost of
 the safe settings (noise-free) / their mean cost in the first rollout>``.
 """
 
 from __future__ import annotations
+
+import safemil  # noqa: F401  # isort: skip  (first: it pins numpy's and torch's kernels, safemil.cpu_kernels)
 
 import argparse
 import sys

@@ -15,14 +15,14 @@ number is read from the runs' eval.json files.
 A third table lists every seed (normalized return / cost), and how often a
 deployed safety filter (`layer.shield`) replaced the policy's action.
 ``--seeds 5,6,7`` restricts all three to those seeds (e.g. seeds held out
-import safemil  # noqa: F401  # isort: skip  (first: it pins numpy's and torch's kernels, safemil.cpu_kernels)
-
 from the ones a setting was chosen on).
 
     PYTHONPATH=src python scripts/proco_table.py runs/proco-grid [--seeds 5,6,7] [--markdown docs/proco-table.md]
 """
 
 from __future__ import annotations
+
+import safemil  # noqa: F401  # isort: skip  (first: it pins numpy's and torch's kernels, safemil.cpu_kernels)
 
 import argparse
 import json

@@ -78,3 +78,27 @@ def test_importing_safemil_first_gives_torch_and_numpy_the_avx2_kernels():
     if "avx512f" in cpu_flags():  # the opt-out gives this CPU's own widest kernels back
         capability, numpy_avx512 = _in_fresh_python(PROBE, **{OPT_OUT: "1"}).split()
         assert capability == "AVX512" and numpy_avx512 == "True"
+
+
+def test_scripts_import_safemil_before_numpy_and_torch():
+    """Every benchmark and script runs `import safemil` (or a `from safemil...` import) before numpy or
+    torch at module level, so the kernel pins apply; a line inside the docstring does not count."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).parents[1]
+    late = []
+    for path in sorted([*root.glob("benchmarks/*.py"), *root.glob("scripts/*.py")]):
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module != "__future__":
+                names = [node.module or ""]
+            else:
+                continue
+            tops = {n.split(".")[0] for n in names}
+            if tops & {"numpy", "torch", "safemil"}:
+                if "safemil" not in tops:
+                    late.append(path.name)
+                break
+    assert not late, f"numpy/torch imported before safemil in {late}"
