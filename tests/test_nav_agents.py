@@ -119,6 +119,13 @@ def test_lagrangian_training_resumes_bit_identically_and_installs(sb3, tmp_path,
             raise KeyboardInterrupt
         return real(*a, **kw)
 
+    real_write = lagrangian.atomic_write_text
+
+    def stop_before_second_commit(path, text):  # the log of the second chunk is written, its state is not
+        if path.name == "state.json" and json.loads(text)["steps"] == 400:
+            raise KeyboardInterrupt
+        return real_write(path, text)
+
     monkeypatch.setattr(lagrangian, "_checkpoint", stop_on_second)
     with pytest.raises(KeyboardInterrupt):
         train_lagrangian(cfg, tmp_path / "b", progress=False)
@@ -133,6 +140,13 @@ def test_lagrangian_training_resumes_bit_identically_and_installs(sb3, tmp_path,
         assert all(np.array_equal(a.meta[k], b.meta[k]) for k in a.meta)
     log_a = (tmp_path / "a" / "log.txt").read_text().splitlines()
     assert log_a == (tmp_path / "b" / "log.txt").read_text().splitlines() and len(log_a) == 4
+    monkeypatch.setattr(lagrangian, "atomic_write_text", stop_before_second_commit)
+    with pytest.raises(KeyboardInterrupt):
+        train_lagrangian(cfg, tmp_path / "c", progress=False)
+    assert len((tmp_path / "c" / "log.txt").read_text().splitlines()) == 4  # two chunks' lines, one committed
+    monkeypatch.setattr(lagrangian, "atomic_write_text", real_write)
+    train_lagrangian(cfg, tmp_path / "c", progress=False)
+    assert (tmp_path / "c" / "log.txt").read_text().splitlines() == log_a  # no line twice
     # the limit is scheduled from 20 to 0 and the multiplier rises once costs exceed it
     limits = [json.loads(line)["cost_limit"] for line in log_a]
     assert limits == sorted(limits, reverse=True) and limits[-1] == 0.0

@@ -234,6 +234,7 @@ def train_lagrangian(cfg: LagrangianTrainConfig, workdir: str | os.PathLike, pro
             w.episode = state["episode"] - 1
         model._last_obs = venv.normalize_obs(raw.reset())
         model._last_episode_starts = np.ones(cfg.n_envs, dtype=bool)
+        _drop_log_after(workdir / "log.txt", state["steps"])  # lines of a chunk that did not commit
 
     per_rollout = cfg.n_envs * cfg.rollout_steps()
     log: list[dict] = []
@@ -285,6 +286,12 @@ def train_lagrangian(cfg: LagrangianTrainConfig, workdir: str | os.PathLike, pro
     return state
 
 
+def _drop_log_after(path: Path, steps: int) -> None:
+    if path.exists():
+        lines = [line for line in path.read_text().splitlines() if line.strip()]
+        atomic_write_text(path, "".join(line + "\n" for line in lines if json.loads(line)["steps"] <= steps))
+
+
 def _checkpoint(model, venv, workdir: Path, steps: int) -> str:
     """Write the model, normaliser and RNG states into a new folder; state.json names it once complete."""
     import torch
@@ -323,6 +330,8 @@ def install_agents(task: str, workdir: str | os.PathLike, dest: str | os.PathLik
     agents = collect_snapshots(wd, every)
     out = Path(dest) if dest is not None else shipped_agents_path(name).parent
     out.mkdir(parents=True, exist_ok=True)
+    if not (wd / "state.json").exists():
+        raise ConfigError(f"{wd} has no finished training chunk (no state.json); rerun the training command")
     state = json.loads((wd / "state.json").read_text())
     record = {"task": name, "trainer": "PPO-Lagrangian (stable-baselines3 PPO, safemil.collect.lagrangian)",
               "command": command, "config": cfg, "steps": state["steps"], "wall_s": round(state["wall_s"], 1),
