@@ -77,7 +77,8 @@ def _train_navigation(name: str, steps: int | None, seed: int, workdir: Path | N
           f"snapshots: {wd / 'snapshots'}")
     if install or dest is not None:
         rec = install_agents(name, wd, dest, every=every, command=_command_line("train"))
-        print(f"installed {len(rec['snapshots'])} snapshots")
+        n = len(rec["snapshots"])
+        print(f"installed {n} snapshot{'s' if n != 1 else ''} of {name}'s run")
 
 
 @app.command("install")
