@@ -207,7 +207,6 @@ def nav_default_config(task: str, **overrides) -> NavGenerateConfig:
         raise ConfigError(f"no generation defaults for {task!r}")
     given = {k: v for k, v in overrides.items() if v is not None}
     kw = dict(NAV_TASK_DEFAULTS[task])
-
     kw.update(NAV_LAW_RANGES.get((task, given.get("controller", kw["controller"])), {}))
     kw.update(given)
     return NavGenerateConfig(**kw)
