@@ -46,6 +46,8 @@ def train(
             raise ConfigError(f"--command-map: {name}'s agents take no speed command")
         _train_navigation(name, steps, seed, workdir, install, dest, overrides, every)
         return
+    if every != 1:
+        raise ConfigError(f"--every: {name} trains one actor, not navigation snapshots")
     cfg = apply_overrides(default_train_config(name, steps=steps, seed=seed), overrides)
     wd = workdir or Path(platformdirs.user_cache_dir("safemil")) / "collect" / f"{name}-{cfg.algo}-s{seed}"
     check_output_dir(wd, "--workdir")
