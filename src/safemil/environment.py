@@ -29,6 +29,11 @@ def package_versions(names: tuple[str, ...]) -> dict[str, str]:
     return out
 
 
+def interpreter() -> dict[str, str]:
+    """The Python version and the OS and machine it runs on."""
+    return {"python": platform.python_version(), "platform": f"{platform.system()} {platform.machine()}"}
+
+
 def cpu_name() -> str:
     """The CPU model and core count."""
     model = platform.machine()
@@ -49,6 +54,5 @@ def kernel_settings() -> dict[str, str]:
 
 def environment_record() -> dict:
     """One line for a run directory's ``environment.jsonl`` (one per session that ran it)."""
-    return {"time": datetime.now(UTC).isoformat(timespec="seconds"), "python": platform.python_version(),
-            "platform": f"{platform.system()} {platform.machine()}", "cpu": cpu_name(),
+    return {"time": datetime.now(UTC).isoformat(timespec="seconds"), **interpreter(), "cpu": cpu_name(),
             "kernels": kernel_settings(), "packages": package_versions(RUN_PACKAGES)}

@@ -234,11 +234,11 @@ def summarize(records: list[RunRecord], seed: int = 0) -> list[Row]:
     rows = []
     for (task, algo), rs in groups.items():
         walls = [r.wall_s for r in rs if r.wall_s is not None]
-        counted = [r for r in rs if r.immobile_episodes is not None]
-        still = (sum(r.immobile_episodes for r in counted) / sum(r.episodes for r in counted)) if counted else None
+        still, total = immobile_counts(rs)
         rows.append(Row(task, algo, rs[0].oracle, len(rs),
                         *(estimate([getattr(r, m) for r in rs], seed=seed) for m in METRICS),
-                        wall_s=float(np.mean(walls)) if walls else None, immobile_share=still))
+                        wall_s=float(np.mean(walls)) if walls else None,
+                        immobile_share=still / total if total else None))
     best = {}
     for row in rows:
         if row.oracle or not (row.safe and row.moves):
@@ -332,6 +332,12 @@ def time_by_algo(records: list[RunRecord]) -> list[tuple[str, int, float, float,
     return out
 
 
+def immobile_counts(runs: list[RunRecord]) -> tuple[int, int]:
+    """Episodes that barely moved and episodes evaluated, over the runs that counted them."""
+    counted = [r for r in runs if r.immobile_episodes is not None]
+    return sum(r.immobile_episodes for r in counted), sum(r.episodes for r in counted)
+
+
 def immobile_lines(records: list[RunRecord]) -> list[str]:
     """Which methods barely moved in some evaluation episodes: their low cost is not evidence of safety."""
     counted = [r for r in records if r.immobile_episodes is not None]
@@ -344,7 +350,7 @@ def immobile_lines(records: list[RunRecord]) -> list[str]:
     for (task, algo), runs in groups.items():
         seeds = [r.seed for r in runs if r.immobile_episodes]
         if seeds:
-            still, total = sum(r.immobile_episodes for r in runs), sum(r.episodes for r in runs)
+            still, total = immobile_counts(runs)
             flagged.append(f"{task} {algo} {still}/{total} (seed{'s' if len(seeds) > 1 else ''} "
                            f"{', '.join(map(str, seeds))})")
     if not flagged:

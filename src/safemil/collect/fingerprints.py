@@ -13,7 +13,6 @@ versions they were made with (those pinned in ``requirements.lock``).
 from __future__ import annotations
 
 import json
-import platform
 import sys
 from dataclasses import asdict, dataclass
 from functools import cache
@@ -24,7 +23,7 @@ from safemil.collect.generate import GenerateConfig, default_config
 from safemil.cpu_kernels import avx2_pinned
 from safemil.data import read_dsrl
 from safemil.data.fingerprint import dataset_sha256
-from safemil.environment import cpu_name, package_versions
+from safemil.environment import cpu_name, interpreter, package_versions
 from safemil.files import atomic_write_text
 from safemil.tasks import get_task
 
@@ -59,8 +58,7 @@ def recorded_environment() -> dict[str, str]:
 
 def current_environment() -> dict[str, str]:
     """The same keys as `recorded_environment`, read from this interpreter."""
-    return {"python": platform.python_version(), "platform": f"{platform.system()} {platform.machine()}",
-            **package_versions(DATA_PACKAGES)}
+    return {**interpreter(), **package_versions(DATA_PACKAGES)}
 
 
 def is_default_generation(task: str, cfg: GenerateConfig, policy_is_shipped: bool) -> bool:
